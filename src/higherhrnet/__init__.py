@@ -1,0 +1,3 @@
+"""HigherHRNet-W32 inference workflow: the library behind the Snakemake stages."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,91 @@
+"""The preprocess manifest: what postprocess needs to map predictions back to the image.
+
+One JSON file per shard::
+
+    {"format": "higherhrnet-manifest/1", "shape_policy": "ascend17",
+     "shard": 0, "num_shards": 4,
+     "images": [{"stem": "000000000785", "image_id": 785, "file_name": "000000000785.jpg",
+                 "width": 640, "height": 425, "input_w": 768, "input_h": 512,
+                 "center": [320, 213], "scale": [4.25, 2.125]}, ...]}
+
+The stem is the COCO image id zero-padded to 12 digits; it names the ``.npy`` tensors and
+the inference outputs (``<stem>_0.npy``, ``<stem>_1.npy``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .atomic import write_json
+from .errors import WorkflowError
+from .shapes import Geometry
+
+FORMAT = "higherhrnet-manifest/1"
+
+
+def stem_for(image_id: int) -> str:
+    return f"{int(image_id):012d}"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    stem: str
+    image_id: int
+    file_name: str
+    width: int
+    height: int
+    input_w: int
+    input_h: int
+    center: tuple[int, int]
+    scale: tuple[float, float]
+
+    @classmethod
+    def from_geometry(cls, image_id: int, file_name: str, geom: Geometry) -> "ManifestEntry":
+        return cls(stem_for(image_id), int(image_id), file_name, geom.width, geom.height,
+                   geom.input_w, geom.input_h, tuple(geom.center), tuple(geom.scale))
+
+    def geometry(self) -> Geometry:
+        return Geometry(self.width, self.height, self.input_w, self.input_h,
+                        tuple(self.center), tuple(self.scale))
+
+
+@dataclass
+class Manifest:
+    entries: list[ManifestEntry]
+    shape_policy: str
+    shard: int = 0
+    num_shards: int = 1
+
+    def write(self, path: str | os.PathLike) -> None:
+        write_json(path, {
+            "format": FORMAT,
+            "shape_policy": self.shape_policy,
+            "shard": self.shard,
+            "num_shards": self.num_shards,
+            "images": [asdict(e) for e in self.entries],
+        })
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "Manifest":
+        path = Path(path)
+        if not path.is_file():
+            raise WorkflowError(f"manifest {path}: file not found (run the preprocess stage first)")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise WorkflowError(f"manifest {path}: not readable JSON ({exc})") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise WorkflowError(f"manifest {path}: not a {FORMAT} file (no matching 'format' key)")
+        fields = set(ManifestEntry.__dataclass_fields__)
+        entries = []
+        for i, item in enumerate(data.get("images", [])):
+            if not isinstance(item, dict) or set(item) != fields:
+                missing = sorted(fields - set(item)) if isinstance(item, dict) else sorted(fields)
+                raise WorkflowError(f"manifest {path}: entry {i} is malformed (missing {missing})")
+            item = dict(item, center=tuple(item["center"]), scale=tuple(item["scale"]))
+            entries.append(ManifestEntry(**item))
+        return cls(entries, data.get("shape_policy", "ascend17"),
+                   int(data.get("shard", 0)), int(data.get("num_shards", 1)))
