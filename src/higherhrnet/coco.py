@@ -1,0 +1,130 @@
+"""COCO person-keypoint annotation files: loading with clear errors, image list, sharding.
+
+The reference evaluates every image of the annotation file (``list(coco.imgs.keys())``),
+including those without people, in JSON order (REFERENCE_PIPELINE.md section 3); so does
+:func:`image_records`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import WorkflowError
+
+NUM_KEYPOINTS = 17
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One entry of the annotation file's ``images`` list."""
+
+    id: int
+    file_name: str
+    width: int
+    height: int
+
+
+def _person_category(cats: list, path: Path) -> dict:
+    for cat in cats:
+        if isinstance(cat, dict) and cat.get("name") == "person":
+            kps = cat.get("keypoints")
+            if not isinstance(kps, list) or len(kps) != NUM_KEYPOINTS:
+                n = len(kps) if isinstance(kps, list) else "no"
+                raise WorkflowError(f"annotations {path}: the 'person' category has {n} "
+                                    f"keypoints, expected {NUM_KEYPOINTS} (COCO keypoints)")
+            return cat
+    raise WorkflowError(f"annotations {path}: no 'person' category with {NUM_KEYPOINTS} "
+                        "keypoints (is this a person_keypoints_*.json file?)")
+
+
+def _check_images(images: list, path: Path) -> None:
+    seen: set[int] = set()
+    for i, im in enumerate(images):
+        ok = (isinstance(im, dict) and isinstance(im.get("id"), int)
+              and isinstance(im.get("file_name"), str) and im.get("file_name")
+              and isinstance(im.get("width"), int) and isinstance(im.get("height"), int)
+              and im["width"] > 0 and im["height"] > 0)
+        if not ok:
+            raise WorkflowError(f"annotations {path}: images[{i}] needs an integer 'id', a "
+                                "'file_name' and positive integer 'width'/'height' "
+                                f"(got {json.dumps(im)[:200]})")
+        if im["id"] in seen:
+            raise WorkflowError(f"annotations {path}: image id {im['id']} appears twice")
+        seen.add(im["id"])
+
+
+def _check_annotations(anns: list, image_ids: set, person_id: int, path: Path) -> None:
+    for i, ann in enumerate(anns):
+        if not isinstance(ann, dict) or "image_id" not in ann or "category_id" not in ann:
+            raise WorkflowError(f"annotations {path}: annotations[{i}] needs 'image_id' and "
+                                "'category_id'")
+        if ann["image_id"] not in image_ids:
+            raise WorkflowError(f"annotations {path}: annotations[{i}] refers to image id "
+                                f"{ann['image_id']}, which is not in 'images'")
+        kps = ann.get("keypoints")
+        if ann["category_id"] == person_id and kps is not None and (
+                not isinstance(kps, list) or len(kps) != 3 * NUM_KEYPOINTS):
+            raise WorkflowError(f"annotations {path}: annotations[{i}] has "
+                                f"{len(kps) if isinstance(kps, list) else 'non-list'} keypoint "
+                                f"values, expected {3 * NUM_KEYPOINTS}")
+
+
+def load_keypoint_annotations(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a COCO person-keypoints json; returns the parsed dict.
+
+    Raises :class:`WorkflowError` naming the file for: missing/unreadable file, invalid JSON,
+    missing ``images``/``annotations``/``categories`` lists, no ``person`` category with 17
+    keypoints, malformed or duplicate image entries, annotations pointing at unknown images.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WorkflowError(f"annotations {path}: file not found")
+    try:
+        with open(path, "rb") as fh:
+            data = json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WorkflowError(f"annotations {path}: not readable JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise WorkflowError(f"annotations {path}: top level is {type(data).__name__}, expected "
+                            "a COCO object with 'images', 'annotations' and 'categories'")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise WorkflowError(f"annotations {path}: missing the '{key}' list "
+                                "(not a COCO annotation file)")
+    person = _person_category(data["categories"], path)
+    _check_images(data["images"], path)
+    _check_annotations(data["annotations"], {im["id"] for im in data["images"]},
+                       person.get("id"), path)
+    return data
+
+
+def image_records(coco: dict[str, Any]) -> list[ImageRecord]:
+    """Every image of the file, in JSON order (the reference's ``coco.imgs.keys()`` order)."""
+    return [ImageRecord(int(im["id"]), str(im["file_name"]), int(im["width"]), int(im["height"]))
+            for im in coco["images"]]
+
+
+def shard_bounds(n: int, shard: int, num_shards: int) -> tuple[int, int]:
+    """[start, stop) of shard ``shard`` of ``num_shards`` over ``n`` items.
+
+    Contiguous blocks in order; the first ``n % num_shards`` shards hold one item more
+    (the same split as ``numpy.array_split``). Concatenating shards 0..N-1 gives the
+    original order back, so gathered results keep the JSON order.
+    """
+    if not isinstance(num_shards, int) or num_shards < 1:
+        raise WorkflowError(f"--num-shards must be a positive integer, got {num_shards!r}")
+    if not isinstance(shard, int) or not 0 <= shard < num_shards:
+        raise WorkflowError(f"--shard must be in 0..{num_shards - 1}, got {shard!r}")
+    base, extra = divmod(n, num_shards)
+    start = shard * base + min(shard, extra)
+    return start, start + base + (1 if shard < extra else 0)
+
+
+def shard_image_ids(ids: Sequence[int], shard: int, num_shards: int) -> list[int]:
+    """The ids of shard ``shard`` (0-based) of ``num_shards``: see :func:`shard_bounds`."""
+    start, stop = shard_bounds(len(ids), shard, num_shards)
+    return list(ids[start:stop])

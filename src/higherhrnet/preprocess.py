@@ -1,0 +1,91 @@
+"""Preprocess and flip-preprocess stages: one shard of images -> NPY tensors + manifest.
+
+Per image (REFERENCE_PIPELINE.md sections 3, 4 and "Ascend port / Preprocess"): read as the
+reference does, geometry from the real pixels (size rule + shape policy), similarity warp,
+ToTensor + Normalize, and write ``<stem>.npy`` float32 ``[1,3,H,W]`` to ``out_dir`` and/or
+its width-flipped copy to ``flip_out_dir``. Unlike the Ascend script, the stem is the COCO
+image id (12 digits), not the dataset index, so shards never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from .atomic import save_npy
+from .errors import WorkflowError
+from .coco import image_records, load_keypoint_annotations, shard_bounds
+from .images import check_size, read_image_rgb
+from .manifest import Manifest, ManifestEntry
+from .shapes import SHAPE_POLICIES, input_geometry
+from .transforms import flip_width, to_normalized_tensor, warp_to_input
+
+
+class _Progress:
+    """Prints ``label: i/n (pct) x img/s`` to stderr about every ``every_s`` seconds."""
+
+    def __init__(self, label: str, total: int, every_s: float = 5.0) -> None:
+        self.label, self.total, self.every_s = label, total, every_s
+        self.t0 = self.last = time.monotonic()
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if done == self.total or now - self.last >= self.every_s:
+            self.last = now
+            rate = done / max(now - self.t0, 1e-9)
+            pct = 100.0 * done / self.total if self.total else 100.0
+            print(f"{self.label}: {done}/{self.total} images ({pct:.0f}%), {rate:.1f} img/s",
+                  file=sys.stderr, flush=True)
+
+
+def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLike, *,
+                     out_dir: str | os.PathLike | None = None,
+                     flip_out_dir: str | os.PathLike | None = None,
+                     manifest_path: str | os.PathLike,
+                     shard: int = 0, num_shards: int = 1,
+                     policy: str = "ascend17") -> Manifest:
+    """Preprocess shard ``shard`` of ``num_shards`` of the images in ``annotations``.
+
+    Writes through atomic renames, so an interrupted run leaves no half-written tensor.
+    With neither ``out_dir`` nor ``flip_out_dir`` only the manifest is written (the images
+    are still read, to check them and take their real size). An empty shard writes an empty
+    manifest and creates the (empty) output folders.
+    """
+    if policy not in SHAPE_POLICIES:
+        raise WorkflowError(f"unknown shape policy {policy!r}; choose one of {SHAPE_POLICIES}")
+    coco = load_keypoint_annotations(annotations)
+    records = image_records(coco)
+    start, stop = shard_bounds(len(records), shard, num_shards)
+    records = records[start:stop]
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise WorkflowError(f"images folder {images_dir}: not found")
+    outs = [Path(d) for d in (out_dir, flip_out_dir) if d is not None]
+    for d in outs:
+        d.mkdir(parents=True, exist_ok=True)
+
+    label = f"preprocess shard {shard}/{num_shards}"
+    progress = _Progress(label, len(records))
+    entries = []
+    for i, rec in enumerate(records, 1):
+        path = images_dir / rec.file_name
+        img = read_image_rgb(path)
+        check_size(img, path, rec.width, rec.height)
+        geom = input_geometry(img.shape[1], img.shape[0], policy)
+        entry = ManifestEntry.from_geometry(rec.id, rec.file_name, geom)
+        if outs:
+            tensor = to_normalized_tensor(warp_to_input(img, geom))
+            if out_dir is not None:
+                save_npy(Path(out_dir) / f"{entry.stem}.npy", tensor)
+            if flip_out_dir is not None:
+                save_npy(Path(flip_out_dir) / f"{entry.stem}.npy", flip_width(tensor))
+        entries.append(entry)
+        progress.update(i)
+    if not records:
+        print(f"{label}: empty shard (0 images)", file=sys.stderr)
+    manifest = Manifest(entries, policy, shard, num_shards)
+    manifest.write(manifest_path)
+    return manifest
+
