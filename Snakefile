@@ -1,0 +1,28 @@
+# HigherHRNet-W32 (input 512) inference on COCO val2017 as one resumable workflow:
+# data -> preprocess (+ flip) -> export ONNX (-> ATC) -> two inference runs -> postprocess
+# -> gather -> COCO evaluation -> report. See README.md for the rules and config keys.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/model.smk"
+include: "rules/preprocess.smk"
+include: "rules/infer.smk"
+include: "rules/postprocess.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),

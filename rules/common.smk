@@ -1,0 +1,183 @@
+# Helpers shared by the rules: config validation, dataset/weights/model resolution, paths.
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml")
+
+DATASET = config["dataset"]["name"]
+BACKEND = config["backend"]
+SHARDS = list(range(config["shards"]))
+NSHARDS = config["shards"]
+# results/<dataset>/ holds backend-independent artifacts (preprocessed tensors, manifests);
+# results/<dataset>/<backend>/ holds inference outputs, results, metrics and drawings.
+DS = f"results/{DATASET}"
+RUN = f"{DS}/{BACKEND}"
+# Stage CLIs live beside this workflow; shell commands reach them through $HHRNET_SCRIPTS so
+# that neither the rules' params nor their provenance depend on where the clone lives.
+shell.prefix(f"set -euo pipefail; export HHRNET_SCRIPTS='{workflow.basedir}/scripts'; ")
+
+
+wildcard_constraints:
+    shard=r"\d+",
+
+
+def fail(message):
+    raise WorkflowError(f"config problem: {message}")
+
+
+def maybe_temp(path):
+    """Big per-image intermediates are deleted once consumed unless keep_intermediates."""
+    return path if config["keep_intermediates"] else temp(path)
+
+
+# ---------------------------------------------------------------- dataset
+
+
+def coco_layout(root):
+    root = Path(root)
+    return (
+        root / "annotations" / "person_keypoints_val2017.json",
+        root / "images" / "val2017",
+    )
+
+
+def dataset_inputs():
+    """(annotations json, images folder) of the configured dataset.
+
+    coco_val2017 uses the guide's layout as-is when complete (no download rule in the DAG),
+    otherwise the download + unpack rules produce the same layout under download_dir.
+    """
+    d = config["dataset"]
+    if DATASET == "synthetic":
+        return "resources/synthetic/annotations.json", "resources/synthetic/images"
+    if DATASET == "coco_folder":
+        if not d["annotations"] or not d["images"]:
+            fail(
+                "dataset.name is coco_folder: set dataset.annotations and dataset.images"
+            )
+        if not Path(d["annotations"]).is_file():
+            fail(
+                f"dataset.annotations: {d['annotations']} does not exist or is not a file"
+            )
+        if not Path(d["images"]).is_dir():
+            fail(f"dataset.images: {d['images']} does not exist or is not a folder")
+        return d["annotations"], d["images"]
+    ann, img = coco_layout(d["coco_root"])
+    if ann.is_file() and img.is_dir():
+        return str(ann), str(img)
+    ann, img = coco_layout(d["download_dir"])
+    return str(ann), str(img)
+
+
+ANNOTATIONS, IMAGES = dataset_inputs()
+
+
+# ---------------------------------------------------------------- weights and model
+
+OFFICIAL_WEIGHTS = "resources/weights/pose_higher_hrnet_w32_512.pth"
+SYNTHETIC_WEIGHTS = "resources/weights/synthetic_untrained_higherhrnet_w32_512.pth"
+
+
+def weights_path():
+    w = config["weights"]
+    if w["source"] == "synthetic":
+        return SYNTHETIC_WEIGHTS
+    if w["source"] == "local":
+        if not w["path"]:
+            fail("weights.source is local: set weights.path to a .pth file")
+        if not Path(w["path"]).is_file():
+            fail(f"weights.path: {w['path']} does not exist or is not a file")
+        return w["path"]
+    return OFFICIAL_WEIGHTS
+
+
+WEIGHTS = weights_path()
+ONNX = "results/model/higher_hrnet_dynamic.onnx"
+OM = f"results/model/higher_hrnet_dynamic_{config['ascend']['soc_version']}.om"
+
+
+def backend_model():
+    """What the configured backend loads: the .om (ascend), the .onnx, or the .pth (torch)."""
+    return {"ascend": OM, "onnxruntime": ONNX, "torch": WEIGHTS}[BACKEND]
+
+
+def check_backend_tools():
+    """Fail before any job runs when the backend cannot work on this machine."""
+    if workflow.dryrun:
+        return
+    if BACKEND == "onnxruntime" and importlib.util.find_spec("onnxruntime") is None:
+        fail(
+            "backend onnxruntime: the Python package onnxruntime is not installed "
+            "(pip install onnxruntime, or onnxruntime-gpu), or choose backend: torch"
+        )
+    if BACKEND == "torch" and importlib.util.find_spec("torch") is None:
+        fail("backend torch: PyTorch is not installed (pip install torch==2.13.0)")
+    if BACKEND == "ascend":
+        cann = config["ascend"]["cann_env"]
+        if not Path(cann).is_file():
+            fail(
+                f"backend ascend: the CANN environment script {cann} (ascend.cann_env) does "
+                "not exist; install the CANN toolkit or choose backend: onnxruntime"
+            )
+
+
+check_backend_tools()
+
+
+# ---------------------------------------------------------------- inference
+
+
+def infer_resources():
+    res = {"mem_mb": 6000, "runtime": 120}
+    if BACKEND == "ascend":
+        res["npu"] = 1
+    return res
+
+
+def infer_args():
+    i = config["infer"]
+    if BACKEND == "onnxruntime":
+        return f"--threads {i['threads']} --batch-size {i['batch_size']} --providers {i['onnxruntime_provider']}"
+    if BACKEND == "torch":
+        return f"--threads {i['threads']} --device {i['torch_device']}"
+    return f"--device {config['ascend']['device']}"
+
+
+# ---------------------------------------------------------------- report
+
+
+def stage_benchmarks():
+    files = shard_paths(f"benchmarks/{DATASET}/preprocess/shard{{shard}}.tsv")
+    files += shard_paths(f"benchmarks/{DATASET}/preprocess_flip/shard{{shard}}.tsv")
+    for stage in ("infer", "infer_flip", "postprocess"):
+        files += shard_paths(
+            f"benchmarks/{DATASET}/{BACKEND}/{stage}/shard{{shard}}.tsv"
+        )
+    files.append(f"benchmarks/{DATASET}/{BACKEND}/evaluate.tsv")
+    if BACKEND != "torch":
+        files.append("benchmarks/model/export_onnx.tsv")
+    if BACKEND == "ascend":
+        files.append("benchmarks/model/compile_om.tsv")
+    return files
+
+
+# ---------------------------------------------------------------- targets
+
+
+def shard_paths(pattern):
+    return expand(pattern, shard=SHARDS)
+
+
+def final_targets():
+    return [
+        f"{RUN}/metrics.json",
+        f"{RUN}/metrics.csv",
+        f"{RUN}/metrics.html",
+        f"{RUN}/stage_times.png",
+        f"{RUN}/drawings",
+    ]

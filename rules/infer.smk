@@ -1,0 +1,56 @@
+# The guide's two ais_bench runs (normal and flipped inputs), on the configured backend.
+# Every backend writes ais_bench's layout: <out>/<dirname>/<stem>_{0,1}.npy + <dirname>_summary.json.
+
+
+rule infer:
+    input:
+        model=backend_model(),
+        tensors=f"{DS}/prep/shard{{shard}}",
+    output:
+        outputs=maybe_temp(directory(f"{RUN}/infer/shard{{shard}}/output_dir")),
+        summary=f"{RUN}/infer/shard{{shard}}/output_dir_summary.json",
+    log:
+        f"logs/{DATASET}/{BACKEND}/infer/shard{{shard}}.log",
+    benchmark:
+        f"benchmarks/{DATASET}/{BACKEND}/infer/shard{{shard}}.tsv"
+    priority: 10
+    conda:
+        f"../envs/{BACKEND}.yaml"
+    threads: config["infer"]["threads"]
+    resources:
+        **infer_resources(),
+    params:
+        backend=BACKEND,
+        args=infer_args(),
+        outdir=lambda wildcards, output: str(Path(output.summary).parent),
+    shell:
+        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
+        "--input {input.tensors} --output {params.outdir} --output-dirname output_dir "
+        "{params.args} 2> {log}"
+
+
+rule infer_flip:
+    input:
+        model=backend_model(),
+        tensors=f"{DS}/prep_flip/shard{{shard}}",
+    output:
+        outputs=maybe_temp(directory(f"{RUN}/infer/shard{{shard}}/output_flip_dir")),
+        summary=f"{RUN}/infer/shard{{shard}}/output_flip_dir_summary.json",
+    log:
+        f"logs/{DATASET}/{BACKEND}/infer_flip/shard{{shard}}.log",
+    benchmark:
+        f"benchmarks/{DATASET}/{BACKEND}/infer_flip/shard{{shard}}.tsv"
+    priority: 10
+    conda:
+        f"../envs/{BACKEND}.yaml"
+    threads: config["infer"]["threads"]
+    resources:
+        **infer_resources(),
+    params:
+        backend=BACKEND,
+        args=infer_args(),
+        outdir=lambda wildcards, output: str(Path(output.summary).parent),
+    shell:
+        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
+        "--input {input.tensors} --output {params.outdir} --output-dirname output_flip_dir "
+        "{params.args} 2> {log}"

@@ -1,0 +1,52 @@
+# Model: .pth -> ONNX (dynamic N, H, W) -> ATC .om (Ascend only).
+
+
+rule export_onnx:
+    input:
+        weights=WEIGHTS,
+    output:
+        ONNX,
+    log:
+        "logs/model/export_onnx.log",
+    benchmark:
+        "benchmarks/model/export_onnx.tsv"
+    conda:
+        "../envs/model.yaml"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=20,
+    params:
+        opset=config["export"]["opset"],
+    shell:
+        'python "$HHRNET_SCRIPTS/export_onnx.py" --weights {input.weights} '
+        "--onnx-path {output} --opset {params.opset} 2> {log}"
+
+
+rule compile_om:
+    input:
+        onnx=ONNX,
+    output:
+        OM,
+    log:
+        "logs/model/compile_om.log",
+    benchmark:
+        "benchmarks/model/compile_om.tsv"
+    conda:
+        "../envs/ascend.yaml"
+    threads: 4
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    params:
+        prefix=lambda wildcards, output: output[0][: -len(".om")],
+        soc=config["ascend"]["soc_version"],
+        policy=config["preprocess"]["shape_policy"],
+        cann_env=config["ascend"]["cann_env"],
+        precision=config["ascend"]["precision_mode"],
+        extra=config["ascend"]["atc_extra_args"],
+    shell:
+        'python "$HHRNET_SCRIPTS/compile_om.py" --onnx {input.onnx} --output {params.prefix} '
+        "--soc-version {params.soc} --shape-policy {params.policy} "
+        "--cann-env {params.cann_env:q} --precision-mode {params.precision:q} "
+        "--extra-args {params.extra:q} --log {log}"

@@ -1,0 +1,77 @@
+# Postprocess per shard (flip aggregation, grouping, back to image coordinates), gather,
+# COCO keypoint evaluation.
+
+
+rule postprocess:
+    input:
+        outputs=f"{RUN}/infer/shard{{shard}}/output_dir",
+        outputs_flip=f"{RUN}/infer/shard{{shard}}/output_flip_dir",
+        manifest=f"{DS}/prep/shard{{shard}}.manifest.json",
+    output:
+        f"{RUN}/postprocess/shard{{shard}}.json",
+    log:
+        f"logs/{DATASET}/{BACKEND}/postprocess/shard{{shard}}.log",
+    benchmark:
+        f"benchmarks/{DATASET}/{BACKEND}/postprocess/shard{{shard}}.tsv"
+    priority: 20
+    conda:
+        "../envs/postprocess.yaml"
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        detection_threshold=config["postprocess"]["detection_threshold"],
+        tag_threshold=config["postprocess"]["tag_threshold"],
+        max_people=config["postprocess"]["max_people"],
+        nms_kernel=config["postprocess"]["nms_kernel"],
+        nms_padding=config["postprocess"]["nms_padding"],
+        switches=" ".join(
+            flag
+            for flag, on in (
+                ("--no-adjust", not config["postprocess"]["adjust"]),
+                ("--no-refine", not config["postprocess"]["refine"]),
+            )
+            if on
+        ),
+    shell:
+        'python "$HHRNET_SCRIPTS/postprocess.py" --dump-dir {input.outputs} '
+        "--dump-dir-flip {input.outputs_flip} --manifest {input.manifest} --output {output} "
+        "--detection-threshold {params.detection_threshold} "
+        "--tag-threshold {params.tag_threshold} --max-people {params.max_people} "
+        "--nms-kernel {params.nms_kernel} --nms-padding {params.nms_padding} "
+        "{params.switches} 2> {log}"
+
+
+rule gather_results:
+    input:
+        shard_paths(f"{RUN}/postprocess/shard{{shard}}.json"),
+    output:
+        f"{RUN}/keypoints_results.json",
+    log:
+        f"logs/{DATASET}/{BACKEND}/gather_results.log",
+    conda:
+        "../envs/postprocess.yaml"
+    shell:
+        'python "$HHRNET_SCRIPTS/gather_results.py" --output {output} {input} 2> {log}'
+
+
+rule evaluate:
+    input:
+        annotations=ANNOTATIONS,
+        results=rules.gather_results.output[0],
+    output:
+        metrics=f"{RUN}/metrics.json",
+        csv=f"{RUN}/metrics.csv",
+        table=f"{RUN}/metrics.md",
+    log:
+        f"logs/{DATASET}/{BACKEND}/evaluate.log",
+    benchmark:
+        f"benchmarks/{DATASET}/{BACKEND}/evaluate.tsv"
+    conda:
+        "../envs/postprocess.yaml"
+    resources:
+        mem_mb=4000,
+    shell:
+        'python "$HHRNET_SCRIPTS/evaluate.py" --annotations {input.annotations} '
+        "--results {input.results} --metrics {output.metrics} --csv {output.csv} "
+        "--table {output.table} 2> {log}"

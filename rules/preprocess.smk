@@ -1,0 +1,53 @@
+# Preprocess and flip preprocess, scattered over shards: <image_id:012d>.npy float32 [1,3,H,W].
+
+
+rule preprocess:
+    input:
+        annotations=ANNOTATIONS,
+        images=IMAGES,
+    output:
+        tensors=maybe_temp(directory(f"{DS}/prep/shard{{shard}}")),
+        manifest=f"{DS}/prep/shard{{shard}}.manifest.json",
+    log:
+        f"logs/{DATASET}/preprocess/shard{{shard}}.log",
+    benchmark:
+        f"benchmarks/{DATASET}/preprocess/shard{{shard}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        shards=NSHARDS,
+        policy=config["preprocess"]["shape_policy"],
+    shell:
+        'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations} '
+        "--images {input.images} --output {output.tensors} --manifest {output.manifest} "
+        "--shard {wildcards.shard} --num-shards {params.shards} "
+        "--shape-policy {params.policy} 2> {log}"
+
+
+rule preprocess_flip:
+    input:
+        annotations=ANNOTATIONS,
+        images=IMAGES,
+    output:
+        tensors=maybe_temp(directory(f"{DS}/prep_flip/shard{{shard}}")),
+        manifest=f"{DS}/prep_flip/shard{{shard}}.manifest.json",
+    log:
+        f"logs/{DATASET}/preprocess_flip/shard{{shard}}.log",
+    benchmark:
+        f"benchmarks/{DATASET}/preprocess_flip/shard{{shard}}.tsv"
+    conda:
+        "../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        shards=NSHARDS,
+        policy=config["preprocess"]["shape_policy"],
+    shell:
+        'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations} '
+        "--images {input.images} --output-flip {output.tensors} --manifest {output.manifest} "
+        "--shard {wildcards.shard} --num-shards {params.shards} "
+        "--shape-policy {params.policy} 2> {log}"

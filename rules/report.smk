@@ -1,0 +1,66 @@
+# Report pieces: metrics beside the guide's AP, per-stage time from the benchmark files,
+# skeleton drawings. `snakemake --report report.html` collects them.
+
+
+rule metrics_table:
+    input:
+        metrics=rules.evaluate.output.metrics,
+    output:
+        report(
+            f"{RUN}/metrics.html",
+            caption="../report/metrics.rst",
+            category="Accuracy",
+        ),
+    log:
+        f"logs/{DATASET}/{BACKEND}/metrics_table.log",
+    conda:
+        "../envs/report.yaml"
+    params:
+        weights=config["weights"]["source"],
+        dataset=DATASET,
+        backend=BACKEND,
+    shell:
+        'python "$HHRNET_SCRIPTS/report_tables.py" --metrics {input.metrics} '
+        "--weights-source {params.weights} --dataset {params.dataset} "
+        "--backend {params.backend} --output {output} 2> {log}"
+
+
+rule plot_stage_times:
+    input:
+        stage_benchmarks(),
+    output:
+        report(
+            f"{RUN}/stage_times.png",
+            caption="../report/stage_times.rst",
+            category="Time per stage",
+        ),
+    log:
+        f"logs/{DATASET}/{BACKEND}/plot_stage_times.log",
+    conda:
+        "../envs/report.yaml"
+    shell:
+        'python "$HHRNET_SCRIPTS/plot_stage_times.py" --output {output} {input} 2> {log}'
+
+
+rule draw_skeletons:
+    input:
+        annotations=ANNOTATIONS,
+        images=IMAGES,
+        results=rules.gather_results.output[0],
+    output:
+        report(
+            directory(f"{RUN}/drawings"),
+            patterns=["{name}.jpg"],
+            caption="../report/drawings.rst",
+            category="Skeletons",
+        ),
+    log:
+        f"logs/{DATASET}/{BACKEND}/draw_skeletons.log",
+    conda:
+        "../envs/report.yaml"
+    params:
+        drawings=config["report"]["drawings"],
+    shell:
+        'python "$HHRNET_SCRIPTS/draw_skeletons.py" --annotations {input.annotations} '
+        "--images {input.images} --results {input.results} --output-dir {output} "
+        "--count {params.drawings} 2> {log}"

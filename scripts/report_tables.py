@@ -1,0 +1,28 @@
+"""Metrics table (HTML) beside the guide's AP, for the Snakemake report."""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from higherhrnet.atomic import write_text  # noqa: E402
+from higherhrnet.errors import cli_main  # noqa: E402
+from higherhrnet.report import metrics_html, read_metrics  # noqa: E402
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--metrics", required=True, help="metrics json of the evaluate stage")
+    ap.add_argument("--weights-source", default="official")
+    ap.add_argument("--dataset", default="coco_val2017")
+    ap.add_argument("--backend", default="onnxruntime")
+    ap.add_argument("--output", required=True, help="HTML file to write")
+    a = ap.parse_args(argv)
+    page = metrics_html(read_metrics(a.metrics), weights=a.weights_source,
+                        dataset=a.dataset, backend=a.backend)
+    write_text(a.output, page)
+
+
+if __name__ == "__main__":
+    cli_main(main)

@@ -1,0 +1,94 @@
+"""Report pieces: the metrics table beside the guide's numbers, per-stage time plot."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from .errors import WorkflowError
+
+METRIC_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+#: HigherHRNet-W32, input 512, single scale + flip (reference README; Ascend 310P3 OM: AP 67.1).
+GUIDE = {"AP": 67.1, "AP50": 86.2, "AP75": 73.0, "APm": 61.5, "APl": 76.1}
+
+
+def read_metrics(path: str | Path) -> dict[str, float]:
+    """Metrics json written by the evaluate stage (values in 0..1)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise WorkflowError(f"metrics {path}: not readable ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
+        data = data["metrics"]
+    missing = [m for m in METRIC_NAMES if m not in data]
+    if missing:
+        raise WorkflowError(f"metrics {path}: missing {', '.join(missing)}")
+    return {m: float(data[m]) for m in METRIC_NAMES}
+
+
+def metrics_html(metrics: dict[str, float], *, weights: str, dataset: str, backend: str) -> str:
+    rows = []
+    for m in METRIC_NAMES:
+        ours = 100.0 * metrics[m]
+        guide = GUIDE.get(m)
+        diff = "" if guide is None else f"{ours - guide:+.1f}"
+        rows.append(
+            f"<tr><td>{m}</td><td>{ours:.1f}</td><td>{'' if guide is None else guide}</td>"
+            f"<td>{diff}</td></tr>"
+        )
+    warning = ""
+    if weights == "synthetic":
+        warning = ("<p><b>Synthetic weights: NOT a trained model.</b> These numbers only show "
+                   "that the pipeline runs end to end; they are not comparable with the guide.</p>")
+    elif dataset != "coco_val2017":
+        warning = (f"<p>Dataset {html.escape(dataset)} is not the full COCO val2017: the guide's "
+                   "numbers are for val2017's 5000 images.</p>")
+    return (
+        "<html><body>"
+        f"<h3>COCO keypoint metrics: dataset {html.escape(dataset)}, backend "
+        f"{html.escape(backend)}, weights {html.escape(weights)}</h3>{warning}"
+        "<table border='1' cellpadding='4'><tr><th>metric</th><th>this run (%)</th>"
+        "<th>guide (%)</th><th>difference</th></tr>" + "".join(rows) + "</table>"
+        "</body></html>\n"
+    )
+
+
+def stage_of(benchmark_path: str | Path) -> str:
+    """Stage name of a benchmark file: .../<stage>/shardN.tsv or .../<stage>.tsv."""
+    p = Path(benchmark_path)
+    return p.parent.name if p.stem.startswith("shard") else p.stem
+
+
+def stage_seconds(benchmark_files) -> dict[str, float]:
+    """Wall-clock seconds per stage, summed over shards (Snakemake benchmark tsv 's' column)."""
+    totals: dict[str, float] = defaultdict(float)
+    for f in benchmark_files:
+        with open(f, newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+        if not rows or "s" not in rows[0]:
+            raise WorkflowError(f"benchmark {f}: no 's' column (not a Snakemake benchmark file)")
+        totals[stage_of(f)] += sum(float(r["s"]) for r in rows) / len(rows)
+    return dict(totals)
+
+
+def plot_stage_seconds(totals: dict[str, float], output: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(totals)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
+    ax.barh(names, [totals[n] for n in names], color="tab:blue")
+    for i, n in enumerate(names):
+        ax.text(totals[n], i, f" {totals[n]:.1f} s", va="center")
+    ax.invert_yaxis()
+    ax.set_xlabel("wall-clock seconds (sum over shards)")
+    ax.set_title("time per stage")
+    fig.tight_layout()
+    fig.savefig(output, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,203 @@
+"""Workflow tests: real snakemake runs of the whole DAG on the synthetic set and the sample.
+
+The synthetic run keeps its intermediates (keep_intermediates: true) so that the partial
+re-run checks below see exactly the stages a change invalidates; the interrupted run uses the
+default (temp intermediates) and must still end byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from workflow_helpers import CONFIGS, ROOT, command, env, planned_jobs, snakemake
+
+pytestmark = pytest.mark.workflow
+
+RUN = Path("results/synthetic/onnxruntime")
+KEEP = ["keep_intermediates=true"]
+DOWNSTREAM_OF_POSTPROCESS = {"postprocess", "gather_results", "evaluate", "metrics_table",
+                             "draw_skeletons", "plot_stage_times", "all"}
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("wf_synthetic")
+    snakemake(work, "--cores", "2", config=KEEP)
+    return work
+
+
+@pytest.mark.slow
+def test_full_dag_produces_metrics_and_report(synthetic_run):
+    w = synthetic_run
+    metrics = json.loads((w / RUN / "metrics.json").read_text())
+    for key in ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"):
+        assert key in json.dumps(metrics)
+    assert (w / RUN / "metrics.csv").read_text().count("\n") >= 2
+    assert "67.1" in (w / RUN / "metrics.html").read_text()
+    assert "NOT a trained model" in (w / RUN / "metrics.html").read_text()
+    assert (w / RUN / "stage_times.png").stat().st_size > 1000
+    assert len(list((w / RUN / "drawings").glob("*.jpg"))) == 2
+    results = json.loads((w / RUN / "keypoints_results.json").read_text())
+    assert isinstance(results, list)
+    # one log per job
+    assert sorted(p.name for p in (w / "logs/synthetic/preprocess").iterdir()) == [
+        "shard0.log", "shard1.log"]
+    assert (w / "benchmarks/synthetic/onnxruntime/infer/shard1.tsv").is_file()
+    snakemake(w, "--report", "report.html", config=KEEP)
+    page = (w / "report.html").read_text(errors="replace")
+    assert len(page) > 50_000 and "metrics.html" in page and "stage_times.png" in page
+
+
+@pytest.mark.slow
+def test_second_invocation_does_nothing(synthetic_run):
+    out = snakemake(synthetic_run, "-n", config=KEEP)
+    assert "Nothing to be done" in out.stdout + out.stderr
+    assert planned_jobs(out.stdout) == {}
+
+
+@pytest.mark.slow
+def test_postprocess_number_reruns_only_postprocess_onward(synthetic_run):
+    out = snakemake(synthetic_run, "-n", config=KEEP + ["postprocess={detection_threshold: 0.15}"])
+    jobs = planned_jobs(out.stdout)
+    assert set(jobs) == DOWNSTREAM_OF_POSTPROCESS, jobs
+    assert jobs["postprocess"] == 2
+
+
+@pytest.mark.slow
+def test_preprocess_number_reruns_preprocess_onward_not_export(synthetic_run):
+    out = snakemake(synthetic_run, "-n", config=KEEP + ["preprocess={shape_policy: reference}"])
+    jobs = planned_jobs(out.stdout)
+    assert {"preprocess", "preprocess_flip", "infer", "infer_flip", "postprocess"} <= set(jobs)
+    assert "export_onnx" not in jobs and "make_synthetic_weights" not in jobs
+
+
+@pytest.mark.slow
+def test_without_kept_intermediates_a_postprocess_change_regenerates_them(synthetic_run):
+    """Documented trade-off: temp() intermediates are gone, so they are recomputed (not export)."""
+    out = snakemake(synthetic_run, "-n", config=["postprocess={detection_threshold: 0.15}"])
+    jobs = planned_jobs(out.stdout)
+    assert "postprocess" in jobs and "export_onnx" not in jobs
+
+
+@pytest.mark.slow
+def test_replaced_weights_rerun_export_onward_not_preprocess(synthetic_run):
+    weights = synthetic_run / "resources/weights/synthetic_untrained_higherhrnet_w32_512.pth"
+    data = weights.read_bytes()
+    time.sleep(1.1)
+    weights.write_bytes(data)  # replaced by a file (same bytes here): newer than the ONNX
+    out = snakemake(synthetic_run, "-n", config=KEEP)
+    jobs = planned_jobs(out.stdout)
+    assert {"export_onnx", "infer", "infer_flip", "postprocess", "evaluate"} <= set(jobs)
+    assert "preprocess" not in jobs and "preprocess_flip" not in jobs
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_recomputing_finished_shards(synthetic_run, tmp_path):
+    work = tmp_path / "killed"
+    work.mkdir()
+    proc = subprocess.Popen(command(work, "--cores", "2"), env=env(), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    summaries = lambda: sorted((work / RUN / "infer").glob("shard*/*_summary.json"))  # noqa: E731
+    deadline = time.time() + 600
+    try:
+        while not summaries() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = summaries()
+    assert done and len(done) < 4, "the kill must land between two inference jobs"
+    before = {p: p.stat().st_mtime_ns for p in done}
+    out = snakemake(work, "--cores", "2")
+    for p, mtime in before.items():
+        assert p.stat().st_mtime_ns == mtime, f"{p} was recomputed"
+    assert out.returncode == 0
+    resumed = (work / RUN / "keypoints_results.json").read_bytes()
+    assert resumed == (synthetic_run / RUN / "keypoints_results.json").read_bytes()
+    # default config: preprocessed tensors and raw outputs were temp() and are gone
+    assert not (work / "results/synthetic/prep/shard0").exists()
+    assert not (work / RUN / "infer/shard0/output_dir").exists()
+
+
+@pytest.mark.slow
+def test_coco_sample_run(tmp_path, coco_sample):
+    config = [f"dataset={{name: coco_folder, annotations: {coco_sample}/person_keypoints_sample.json,"
+              f" images: {coco_sample}/images}}"]
+    snakemake(tmp_path, "--cores", "2", configfile=CONFIGS / "coco_sample.yaml", config=config)
+    run = tmp_path / "results/coco_folder/onnxruntime"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "AP" in json.dumps(metrics)
+    ids = {r["image_id"] for r in json.loads((run / "keypoints_results.json").read_text())}
+    gt = json.loads((coco_sample / "person_keypoints_sample.json").read_text())
+    assert ids <= {im["image_id"] if "image_id" in im else im["id"] for im in gt["images"]}
+    assert len(list((run / "drawings").glob("*.jpg"))) == 2
+
+
+# ------------------------------------------------------------------ fast checks (no jobs run)
+
+
+def test_lint_is_clean(tmp_path):
+    out = snakemake(tmp_path, "--lint", check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_snakefiles_are_snakefmt_formatted():
+    proc = subprocess.run(["snakefmt", "--check", "Snakefile", "rules"], cwd=ROOT, env=env(),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("override,key", [
+    ("shards=0", "shards"),
+    ("backend=tensorflow", "backend"),
+    ("postprocess={max_people: -1}", "max_people"),
+    ("preprocess={shape_policy: square}", "shape_policy"),
+])
+def test_invalid_config_value_names_the_key(tmp_path, override, key):
+    out = snakemake(tmp_path, "-n", config=[override], check=False)
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "Error validating config" in text and key in text, text[-2000:]
+
+
+def test_missing_dataset_path_is_reported_before_any_job(tmp_path):
+    out = snakemake(tmp_path, "--cores", "1", check=False, config=[
+        f"dataset={{name: coco_folder, annotations: {tmp_path}/nope.json, images: {tmp_path}}}"])
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "dataset.annotations" in text and "nope.json" in text and "does not exist" in text
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_backend_tools_reported_before_any_job(tmp_path):
+    out = snakemake(tmp_path, "--cores", "1", check=False,
+                    config=["backend=ascend", f"ascend={{cann_env: {tmp_path}/set_env.sh}}"])
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "set_env.sh" in text and "CANN" in text and "onnxruntime" in text
+    assert not (tmp_path / "results").exists()
+
+
+def test_dry_run_of_default_config_without_data_lists_downloads(tmp_path):
+    out = snakemake(tmp_path, "-n", configfile=ROOT / "config.yaml")
+    jobs = planned_jobs(out.stdout)
+    assert {"download_coco_images", "download_coco_annotations", "unpack_coco",
+            "download_weights"} <= set(jobs)
+    assert jobs["preprocess"] == 50
+
+
+def test_guide_layout_is_used_without_download(tmp_path):
+    (tmp_path / "data/coco/annotations").mkdir(parents=True)
+    (tmp_path / "data/coco/images/val2017").mkdir(parents=True)
+    (tmp_path / "data/coco/annotations/person_keypoints_val2017.json").write_text("{}")
+    out = snakemake(tmp_path, "-n", configfile=ROOT / "config.yaml")
+    jobs = planned_jobs(out.stdout)
+    assert "download_coco_images" not in jobs and "unpack_coco" not in jobs
+    assert "download_weights" in jobs

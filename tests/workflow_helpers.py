@@ -1,0 +1,52 @@
+"""Running real snakemake subprocesses from the tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEFILE = ROOT / "Snakefile"
+CONFIGS = ROOT / "tests" / "configs"
+
+
+def env() -> dict:
+    """The shell rules call `python`: make it this interpreter (the project's venv)."""
+    e = dict(os.environ)
+    e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e.get('PATH', '')}"
+    return e
+
+
+def command(workdir: Path, *args: str, configfile: str | Path = CONFIGS / "synthetic.yaml",
+            config: list[str] | None = None) -> list[str]:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
+           "--directory", str(workdir), "--configfile", str(configfile)]
+    if config:
+        cmd += ["--config", *config]
+    return cmd + list(args)
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900,
+              **kw) -> subprocess.CompletedProcess:
+    proc = subprocess.run(command(workdir, *args, **kw), env=env(), text=True,
+                          capture_output=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+    return proc
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Rule -> count from the 'Job stats' table of a dry run ({} when nothing to do)."""
+    jobs: dict[str, int] = {}
+    m = re.search(r"Job stats:\n(.*?)\n\s*total\s+\d+", output, re.S)
+    if not m:
+        return jobs
+    for line in m.group(1).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            jobs[parts[0]] = int(parts[1])
+    return jobs
