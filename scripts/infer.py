@@ -1,0 +1,79 @@
+#!/usr/bin/env python
+"""Infer stage: run the network on every <stem>.npy of a folder, write ais_bench's layout.
+
+    python scripts/infer.py --backend onnxruntime --model M.onnx --input prep_dir \
+        --output out --output-dirname output_dir [--threads N] [--batch-size N]
+
+Writes <output>/<dirname>/<stem>_0.npy (output1), <stem>_1.npy (output2) and
+<output>/<dirname>_summary.json, whatever the backend (onnxruntime: .onnx; torch: .pth;
+ascend: .om via `python3 -m ais_bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from higherhrnet.atomic import write_text  # noqa: E402
+from higherhrnet.backends import BACKENDS, run_infer  # noqa: E402
+from higherhrnet.backends.ascend import DEFAULT_CANN_ENV  # noqa: E402
+from higherhrnet.errors import cli_main  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--backend", choices=BACKENDS, default="onnxruntime",
+                   help="inference engine (default onnxruntime)")
+    p.add_argument("--model", required=True,
+                   help=".onnx (onnxruntime), .pth (torch) or .om (ascend)")
+    p.add_argument("--input", required=True, help="folder of <stem>.npy float32 [1,3,H,W]")
+    p.add_argument("--output", required=True, help="output root folder")
+    p.add_argument("--output-dirname", "--output_dirname", dest="output_dirname", required=True,
+                   help="outputs go to <output>/<dirname>/, summary to <output>/<dirname>_summary.json")
+    p.add_argument("--threads", type=int, default=None,
+                   help="intra-op threads (onnxruntime, torch); default: the engine's")
+    p.add_argument("--batch-size", "--batch_size", dest="batch_size", type=int, default=1,
+                   help="batch equal-shape inputs (onnxruntime, torch); default 1")
+    p.add_argument("--providers", "--accelerator", dest="providers", default="cpu",
+                   choices=("cpu", "cuda", "tensorrt"),
+                   help="onnxruntime execution provider / torch device type (default cpu)")
+    p.add_argument("--device", type=int, default=None, help="GPU or NPU id (default 0)")
+    p.add_argument("--log", default=None,
+                   help="log file (ascend: ais_bench's output; default "
+                        "<output>/<dirname>.ais_bench.log)")
+    p.add_argument("--cann-env", "--cann_env", dest="cann_env", default=DEFAULT_CANN_ENV,
+                   help="ascend: CANN set_env.sh sourced before ais_bench ('' = none); "
+                        f"default {DEFAULT_CANN_ENV}")
+    p.add_argument("--python", default="python3",
+                   help="ascend: interpreter that runs `-m ais_bench` (default python3)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cmd = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
+    summary = run_infer(
+        args.backend, args.model, args.input, args.output, args.output_dirname,
+        threads=args.threads, batch_size=args.batch_size, providers=args.providers,
+        device=args.device, log=args.log, cann_env=args.cann_env or None,
+        python=args.python, argv=cmd, progress=not args.quiet)
+    if args.log and args.backend != "ascend":
+        t = summary["NPU_compute_time"]
+        write_text(args.log, f"# command: {shlex.join(cmd)}\n"
+                   f"backend {summary['backend']} device {summary['device']} threads "
+                   f"{summary['threads']} batch size {summary['batch_size']}\n"
+                   f"session start-up {summary['session_startup_s']:.3f} s, "
+                   f"{summary['num_inputs']} input(s) in {summary['wall_time_s']:.2f} s "
+                   f"({summary['images_per_s']:.2f} images/s)\n"
+                   f"compute per call (ms): median {t['median']:.1f} "
+                   f"p99 {t['percentile(99%)']:.1f} max {t['max']:.1f}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    cli_main(main)

@@ -1,0 +1,53 @@
+"""Inference backends: every one writes ais_bench's layout (see :mod:`.common`).
+
+``run_infer(backend, model, input_dir, output, dirname, ...)`` is the one entry point the
+infer stage calls; ``onnxruntime`` (default) and ``torch`` run in-process, ``ascend`` runs
+``python3 -m ais_bench`` on an ATC-compiled ``.om`` (see :mod:`.ascend`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from ..errors import WorkflowError
+from .common import BACKENDS, run_local
+
+
+def create_engine(backend: str, model: str | os.PathLike, threads: int | None = None,
+                  providers: str = "cpu", device: int | None = None):
+    """An in-process engine (``onnxruntime`` or ``torch``); the session is created here once."""
+    if backend == "onnxruntime":
+        from .onnxruntime_backend import OnnxRuntimeEngine
+
+        return OnnxRuntimeEngine(model, threads, providers, device)
+    if backend == "torch":
+        from .torch_backend import TorchEngine
+
+        return TorchEngine(model, threads, providers, device)
+    raise WorkflowError(f"backend {backend!r} has no in-process engine; choose one of "
+                        "onnxruntime, torch")
+
+
+def run_infer(backend: str, model: str | os.PathLike, input_dir: str | os.PathLike,
+              output: str | os.PathLike, dirname: str, *, threads: int | None = None,
+              batch_size: int = 1, providers: str = "cpu", device: int | None = None,
+              log: str | os.PathLike | None = None, cann_env: str | os.PathLike | None = None,
+              python: str = "python3", argv: Sequence[str] | None = None,
+              progress: bool = True) -> dict:
+    """Run one inference pass (normal or flipped inputs); returns the summary dict."""
+    if backend not in BACKENDS:
+        raise WorkflowError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if backend == "ascend":
+        from .ascend import run_ascend
+
+        if batch_size != 1:
+            raise WorkflowError("--batch-size: the Ascend model is compiled for batch 1 "
+                                "(input:1,3,-1,-1); use --batch-size 1")
+        return run_ascend(model, input_dir, output, dirname, device=device, log=log,
+                          cann_env=cann_env, python=python, progress=progress)
+    engine = create_engine(backend, model, threads, providers, device)
+    return run_local(engine, input_dir, output, dirname, batch_size, argv, progress)
+
+
+__all__ = ["BACKENDS", "create_engine", "run_infer"]

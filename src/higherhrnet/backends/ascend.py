@@ -1,0 +1,255 @@
+"""Ascend backend: the guide's ATC compile and ``python3 -m ais_bench`` runs, verbatim.
+
+Both tools come with CANN / Ascend tools and are run through ``bash`` after sourcing the
+configured CANN ``set_env.sh`` (so ``atc``, ``aclruntime`` and the driver libraries are
+found), with their output logged to a file. This module builds the exact argument vectors
+(tested against test doubles; real hardware was not available when it was written), runs
+them, and then checks and annotates what ais_bench wrote:
+
+- ``atc --framework=5 --model=X.onnx --output=PREFIX --input_format=ND
+  --input_shape=input:1,3,-1,-1 --dynamic_dims=<17 H,W pairs> --soc_version=<chip>``
+  (+ ``--precision_mode=<mode>`` and extra flags when configured; our ONNX outputs are named
+  ``output1``/``output2`` so no ``--out_nodes``) writes ``PREFIX.om``;
+- ``python3 -m ais_bench --model=X.om --input=DIR --output=OUT --output_dirname=NAME
+  --outfmt NPY --auto_set_dymdims_mode 1 [--device N]`` writes ``OUT/NAME/<stem>_0.npy``,
+  ``<stem>_1.npy`` and ``OUT/NAME_summary.json``.
+
+The inference tool is the ``ais_bench`` package of Ascend tools / ait (it has the
+``ais_bench.infer`` subpackage and needs ``aclruntime``). The PyPI package
+``ais-bench-benchmark`` (AISBench, an OpenCompass-based LLM evaluation tool) also installs a
+module named ``ais_bench`` (with ``ais_bench.benchmark``); it is detected before the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Sequence
+
+from ..atomic import write_json
+from ..errors import WorkflowError
+from ..shapes import ASCEND_SHAPES
+from .common import (SELECT_HINT, check_dirname, check_model_file, clear_outputs,
+                     discover_inputs, summary_path, verify_outputs)
+
+DEFAULT_CANN_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
+INSTALL_CANN = ("install the CANN toolkit (it provides atc and set_env.sh) and pass its "
+                "set_env.sh with --cann-env / `ascend: cann_env:` in config.yaml")
+INSTALL_AIS_BENCH = ("install the Ascend inference tool ais_bench: the aclruntime and "
+                     "ais_bench wheels from https://gitee.com/ascend/tools/tree/master/"
+                     "ais-bench_workload/tool/ais_bench (or ait's benchmark component)")
+TAIL_LINES = 20
+
+# Runs in the target environment: which `ais_bench` would `python3 -m ais_bench` run?
+_PROBE = r"""
+import importlib.util as u, json
+def spec(n):
+    try:
+        return u.find_spec(n)
+    except Exception:
+        return None
+top = spec("ais_bench")
+out = {"found": top is not None,
+       "origin": None if top is None else (top.origin or list(top.submodule_search_locations or [])),
+       "infer": spec("ais_bench.infer") is not None if top else False,
+       "benchmark": spec("ais_bench.benchmark") is not None if top else False,
+       "main": spec("ais_bench.__main__") is not None if top else False}
+print("AIS_BENCH_PROBE " + json.dumps(out))
+"""
+
+
+def shape_list(policy: str = "ascend17") -> tuple[tuple[int, int], ...]:
+    if policy != "ascend17":
+        raise WorkflowError(f"shape policy {policy!r}: the Ascend backend compiles a fixed set "
+                            "of input shapes; use the `ascend17` shape policy with it")
+    return ASCEND_SHAPES
+
+
+def dynamic_dims(shapes: Sequence[tuple[int, int]] = ASCEND_SHAPES) -> str:
+    """``--dynamic_dims`` value: ``H,W`` pairs joined by ``;`` (the guide's order)."""
+    return ";".join(f"{h},{w}" for h, w in shapes)
+
+
+def atc_argv(onnx: str | os.PathLike, output_prefix: str | os.PathLike, soc_version: str,
+             shape_policy: str = "ascend17", precision_mode: str | None = None,
+             extra_args: Sequence[str] = ()) -> list[str]:
+    """The guide's ATC command as an argument vector (no shell quoting needed)."""
+    if not soc_version:
+        raise WorkflowError("--soc-version is required (e.g. Ascend310P3; `npu-smi info` "
+                            "shows the chip)")
+    argv = ["atc", "--framework=5", f"--model={onnx}", f"--output={output_prefix}",
+            "--input_format=ND", "--input_shape=input:1,3,-1,-1",
+            f"--dynamic_dims={dynamic_dims(shape_list(shape_policy))}",
+            f"--soc_version={soc_version}"]
+    if precision_mode:
+        argv.append(f"--precision_mode={precision_mode}")
+    return argv + list(extra_args)
+
+
+def ais_bench_argv(model_om: str | os.PathLike, input_dir: str | os.PathLike,
+                   output: str | os.PathLike, dirname: str, device: int | None = None,
+                   python: str = "python3") -> list[str]:
+    """The guide's ais_bench command as an argument vector."""
+    argv = [python, "-m", "ais_bench", f"--model={model_om}", f"--input={input_dir}",
+            f"--output={output}", f"--output_dirname={dirname}", "--outfmt", "NPY",
+            "--auto_set_dymdims_mode", "1"]
+    if device is not None:
+        argv += ["--device", str(int(device))]
+    return argv
+
+
+def _env_wrapped(argv: Sequence[str], cann_env: str | os.PathLike | None) -> list[str]:
+    """Run ``argv`` in bash after sourcing ``cann_env`` (argv passed through untouched)."""
+    if cann_env is None:
+        return list(argv)
+    env_file = Path(cann_env)
+    if not env_file.is_file():
+        raise WorkflowError(f"{env_file}: CANN environment script not found; {INSTALL_CANN}")
+    return ["bash", "-c", 'source "$0" >/dev/null || exit 125; exec "$@"', str(env_file),
+            *argv]
+
+
+def _tail(path: Path, n: int = TAIL_LINES) -> str:
+    try:
+        with open(path, errors="replace") as fh:
+            return "".join(deque(fh, maxlen=n)).rstrip()
+    except OSError:
+        return "(log not readable)"
+
+
+def run_logged(argv: Sequence[str], log: str | os.PathLike, cann_env: str | os.PathLike | None,
+               what: str, install_hint: str) -> float:
+    """Run a tool with stdout+stderr to ``log``; WorkflowError on failure. Returns seconds."""
+    log = Path(log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = _env_wrapped(argv, cann_env)
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        fh.write(f"# command: {shlex.join(argv)}\n")
+        if cann_env is not None:
+            fh.write(f"# environment: source {cann_env}\n")
+        fh.flush()
+        try:
+            rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL).returncode
+        except FileNotFoundError:
+            rc = 127
+    elapsed = time.perf_counter() - t0
+    if rc == 125:
+        raise WorkflowError(f"sourcing {cann_env} failed before {what} ran; see {log}:\n"
+                            f"{_tail(log)}")
+    if rc == 127:
+        where = f"after sourcing {cann_env}" if cann_env else "on PATH"
+        raise WorkflowError(f"{argv[0]}: command not found {where} (needed for {what}); "
+                            f"{install_hint}; or {SELECT_HINT}. Log: {log}")
+    if rc != 0:
+        raise WorkflowError(f"{what} failed with exit status {rc}; log {log}, last lines:\n"
+                            f"{_tail(log)}")
+    return elapsed
+
+
+def compile_om(onnx: str | os.PathLike, output_prefix: str | os.PathLike, soc_version: str,
+               log: str | os.PathLike, shape_policy: str = "ascend17",
+               precision_mode: str | None = None, extra_args: Sequence[str] = (),
+               cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV) -> Path:
+    """ATC: ``onnx`` -> ``<output_prefix>.om`` (the 17 shapes of the policy)."""
+    onnx = check_model_file(onnx, "ONNX model")
+    argv = atc_argv(onnx, output_prefix, soc_version, shape_policy, precision_mode, extra_args)
+    om = Path(f"{output_prefix}.om")
+    om.parent.mkdir(parents=True, exist_ok=True)
+    om.unlink(missing_ok=True)  # a failed run must not leave an old .om looking current
+    print(f"compile_om: atc for {soc_version} ({len(ASCEND_SHAPES)} shapes), log {log}",
+          file=sys.stderr, flush=True)
+    seconds = run_logged(argv, log, cann_env, "atc", INSTALL_CANN)
+    if not om.is_file() or om.stat().st_size == 0:
+        raise WorkflowError(f"atc exited 0 but {om} was not written; log {log}, last lines:\n"
+                            f"{_tail(Path(log))}")
+    print(f"compile_om: wrote {om} in {seconds:.0f} s", file=sys.stderr, flush=True)
+    return om
+
+
+def probe_ais_bench(python: str = "python3",
+                    cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV) -> dict:
+    """Which ``ais_bench`` ``python -m ais_bench`` would run; WorkflowError when wrong/missing."""
+    cmd = _env_wrapped([python, "-c", _PROBE], cann_env)
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise WorkflowError(f"{python}: interpreter not found; {SELECT_HINT}") from None
+    line = next((ln for ln in res.stdout.splitlines() if ln.startswith("AIS_BENCH_PROBE ")),
+                None)
+    if res.returncode != 0 or line is None:
+        raise WorkflowError(f"could not run `{python}` to look for ais_bench (exit "
+                            f"{res.returncode}): {res.stderr.strip()[-500:]}")
+    info = json.loads(line.split(" ", 1)[1])
+    if not info["found"]:
+        raise WorkflowError(f"`{python} -m ais_bench`: no module ais_bench; "
+                            f"{INSTALL_AIS_BENCH}; or {SELECT_HINT}")
+    if not info["infer"]:
+        kind = ("the PyPI package ais-bench-benchmark (AISBench LLM evaluation, "
+                "OpenCompass-based)" if info["benchmark"] else "an unknown package")
+        raise WorkflowError(
+            f"`{python} -m ais_bench` would run {kind} at {info['origin']}, not the Ascend "
+            f"inference tool (no ais_bench.infer). Uninstall it (`pip uninstall "
+            f"ais-bench-benchmark`) and {INSTALL_AIS_BENCH}; or {SELECT_HINT}")
+    return info
+
+
+def run_ascend(model_om: str | os.PathLike, input_dir: str | os.PathLike,
+               output: str | os.PathLike, dirname: str, device: int | None = None,
+               log: str | os.PathLike | None = None,
+               cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV,
+               python: str = "python3", progress: bool = True) -> dict:
+    """One inference run with ais_bench; verifies outputs, annotates and returns the summary."""
+    check_dirname(dirname)
+    inputs = discover_inputs(input_dir)
+    compiled = set(ASCEND_SHAPES)
+    for item in inputs:
+        if item.hw not in compiled:
+            raise WorkflowError(
+                f"{item.path}: input is {item.hw[0]}x{item.hw[1]} (HxW), not one of the "
+                f"{len(compiled)} shapes the .om is compiled for (ascend17 shape policy: "
+                "512x512..512x1024, 576x512..1024x512); preprocess with shape_policy ascend17")
+    model_om = check_model_file(model_om, "Ascend offline model (.om)")
+    log = Path(log) if log else Path(output) / f"{dirname}.ais_bench.log"
+    probe_ais_bench(python, cann_env)
+    Path(output).mkdir(parents=True, exist_ok=True)
+    clear_outputs(inputs, output, dirname)
+    argv = ais_bench_argv(model_om, input_dir, output, dirname, device, python)
+    if progress:
+        print(f"infer[ascend]: {len(inputs)} input(s) from {input_dir} -> "
+              f"{Path(output) / dirname} with ais_bench (device {device or 0}), log {log}",
+              file=sys.stderr, flush=True)
+    wall = run_logged(argv, log, cann_env, "ais_bench", INSTALL_AIS_BENCH)
+    verify_outputs(inputs, output, dirname)
+    spath = summary_path(output, dirname)
+    try:
+        summary = json.loads(spath.read_text())
+    except (OSError, ValueError) as exc:
+        raise WorkflowError(f"{spath}: ais_bench summary missing or unreadable ({exc}); log "
+                            f"{log}") from None
+    compute = summary.get("NPU_compute_time", {})
+    summary.update({
+        "backend": "ascend", "device": f"npu:{device or 0}", "threads": None,
+        "providers": ["ais_bench"], "batch_size": 1,
+        # ais_bench loads the model inside its own process and does not report how long
+        # that took; overhead_s is the wall time the NPU was not computing (interpreter and
+        # model load, warm-up, file IO), an upper bound of the start-up time.
+        "session_startup_s": None,
+        "overhead_s": max(0.0, wall - compute.get("mean", 0.0) *
+                          compute.get("count", 0) / 1000.0),
+        "model": str(model_om), "num_inputs": len(inputs), "wall_time_s": wall,
+        "images_per_s": len(inputs) / wall if wall > 0 else 0.0,
+        "command": argv, "log": str(log),
+    })
+    write_json(spath, summary, indent=None)
+    if progress:
+        print(f"infer[ascend]: {len(inputs)} input(s) in {wall:.1f} s, throughput "
+              f"{summary.get('throughput', 0):.1f}/s on the NPU", file=sys.stderr, flush=True)
+    return summary

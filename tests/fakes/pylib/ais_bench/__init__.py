@@ -1,0 +1,1 @@
+"""Test double of the Ascend inference tool ais_bench (tests/fakes/README.md)."""

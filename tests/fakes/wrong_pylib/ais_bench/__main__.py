@@ -1,0 +1,4 @@
+import sys
+
+print("AISBench benchmark: --models/--datasets required", file=sys.stderr)
+sys.exit(0)
