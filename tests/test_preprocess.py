@@ -73,6 +73,7 @@ def test_normalisation_bit_exact(warp_cases):
     t = to_normalized_tensor(warp_cases["land_120x90_ref_warped"])
     expected = warp_cases["land_120x90_ref_input_nchw"]
     assert t.dtype == np.float32 and t.shape == expected.shape == (1, 3, 512, 704)
+    assert t.flags.c_contiguous
     np.testing.assert_array_equal(t, expected)
 
 

@@ -71,7 +71,9 @@ def to_normalized_tensor(warped: np.ndarray) -> np.ndarray:
     Same float32 operations in the same order as torchvision (``x / 255``, then
     ``(x - mean) / std`` with float32 constants), so the result is bit-identical.
     """
-    chw = np.transpose(warped, (2, 0, 1)).astype(np.float32)
+    # order="C": a plain astype would keep the HWC memory layout behind CHW strides,
+    # which makes every later pass (and np.save) several times slower
+    chw = np.transpose(warped, (2, 0, 1)).astype(np.float32, order="C")
     chw /= np.float32(255.0)
     chw -= _MEAN32
     chw /= _STD32
