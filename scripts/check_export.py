@@ -1,0 +1,56 @@
+"""Compare an exported ONNX model (ONNX Runtime, CPU) with PyTorch on the Ascend shapes.
+
+    python scripts/check_export.py --weights X.pth --onnx Y.onnx [--shapes ascend17] \
+        --report export_check.json
+
+Writes a per-shape max |difference| report (JSON) and exits 2 when any shape differs
+beyond --atol/--rtol (default 1e-4 each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from higherhrnet.atomic import write_json  # noqa: E402
+from higherhrnet.checkpoint import load_model  # noqa: E402
+from higherhrnet.errors import cli_main  # noqa: E402
+from higherhrnet.export import ExportMismatch, check_export, parse_shapes  # noqa: E402
+from higherhrnet.synthetic_weights import is_synthetic  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", required=True, help="the .pth the ONNX was exported from")
+    parser.add_argument("--onnx", "--onnx-path", "--onnx_path", dest="onnx", required=True)
+    parser.add_argument("--shapes", default="ascend17",
+                        help="'ascend17' (default: the 17 ATC shapes) or HxW[,HxW...]")
+    parser.add_argument("--report", help="write the JSON report here")
+    parser.add_argument("--atol", type=float, default=1e-4)
+    parser.add_argument("--rtol", type=float, default=1e-4)
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="allow a checkpoint that pickles non-tensor Python objects")
+    args = parser.parse_args(argv)
+    shapes = parse_shapes(args.shapes)
+    model = load_model(args.weights, trusted=args.trust_checkpoint)
+    failure = None
+    try:
+        report = check_export(args.onnx, model, shapes, args.atol, args.rtol, progress=True)
+    except ExportMismatch as exc:
+        report, failure = exc.report, exc
+    if args.report:
+        report["weights"] = str(args.weights)
+        report["synthetic_weights"] = is_synthetic(model.state_dict())
+        write_json(args.report, report)
+    if failure is not None:
+        raise failure
+    print(f"ONNX matches PyTorch on {len(shapes)} shapes "
+          f"(atol {args.atol}, rtol {args.rtol})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    cli_main(main)

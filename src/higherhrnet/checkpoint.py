@@ -1,0 +1,155 @@
+"""Loading HigherHRNet-W32 checkpoints, with errors a user can act on.
+
+Accepted forms (REFERENCE_PIPELINE.md, "Checkpoint format"):
+
+- the released ``pose_higher_hrnet_w32_512.pth`` and ``model_best.pth.tar`` /
+  ``final_state.pth.tar``: a plain state dict;
+- the training ``checkpoint.pth.tar``: ``{'state_dict': {'module.<name>': ...}, ...}``;
+- a plain state dict saved from a ``DataParallel`` model (every key ``module.``-prefixed).
+
+Files are read with ``torch.load(weights_only=True)``: tensors and plain containers only,
+no code execution. A checkpoint that also pickles other Python objects is refused unless
+the caller says it is trusted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .errors import WorkflowError
+
+PREFIX = "module."
+_SHOW = 5  # how many names an error lists
+
+
+class CheckpointError(WorkflowError):
+    """A weights file that cannot be used as a HigherHRNet-W32 checkpoint."""
+
+
+def _read(path: Path, trusted: bool, mmap: bool) -> Any:
+    if not path.exists():
+        raise CheckpointError(f"{path}: weights file not found")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: weights file is empty")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not trusted,
+                          mmap=mmap and _is_zip(path))
+    except Exception as exc:  # torch raises many types for bad bytes
+        text = str(exc)
+        if "Weights only load failed" in text and "can still be loaded" in text:
+            raise CheckpointError(
+                f"{path}: the checkpoint pickles Python objects besides tensors, which a safe "
+                "load (torch.load weights_only=True) refuses; if you trust its source, load it "
+                "with trusted=True (CLI: --trust-checkpoint)") from None
+        first_line = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: not a PyTorch checkpoint, or truncated/corrupted ({first_line})") from None
+
+
+def _is_zip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+def _strip_prefix(state: Mapping[str, Any]) -> "OrderedDict[str, Any]":
+    keys = list(state)
+    if keys and all(k.startswith(PREFIX) for k in keys):
+        return OrderedDict((k[len(PREFIX):], v) for k, v in state.items())
+    return OrderedDict(state)
+
+
+def extract_state_dict(obj: Any, source: str = "checkpoint") -> "OrderedDict[str, torch.Tensor]":
+    """The model state dict inside a loaded checkpoint object (either accepted form)."""
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(
+            f"{source}: expected a state dict (a mapping of names to tensors), "
+            f"found {type(obj).__name__}")
+    if "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        obj = obj["state_dict"]
+    state = _strip_prefix(obj)
+    not_tensors = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise CheckpointError(
+            f"{source}: not a state dict: {len(not_tensors)} of {len(state)} entries are not "
+            f"tensors (e.g. {', '.join(map(repr, not_tensors[:_SHOW]))})")
+    if not state:
+        raise CheckpointError(f"{source}: the state dict is empty")
+    return state
+
+
+def load_state_dict_file(path: str | os.PathLike, trusted: bool = False,
+                         mmap: bool = False) -> "OrderedDict[str, torch.Tensor]":
+    """Read a checkpoint file and return its (unprefixed) state dict, on the CPU."""
+    path = Path(path)
+    return extract_state_dict(_read(path, trusted, mmap), str(path))
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_SHOW])
+    return shown + (f", ... ({len(names) - _SHOW} more)" if len(names) > _SHOW else "")
+
+
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor],
+                     source: str = "checkpoint") -> "OrderedDict[str, torch.Tensor]":
+    """Compare ``state`` with ``model``'s layout; return it ready for a strict load.
+
+    When only BN ``num_batches_tracked`` counters are missing (old checkpoints), they are
+    filled with 0, as PyTorch's BN loader does for old versions (unused in eval mode).
+    """
+    expected = model.state_dict()
+    state = OrderedDict(state)
+    missing = [k for k in expected if k not in state]
+    if all(k.endswith(".num_batches_tracked") for k in missing):
+        for name in missing:
+            state[name] = torch.zeros((), dtype=torch.int64)
+        missing = []
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys ({_names(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys ({_names(unexpected)})")
+        raise CheckpointError(
+            f"{source}: does not match HigherHRNet-W32 ({len(expected)} entries): "
+            + "; ".join(parts))
+    mismatched = [(k, tuple(state[k].shape), tuple(v.shape))
+                  for k, v in expected.items() if state[k].shape != v.shape]
+    if mismatched:
+        shown = "; ".join(f"{k}: checkpoint {list(got)} vs model {list(want)}"
+                          for k, got, want in mismatched[:_SHOW])
+        more = f"; ... ({len(mismatched) - _SHOW} more)" if len(mismatched) > _SHOW else ""
+        raise CheckpointError(
+            f"{source}: {len(mismatched)} shape mismatches: {shown}{more}")
+    return state
+
+
+def load_weights(model: nn.Module, state: Mapping[str, torch.Tensor],
+                 source: str = "checkpoint") -> nn.Module:
+    """Strictly load ``state`` into ``model`` after the layout check; return ``model``."""
+    model.load_state_dict(check_state_dict(model, state, source), strict=True)
+    return model
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
+               trusted: bool = False) -> nn.Module:
+    """Build HigherHRNet-W32, load ``path`` strictly, move it to ``device``; eval mode.
+
+    Synthetic (untrained) weights load too, with a printed warning.
+    """
+    from .model import build_model
+    from .synthetic_weights import is_synthetic, warn_synthetic
+
+    state = load_state_dict_file(path, trusted=trusted)
+    model = load_weights(build_model(), state, str(path))
+    if is_synthetic(state):
+        warn_synthetic(str(path), "loaded:")
+    return model.to(device).eval()
