@@ -38,7 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="ATC --precision_mode (e.g. force_fp16, allow_fp32_to_fp16, "
                         "must_keep_origin_dtype); default: ATC's own")
     p.add_argument("--extra-args", "--extra_args", dest="extra_args", default="",
-                   help="further ATC flags, one string, split like a shell would")
+                   help="further ATC flags as one string, split like a shell would; "
+                        "write it with = (--extra-args=\"--log=error ...\") since it "
+                        "starts with --")
     p.add_argument("--log", required=True, help="ATC log file")
     return p.parse_args(argv)
 

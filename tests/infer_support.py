@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 FAKES = Path(__file__).resolve().parent / "fakes"
+_PYTHONPATH = os.environ.get("PYTHONPATH", "")
 
 
 def sample_images(coco_sample: Path) -> list[dict]:
@@ -105,9 +106,8 @@ def use_fakes(monkeypatch, tmp: Path, pylib: str | None = "pylib",
     """Put the Ascend test doubles on PATH / PYTHONPATH (for this test); returns set_env.sh."""
     if path:
         monkeypatch.setenv("PATH", f"{FAKES / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
-    if pylib:
-        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-            [str(FAKES / pylib), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        ([str(FAKES / pylib)] if pylib else []) + [_PYTHONPATH]))
     monkeypatch.setenv("FAKE_PYTHON", sys.executable)
     monkeypatch.setenv("FAKE_CALLS", str(tmp / "calls.jsonl"))
     for key in ("FAKE_ATC_EXPECT", "FAKE_AIS_BENCH_EXPECT", "FAKE_ATC_FAIL",
