@@ -74,6 +74,11 @@ def _closed_port():
         return s.getsockname()[1]
 
 
+def test_empty_md5_means_unknown(server, tmp_path):
+    download(server.url, tmp_path / "f.bin", md5="")
+    assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+
+
 def test_full_download_verified(server, tmp_path, capsys):
     dest = tmp_path / "sub" / "f.bin"
     assert download(server.url, dest, size=len(PAYLOAD), md5=MD5) == dest

@@ -131,6 +131,7 @@ def download(url: str, dest: str | os.PathLike, *, size: int | None = None,
     Mid-transfer failures are retried ``retries`` times, resuming each time.
     """
     dest = Path(dest)
+    md5 = md5 or None  # "" (an unset config value) means: no md5 known
     if dest.exists():
         _verify(dest, size, md5, verify, what=f"existing file {dest}",
                 fix="delete it to download again, or replace it with the right file")
