@@ -83,7 +83,7 @@ rule download_weights:
         md5=config["weights"]["md5"],
     shell:
         'python "$HHRNET_SCRIPTS/download.py" --url {params.url:q} --md5 {params.md5:q} '
-        "--output {output} 2> {log}"
+        "--check-state-dict --output {output} 2> {log}"
 
 
 rule make_synthetic_weights:
