@@ -1,0 +1,41 @@
+"""COCO keypoint evaluation (pycocotools COCOeval) of a results JSON.
+
+    python scripts/evaluate.py --annotations A --results R --metrics OUT.json [--csv OUT.csv] [--table OUT.md]
+
+Evaluates over every image of the annotation file.  Metrics: AP, AP50, AP75, APm, APl,
+AR, AR50, AR75, ARm, ARl (fractions; -1 where COCO has no objects of that size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from higherhrnet.errors import cli_main  # noqa: E402
+from higherhrnet.evaluate import evaluate, load_results, metrics_table, write_outputs  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--annotations", required=True, help="COCO person_keypoints JSON")
+    p.add_argument("--results", required=True, help="COCO keypoint results JSON")
+    p.add_argument("--metrics", required=True, help="metrics JSON to write")
+    p.add_argument("--csv", help="metrics CSV to write")
+    p.add_argument("--table", help="markdown table (this run beside the guide's 67.1)")
+    p.add_argument("--drop-unknown", "--drop_unknown", action="store_true",
+                   help="drop results for image ids not in the annotations (default: fail)")
+    args = p.parse_args(argv)
+    results = load_results(args.results)
+    metrics = evaluate(args.annotations, results, drop_unknown=args.drop_unknown,
+                       results_name=args.results)
+    write_outputs(metrics, args.metrics, args.csv, args.table,
+                  extra={"num_results": len(results), "annotations": str(args.annotations)})
+    print(metrics_table(metrics), end="", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    cli_main(main)

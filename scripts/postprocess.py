@@ -1,0 +1,60 @@
+"""Post-process one shard: both passes' raw outputs -> COCO keypoint results JSON.
+
+    python scripts/postprocess.py --dump_dir D --dump_dir_flip F --manifest M --output results.json
+
+``--dump_dir`` holds the normal-input run's ``<stem>_0.npy``/``<stem>_1.npy``,
+``--dump_dir_flip`` the flipped-input run's (the Ascend guide's flags; hyphenated spellings
+work too).  The grouping numbers default to the reference (w32_512 yaml) values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from higherhrnet.errors import WorkflowError, cli_main  # noqa: E402
+from higherhrnet.grouping import GroupingParams  # noqa: E402
+from higherhrnet.postprocess import run  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = GroupingParams()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dump_dir", "--dump-dir", required=True, help="normal-input outputs folder")
+    p.add_argument("--dump_dir_flip", "--dump-dir-flip", required=True,
+                   help="flipped-input outputs folder")
+    p.add_argument("--manifest", required=True, help="preprocess manifest of the shard")
+    p.add_argument("--output", required=True, help="results JSON to write")
+    p.add_argument("--detection-threshold", "--detection_threshold", type=float,
+                   default=d.detection_threshold, help="keep joints with value > this (0.1)")
+    p.add_argument("--tag-threshold", "--tag_threshold", type=float, default=d.tag_threshold,
+                   help="max tag distance to join a person (1.0)")
+    p.add_argument("--max-people", "--max_people", type=int, default=d.max_people,
+                   help="top-k per joint and grouping cap (30)")
+    p.add_argument("--nms-kernel", "--nms_kernel", type=int, default=d.nms_kernel)
+    p.add_argument("--nms-padding", "--nms_padding", type=int, default=d.nms_padding)
+    p.add_argument("--no-adjust", "--no_adjust", action="store_true",
+                   help="skip the quarter-pixel adjustment")
+    p.add_argument("--no-refine", "--no_refine", action="store_true",
+                   help="skip filling missing joints")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        params = GroupingParams(args.detection_threshold, args.tag_threshold, args.max_people,
+                                args.nms_kernel, args.nms_padding, not args.no_adjust,
+                                not args.no_refine)
+    except ValueError as exc:
+        raise WorkflowError(f"postprocess: {exc}") from None
+    results = run(args.dump_dir, args.dump_dir_flip, args.manifest, args.output, params)
+    print(f"postprocess: wrote {len(results)} results to {args.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    cli_main(main)

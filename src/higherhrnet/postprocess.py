@@ -1,0 +1,103 @@
+"""The postprocess stage for one shard: raw outputs of both passes -> COCO keypoint results.
+
+For every manifest entry it loads ``<stem>_0.npy`` (``[1,34,H/4,W/4]``) and ``<stem>_1.npy``
+(``[1,17,H/2,W/2]``) from the normal-input dump folder and the flipped-input one, checks
+them, aggregates the flip test, groups people, maps them back to the image and collects
+the results.  Bad input (each a :class:`WorkflowError` naming the files):
+
+* manifest stems without an output file: all of them are listed, nothing is written;
+* an array of the wrong shape (file, expected and actual shape) or not floating point;
+* NaN or inf in an array (file and count);
+* an empty manifest: ``[]`` is written; an image where nobody is found adds no results.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .aggregate import Aggregated
+from .atomic import write_json
+from .coco_results import results_for_image, to_image
+from .errors import WorkflowError
+from .grouping import GroupingParams, parse
+from .manifest import Manifest, ManifestEntry
+
+
+def output_paths(entry: ManifestEntry, dump_dir: Path, dump_dir_flip: Path) -> list[Path]:
+    """``[normal _0, normal _1, flipped _0, flipped _1]`` (ais_bench naming)."""
+    return [Path(d) / f"{entry.stem}_{k}.npy" for d in (dump_dir, dump_dir_flip) for k in (0, 1)]
+
+
+def expected_shapes(entry: ManifestEntry) -> list[tuple[int, ...]]:
+    h, w = entry.input_h, entry.input_w
+    s0, s1 = (1, 34, h // 4, w // 4), (1, 17, h // 2, w // 2)
+    return [s0, s1, s0, s1]
+
+
+def check_complete(entries, dump_dir, dump_dir_flip) -> None:
+    """Fail listing every missing output file of the shard."""
+    missing = [p for e in entries for p in output_paths(e, dump_dir, dump_dir_flip)
+               if not p.is_file()]
+    if missing:
+        shown = "\n  ".join(map(str, missing[:50]))
+        more = f"\n  ... and {len(missing) - 50} more" if len(missing) > 50 else ""
+        raise WorkflowError(f"{len(missing)} inference output file(s) missing for the manifest "
+                            f"(did inference run for this shard?):\n  {shown}{more}")
+
+
+def load_output(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """Load one output array, checked: float, the expected shape, all finite."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise WorkflowError(f"{path}: not a readable .npy file ({exc})") from None
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise WorkflowError(f"{path}: dtype {arr.dtype}, expected float32")
+    if tuple(arr.shape) != tuple(shape):
+        raise WorkflowError(f"{path}: shape {tuple(arr.shape)}, expected {tuple(shape)} "
+                            "(from the manifest's input size)")
+    arr = arr.astype(np.float32, copy=False)
+    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        raise WorkflowError(f"{path}: {bad} NaN or inf value(s) in the network output")
+    return arr
+
+
+def postprocess_arrays(arrays, entry: ManifestEntry, params: GroupingParams):
+    """Aggregate, group and map back one image: ``(final_preds [P,17,5], scores [P])``."""
+    maps = Aggregated.from_outputs(*arrays)
+    parsed = parse(maps, params)
+    return to_image(parsed.refined, entry.geometry()), parsed.scores
+
+
+def postprocess_manifest(manifest: Manifest, dump_dir, dump_dir_flip,
+                         params: GroupingParams = GroupingParams(), log=sys.stderr) -> list[dict]:
+    """COCO results for every image of a manifest, in manifest order."""
+    entries = manifest.entries
+    check_complete(entries, dump_dir, dump_dir_flip)
+    results: list[dict] = []
+    step = max(1, len(entries) // 10)
+    start = time.perf_counter()
+    for n, entry in enumerate(entries, 1):
+        arrays = [load_output(p, s) for p, s in
+                  zip(output_paths(entry, dump_dir, dump_dir_flip), expected_shapes(entry))]
+        preds, scores = postprocess_arrays(arrays, entry, params)
+        results.extend(results_for_image(entry.image_id, preds, scores))
+        if log is not None and (n % step == 0 or n == len(entries)):
+            print(f"postprocess: {n}/{len(entries)} images, {len(results)} people, "
+                  f"{time.perf_counter() - start:.1f} s", file=log)
+    return results
+
+
+def run(dump_dir, dump_dir_flip, manifest_path, output, params: GroupingParams) -> list[dict]:
+    """The stage: read the manifest, post-process the shard, write the results atomically."""
+    manifest = Manifest.read(manifest_path)
+    if not manifest.entries:
+        print(f"postprocess: manifest {manifest_path} has no images; writing []", file=sys.stderr)
+    results = postprocess_manifest(manifest, Path(dump_dir), Path(dump_dir_flip), params)
+    write_json(output, results, indent=None)
+    return results
