@@ -1,0 +1,218 @@
+"""Aggregation and grouping against the reference stages of crafted_640x427.npz, and the
+fast refine against the brute-force reference computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from higherhrnet.aggregate import Aggregated, DenseMaps, aggregate, upsample_at
+from higherhrnet.grouping import (GroupingParams, RefineSearch, match_by_tag, parse,
+                                  refine_brute, refine_person)
+
+OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
+
+
+@pytest.fixture(scope="module")
+def crafted(reference):
+    return dict(np.load(reference / "postprocess" / "crafted_640x427.npz"))
+
+
+@pytest.fixture(scope="module")
+def dense(crafted):
+    return aggregate(*(crafted[k] for k in OUTPUTS))
+
+
+@pytest.fixture(scope="module")
+def parsed(crafted, dense):
+    fast = parse(Aggregated.from_outputs(*(crafted[k] for k in OUTPUTS)))
+    brute = parse(DenseMaps(*dense), brute_force=True)
+    return {"fast": fast, "brute": brute}
+
+
+def test_aggregated_maps_match_reference(crafted, dense):
+    det, tags = dense
+    assert det.shape == tuple(crafted["final_heatmaps_shape"][1:])
+    assert tags.shape == tuple(crafted["tags_shape"][1:])
+    flat = det.reshape(17, -1)
+    np.testing.assert_allclose(flat.max(1), crafted["final_heatmaps_chan_max"], atol=1e-6)
+    np.testing.assert_array_equal(flat.argmax(1), crafted["final_heatmaps_chan_argmax"])
+    np.testing.assert_allclose(flat.sum(1, dtype=np.float64), crafted["final_heatmaps_chan_sum"],
+                               rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(tags.reshape(17, -1, 2).sum(1, dtype=np.float64),
+                               crafted["tags_chan_sum"], rtol=1e-6, atol=1e-3)
+    fast = Aggregated.from_outputs(*(crafted[k] for k in OUTPUTS))
+    np.testing.assert_array_equal(fast.det, det)
+
+
+def test_pointwise_tags_equal_torch_resize(crafted, dense):
+    """Tags evaluated at points (fast path) are torch's bilinear values within 1e-6."""
+    _, tags = dense
+    fast = Aggregated.from_outputs(*(crafted[k] for k in OUTPUTS))
+    everywhere = np.arange(tags.shape[1] * tags.shape[2])
+    for j in (0, 9, 16):
+        np.testing.assert_allclose(fast.tags_at(j, everywhere), tags[j].reshape(-1, 2), atol=1e-6)
+
+
+def test_upsample_at_matches_torch_on_random_maps():
+    rng = np.random.default_rng(1)
+    src = rng.normal(0, 3, (3, 7, 11)).astype(np.float32)
+    ref = F.interpolate(torch.from_numpy(src)[None], size=(14, 22), mode="bilinear",
+                        align_corners=False)[0].numpy()
+    c, y, x = np.meshgrid(np.arange(3), np.arange(14), np.arange(22), indexing="ij")
+    np.testing.assert_allclose(upsample_at(src, c, y, x), ref, atol=1e-6)
+
+
+def test_tag_block_bounds_contain_every_tag(crafted, dense):
+    fast = Aggregated.from_outputs(*(crafted[k] for k in OUTPUTS))
+    _, tags = dense
+    for j in (0, 15):
+        lo, hi = fast.tag_block_bounds(j, 8)
+        blocks = tags[j].reshape(64, 8, 96, 8, 2)
+        assert (lo <= blocks.min(axis=(1, 3)) + 1e-6).all()
+        assert (hi >= blocks.max(axis=(1, 3)) - 1e-6).all()
+
+
+@pytest.mark.parametrize("path", ["fast", "brute"])
+def test_topk_above_threshold_matches_reference(crafted, parsed, path):
+    val, loc, tag = crafted["topk_val"][0], crafted["topk_loc"][0], crafted["topk_tag"][0]
+    for j, rows in enumerate(parsed[path].candidates):
+        keep = val[j] > 0.1
+        assert rows.shape[0] == keep.sum(), f"joint {j}"
+        np.testing.assert_allclose(rows[:, 2], val[j][keep], atol=1e-6)
+        np.testing.assert_array_equal(rows[:, :2], loc[j][keep])
+        np.testing.assert_allclose(rows[:, 3:], tag[j][keep], atol=1e-5)
+
+
+@pytest.mark.parametrize("path", ["fast", "brute"])
+@pytest.mark.parametrize("stage", ["matched", "adjusted", "scores", "refined"])
+def test_stages_match_reference(crafted, parsed, path, stage):
+    got = getattr(parsed[path], stage)
+    assert got.shape == crafted[stage].shape
+    np.testing.assert_allclose(got, crafted[stage], atol=1e-4)
+
+
+def test_refine_recovers_the_faint_joint(crafted, parsed):
+    adjusted, refined = parsed["fast"].adjusted, parsed["fast"].refined
+    filled = (adjusted[:, :, 2] == 0) & (refined[:, :, 2] > 0)
+    assert filled[:3].sum() == 1  # person 2's left ankle (amplitude 0.07 < 0.1)
+    np.testing.assert_array_equal(parsed["fast"].scores, parsed["brute"].scores)
+
+
+def _noise_maps(seed, h=64, w=96, people=40):
+    rng = np.random.default_rng(seed)
+    det = rng.normal(0, 0.4, (17, h, w)).astype(np.float32)
+    tags = rng.normal(0, 2.0, (17, h, w, 2)).astype(np.float32)
+    tags[:, h // 3: h // 2, :, :] = 0.25  # plateaus of equal tags: ties in the score map
+    det[:, :4, :4] = 1.5  # ties in the heatmap
+    persons = np.zeros((people, 17, 5), np.float32)
+    for p in persons:
+        on = rng.random(17) < 0.3
+        p[on, 0] = rng.integers(0, w, on.sum()) + 0.25
+        p[on, 1] = rng.integers(0, h, on.sum()) + 0.75
+        p[on, 2] = rng.random(on.sum()) + 0.1
+    return det, tags, persons
+
+
+@pytest.mark.parametrize("seed,h,w", [(0, 64, 96), (1, 64, 96), (2, 61, 90)])
+def test_fast_refine_equals_brute_force_on_noise(seed, h, w):
+    det, tags, persons = _noise_maps(seed, h, w)
+    search = RefineSearch(DenseMaps(det, tags))
+    assert search._blocked == (h % 8 == 0 and w % 8 == 0)
+    for p in persons:
+        fast = refine_person(search, p.copy())
+        brute = refine_brute(det, tags, p.copy())
+        np.testing.assert_array_equal(fast, brute)
+
+
+def test_full_parse_fast_equals_brute_on_noise_outputs():
+    """Noise network outputs (hundreds of candidate people): identical grouping and refine."""
+    rng = np.random.default_rng(5)
+    outs = [rng.normal(0, 1, (1, 34, 16, 24)).astype(np.float32),
+            rng.normal(0, 1, (1, 17, 32, 48)).astype(np.float32),
+            rng.normal(0, 1, (1, 34, 16, 24)).astype(np.float32),
+            rng.normal(0, 1, (1, 17, 32, 48)).astype(np.float32)]
+    agg = Aggregated.from_outputs(*outs)
+    everywhere = np.arange(64 * 96)
+    tags = np.stack([agg.tags_at(j, everywhere).reshape(64, 96, 2) for j in range(17)])
+    fast = parse(agg)
+    brute = parse(DenseMaps(agg.det, tags), brute_force=True)
+    assert fast.refined.shape[0] > 30
+    np.testing.assert_array_equal(fast.refined, brute.refined)
+    np.testing.assert_array_equal(fast.scores, brute.scores)
+
+
+def _rows(*rows):
+    return np.array(rows, dtype=np.float64).reshape(-1, 5)
+
+
+def _candidates(**by_joint):
+    cands = [np.zeros((0, 5))] * 17
+    for j, rows in by_joint.items():
+        cands[int(j[1:])] = rows
+    return cands
+
+
+def test_equal_first_tags_overwrite_one_person():
+    cands = _candidates(j0=_rows([10, 10, 0.9, 1.0, 5.0], [50, 50, 0.8, 1.0, -5.0]))
+    out = match_by_tag(cands, GroupingParams())
+    assert out.shape == (1, 17, 5)
+    np.testing.assert_allclose(out[0, 0], [50, 50, 0.8, 1.0, -5.0], rtol=1e-7)
+
+
+def test_threshold_is_strict_and_tag_threshold_applies():
+    # rows are float64 as in the reference: 0.1 is not above 0.1, float32(0.1) = 0.1000000015 is
+    cands = _candidates(j0=_rows([10, 10, 0.5, 1.0, 1.0], [20, 20, np.float32(0.1), 9.0, 9.0],
+                                 [30, 30, 0.1, -7.0, -7.0]),
+                        j1=_rows([11, 11, 0.5, 1.4, 1.4], [40, 40, 0.5, 4.0, 4.0]))
+    out = match_by_tag(cands, GroupingParams())
+    assert out.shape[0] == 3 and out[1, 0, 3] == 9.0
+    assert out[0, 1, 2] == 0.5 and out[0, 1, 0] == 11  # dist 0.57 < 1: joins person 1.0
+    assert out[2, 1, 0] == 40  # far tag: a new person keyed 4.0
+
+
+def test_person_cap_limits_matching():
+    noses = _rows(*[[i, 0, 0.9, 10.0 * i, 0.0] for i in range(35)])
+    eye = _rows([1, 1, 0.9, 340.3, 0.0])  # closest to person 34, beyond the first 30
+    out = match_by_tag(_candidates(j0=noses, j1=eye), GroupingParams(max_people=30))
+    assert out.shape[0] == 36  # the eye starts a new person
+    out = match_by_tag(_candidates(j0=noses, j1=eye), GroupingParams(max_people=35))
+    assert out.shape[0] == 35 and out[34, 1, 2] > 0
+
+
+def test_parameters_change_the_result(crafted):
+    agg = Aggregated.from_outputs(*(crafted[k] for k in OUTPUTS))
+    base = parse(agg).refined
+    assert parse(agg, GroupingParams(refine=False)).refined.shape == base.shape
+    assert not np.array_equal(parse(agg, GroupingParams(refine=False)).refined, base)
+    assert not np.array_equal(parse(agg, GroupingParams(adjust=False)).refined, base)
+    assert parse(agg, GroupingParams(detection_threshold=0.6)).refined.shape[0] < 4
+    assert parse(agg, GroupingParams(max_people=2)).refined.shape[0] <= 4
+
+
+def test_nms_window_follows_kernel():
+    det = np.zeros((17, 16, 16), np.float32)
+    det[0, 8, 5], det[0, 8, 7] = 0.9, 0.8  # two peaks 2 px apart
+    det[0, 2, 2] = det[0, 2, 3] = 0.5  # a tied plateau: both kept, as torch's eq(maxpool)
+    maps = DenseMaps(det, np.zeros((17, 16, 16, 2), np.float32))
+    from higherhrnet.grouping import top_candidates
+
+    five = top_candidates(det, maps.tags_at, GroupingParams())[0]
+    three = top_candidates(det, maps.tags_at, GroupingParams(nms_kernel=3, nms_padding=1))[0]
+    assert five[:, :3].tolist() == [[5, 8, pytest.approx(0.9)], [2, 2, 0.5], [3, 2, 0.5]]
+    assert three[:, 0].tolist() == [5, 7, 2, 3]
+
+
+@pytest.mark.parametrize("kwargs", [dict(nms_kernel=5, nms_padding=1), dict(max_people=0),
+                                    dict(detection_threshold=-0.1)])
+def test_bad_parameters_are_rejected(kwargs):
+    with pytest.raises(ValueError):
+        GroupingParams(**kwargs)
+
+
+def test_no_people_gives_empty_arrays():
+    zeros = [np.zeros((1, 34, 16, 16), np.float32), np.zeros((1, 17, 32, 32), np.float32)] * 2
+    res = parse(Aggregated.from_outputs(*zeros))
+    assert res.refined.shape == (0, 17, 5) and res.scores.shape == (0,)

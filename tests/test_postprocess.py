@@ -1,0 +1,257 @@
+"""The postprocess stage and its CLIs: crafted reference case, bad input, and the oracle
+run on the real COCO sample images (ground-truth heatmaps through the whole chain)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from higherhrnet.aggregate import FLIP_INDEX
+from higherhrnet.errors import WorkflowError
+from higherhrnet.manifest import Manifest, ManifestEntry
+from higherhrnet.shapes import forward_affine, input_geometry
+
+OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
+
+
+def _load_script(root, name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"script_{name}", root / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def scripts(root):
+    return {n: _load_script(root, n) for n in ("postprocess", "gather_results", "evaluate")}
+
+
+def _write_case(tmp, entries_arrays, policy="ascend17"):
+    """entries_arrays: [(ManifestEntry, [n0, n1, f0, f1])] -> (dump, dump_flip, manifest)."""
+    dump, flip = tmp / "out", tmp / "out_flip"
+    dump.mkdir(exist_ok=True)
+    flip.mkdir(exist_ok=True)
+    for entry, arrays in entries_arrays:
+        for folder, pair in ((dump, arrays[:2]), (flip, arrays[2:])):
+            for k, a in enumerate(pair):
+                np.save(folder / f"{entry.stem}_{k}.npy", a)
+    manifest = tmp / "manifest.json"
+    Manifest([e for e, _ in entries_arrays], policy).write(manifest)
+    return dump, flip, manifest
+
+
+@pytest.fixture()
+def crafted_case(reference, tmp_path):
+    d = np.load(reference / "postprocess" / "crafted_640x427.npz")
+    entry = ManifestEntry.from_geometry(1, "000000000001.jpg", input_geometry(640, 427))
+    return _write_case(tmp_path, [(entry, [d[k] for k in OUTPUTS])])
+
+
+def _run(scripts, dump, flip, manifest, out, *extra):
+    scripts["postprocess"].main(["--dump_dir", str(dump), "--dump_dir_flip", str(flip),
+                                 "--manifest", str(manifest), "--output", str(out), *extra])
+    return json.loads(out.read_text())
+
+
+def _assert_results_close(got, expected):
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        assert list(g) == list(e)  # key names and order as the reference writes them
+        assert g["image_id"] == e["image_id"] and g["category_id"] == e["category_id"]
+        np.testing.assert_allclose(g["keypoints"], e["keypoints"], atol=1e-4)
+        np.testing.assert_allclose(g["bbox"], e["bbox"], atol=1e-4)
+        assert g["score"] == pytest.approx(e["score"], abs=1e-6)
+
+
+def test_crafted_gives_reference_results(reference, scripts, crafted_case, tmp_path):
+    got = _run(scripts, *crafted_case, tmp_path / "r.json")
+    expected = json.loads((reference / "postprocess" / "mini_coco_expected_results.json").read_text())
+    _assert_results_close(got, expected["results"])
+
+
+def test_final_preds_match_reference(reference):
+    from higherhrnet.coco_results import to_image
+
+    d = np.load(reference / "postprocess" / "crafted_640x427.npz")
+    geom = input_geometry(*d["image_wh"])
+    assert (geom.input_w, geom.input_h) == tuple(d["base_size_wh"])
+    np.testing.assert_allclose(to_image(d["refined"], geom), d["final_preds"], atol=1e-4)
+
+
+def test_cli_subprocess_with_hyphenated_flags(root, crafted_case, tmp_path):
+    dump, flip, manifest = crafted_case
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, str(root / "scripts" / "postprocess.py"), "--dump-dir", str(dump),
+           "--dump-dir-flip", str(flip), "--manifest", str(manifest), "--output", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(out.read_text())) == 4
+    (flip / "000000000001_1.npy").unlink()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "000000000001_1.npy" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("flags", [["--no-refine"], ["--no-adjust"], ["--detection-threshold", "0.6"],
+                                   ["--tag-threshold", "0.01"], ["--max-people", "1"]])
+def test_each_flag_changes_the_result(scripts, crafted_case, tmp_path, flags):
+    base = _run(scripts, *crafted_case, tmp_path / "a.json")
+    changed = _run(scripts, *crafted_case, tmp_path / "b.json", *flags)
+    assert changed != base
+
+
+def test_nms_flags_reach_the_parser(scripts, crafted_case, tmp_path, monkeypatch):
+    import higherhrnet.postprocess as pp
+
+    seen = []
+    real = pp.parse
+    monkeypatch.setattr(pp, "parse", lambda maps, params: seen.append(params) or real(maps, params))
+    _run(scripts, *crafted_case, tmp_path / "a.json", "--nms-kernel", "3", "--nms-padding", "1")
+    assert (seen[0].nms_kernel, seen[0].nms_padding) == (3, 1)
+    with pytest.raises(WorkflowError, match="padding"):
+        _run(scripts, *crafted_case, tmp_path / "b.json", "--nms-kernel", "5", "--nms-padding", "1")
+
+
+def test_missing_outputs_are_all_listed(scripts, reference, tmp_path):
+    d = np.load(reference / "postprocess" / "crafted_640x427.npz")
+    geom = input_geometry(640, 427)
+    entries = [(ManifestEntry.from_geometry(i, f"{i:012d}.jpg", geom), [d[k] for k in OUTPUTS])
+               for i in (1, 2, 3)]
+    dump, flip, manifest = _write_case(tmp_path, entries)
+    (dump / "000000000002_0.npy").unlink()
+    (flip / "000000000003_1.npy").unlink()
+    (flip / "000000000003_0.npy").unlink()
+    out = tmp_path / "r.json"
+    with pytest.raises(WorkflowError) as err:
+        _run(scripts, dump, flip, manifest, out)
+    msg = str(err.value)
+    assert "3 inference output file(s) missing" in msg
+    for name in ("000000000002_0.npy", "000000000003_1.npy", "000000000003_0.npy"):
+        assert name in msg
+    assert not out.exists()
+
+
+def test_wrong_shape_names_file_and_shapes(scripts, crafted_case, tmp_path):
+    dump, flip, manifest = crafted_case
+    np.save(dump / "000000000001_1.npy", np.zeros((1, 17, 256, 256), np.float32))
+    with pytest.raises(WorkflowError, match=r"000000000001_1\.npy: shape \(1, 17, 256, 256\), "
+                                            r"expected \(1, 17, 256, 384\)"):
+        _run(scripts, dump, flip, manifest, tmp_path / "r.json")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_outputs_fail(scripts, crafted_case, tmp_path, bad):
+    dump, flip, manifest = crafted_case
+    a = np.load(flip / "000000000001_0.npy")
+    a[0, 20, 3, 4] = bad
+    np.save(flip / "000000000001_0.npy", a)
+    with pytest.raises(WorkflowError, match=r"out_flip/000000000001_0\.npy: 1 NaN or inf"):
+        _run(scripts, dump, flip, manifest, tmp_path / "r.json")
+
+
+def test_integer_outputs_fail(scripts, crafted_case, tmp_path):
+    dump, flip, manifest = crafted_case
+    np.save(dump / "000000000001_0.npy", np.zeros((1, 34, 128, 192), np.int32))
+    with pytest.raises(WorkflowError, match="dtype int32"):
+        _run(scripts, dump, flip, manifest, tmp_path / "r.json")
+
+
+def test_empty_shard_writes_empty_list(scripts, tmp_path):
+    dump, flip, manifest = _write_case(tmp_path, [])
+    assert _run(scripts, dump, flip, manifest, tmp_path / "r.json") == []
+
+
+def test_image_without_people_adds_no_results(scripts, reference, tmp_path):
+    d = np.load(reference / "postprocess" / "crafted_640x427.npz")
+    geom = input_geometry(640, 427)
+    empty = [np.zeros_like(d[k]) - 1.0 for k in OUTPUTS]
+    dump, flip, manifest = _write_case(tmp_path, [
+        (ManifestEntry.from_geometry(5, "000000000005.jpg", geom), empty),
+        (ManifestEntry.from_geometry(1, "000000000001.jpg", geom), [d[k] for k in OUTPUTS])])
+    got = _run(scripts, dump, flip, manifest, tmp_path / "r.json")
+    assert [r["image_id"] for r in got] == [1, 1, 1, 1]
+
+
+def test_gather_sorts_by_image_id_stably(scripts, tmp_path):
+    def res(i, s):
+        return {"image_id": i, "category_id": 1, "keypoints": [0.0] * 51, "score": s}
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps([res(7, 0.1), res(3, 0.9), res(7, 0.5)]))
+    b.write_text(json.dumps([res(3, 0.2), res(1, 0.3)]))
+    out = tmp_path / "all.json"
+    scripts["gather_results"].main(["--output", str(out), str(a), str(b)])
+    got = [(r["image_id"], r["score"]) for r in json.loads(out.read_text())]
+    assert got == [(1, 0.3), (3, 0.9), (3, 0.2), (7, 0.1), (7, 0.5)]
+    scripts["gather_results"].main(["--output", str(out)])
+    assert json.loads(out.read_text()) == []
+
+
+# ----------------------------------------------------------------------------- oracle
+
+def _gaussian(shape, cx, cy, sigma):
+    ys, xs = np.mgrid[0: shape[0], 0: shape[1]]
+    return np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma ** 2)).astype(np.float32)
+
+
+def _oracle_outputs(geom, people):
+    """What an ideal network gives for the normal and the width-flipped input.
+
+    people: list of (17, 3) image-space keypoints (x, y, visibility).  Output pixel u of a
+    map at 1/s resolution sits at input coordinate s*u + (s-1)/2 (align_corners=False).
+    """
+    h4, w4, h2, w2 = geom.input_h // 4, geom.input_w // 4, geom.input_h // 2, geom.input_w // 2
+    out0 = np.zeros((34, h4, w4), np.float32)
+    out1 = np.zeros((17, h2, w2), np.float32)
+    tags = np.zeros((17, h4, w4), np.float32)
+    a = forward_affine(geom)
+    for p, kpts in enumerate(people):
+        tag = 2.0 * (p + 1)
+        for j, (x, y, v) in enumerate(kpts):
+            if v <= 0:
+                continue
+            xi, yi = a[0, 0] * x + a[0, 2], a[1, 1] * y + a[1, 2]
+            if not (0 <= xi < geom.input_w and 0 <= yi < geom.input_h):
+                continue
+            out0[j] = np.maximum(out0[j], _gaussian((h4, w4), (xi - 1.5) / 4, (yi - 1.5) / 4, 1.5))
+            out1[j] = np.maximum(out1[j], _gaussian((h2, w2), (xi - 0.5) / 2, (yi - 0.5) / 2, 3.0))
+            near = _gaussian((h4, w4), (xi - 1.5) / 4, (yi - 1.5) / 4, 1.5) > 0.05
+            tags[j][near] = tag
+    out0[17:] = tags
+    flip0 = out0[:, :, ::-1][list(FLIP_INDEX) + [17 + c for c in FLIP_INDEX]] + 0.0
+    flip0[17:] += 0.1
+    flip1 = out1[:, :, ::-1][list(FLIP_INDEX)]
+    return [a_[None].copy() for a_ in (out0, out1, flip0, flip1)]
+
+
+def test_oracle_outputs_on_coco_sample_reach_high_ap(root, coco_sample, tmp_path):
+    """Ground-truth heatmaps and tags of the real sample images through the real postprocess
+    and evaluation CLIs: AP must be above 0.9 (checks the whole coordinate chain)."""
+    ann_path = coco_sample / "person_keypoints_sample.json"
+    ann = json.loads(ann_path.read_text())
+    cases = []
+    for img in ann["images"]:
+        geom = input_geometry(img["width"], img["height"], "ascend17")
+        people = [np.array(a["keypoints"], np.float64).reshape(17, 3) for a in ann["annotations"]
+                  if a["image_id"] == img["id"] and not a["iscrowd"] and a["num_keypoints"] > 0]
+        entry = ManifestEntry.from_geometry(img["id"], img["file_name"], geom)
+        cases.append((entry, _oracle_outputs(geom, people)))
+    dump, flip, manifest = _write_case(tmp_path, cases)
+    results, metrics = tmp_path / "results.json", tmp_path / "metrics.json"
+    for cmd in (
+        ["postprocess.py", "--dump_dir", dump, "--dump_dir_flip", flip, "--manifest", manifest,
+         "--output", results],
+        ["evaluate.py", "--annotations", ann_path, "--results", results, "--metrics", metrics],
+    ):
+        proc = subprocess.run([sys.executable, str(root / "scripts" / cmd[0]), *map(str, cmd[1:])],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+    m = json.loads(metrics.read_text())
+    print("oracle metrics", m)
+    assert m["AP"] > 0.9, m
+    assert m["AR"] > 0.9, m
