@@ -33,27 +33,41 @@ def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False)[0].numpy()
 
 
+_PERM34 = list(FLIP_INDEX) + [NUM_JOINTS + c for c in FLIP_INDEX]
+
+
+def _half_pass(out0, out1, flipped: bool):
+    """One pass at output1's resolution as torch tensors: heatmaps and tags ``[17,h2,w2]``."""
+    o0 = torch.from_numpy(np.ascontiguousarray(out0, dtype=np.float32))
+    o1 = torch.from_numpy(np.ascontiguousarray(out1, dtype=np.float32))[0]
+    up = F.interpolate(o0, size=tuple(o1.shape[1:]), mode="bilinear", align_corners=False)[0]
+    if flipped:  # back to the normal orientation, then swap left/right joints
+        up = up.flip(2)[_PERM34]
+        o1 = o1.flip(2)[list(FLIP_INDEX)]
+    return (up[:NUM_JOINTS] + o1[:NUM_JOINTS]) / 2, up[NUM_JOINTS:].contiguous()
+
+
 def half_resolution(out0: np.ndarray, out1: np.ndarray, flipped: bool):
     """One pass at output1's resolution: heatmaps ``[17,h2,w2]`` and tags ``[17,h2,w2]``."""
-    out0 = np.asarray(out0, dtype=np.float32)[0]
-    out1 = np.asarray(out1, dtype=np.float32)[0]
-    up = resize_bilinear(out0, out1.shape[1:])
-    if flipped:
-        up = up[:, :, ::-1][list(FLIP_INDEX) + [NUM_JOINTS + c for c in FLIP_INDEX]]
-        out1 = out1[:, :, ::-1][list(FLIP_INDEX)]
-    hm = (up[:NUM_JOINTS] + out1[:NUM_JOINTS]) / np.float32(2)
-    tag = np.ascontiguousarray(up[NUM_JOINTS:])
-    return np.ascontiguousarray(hm), tag
+    hm, tag = _half_pass(out0, out1, flipped)
+    return hm.numpy(), tag.numpy()
+
+
+def _project(hm_n: torch.Tensor, hm_f: torch.Tensor) -> np.ndarray:
+    """Both passes' heatmaps to the input size, averaged: the final heatmaps ``[17,H,W]``."""
+    size = (2 * hm_n.shape[1], 2 * hm_n.shape[2])
+    up = F.interpolate(torch.stack([hm_n, hm_f]), size=size, mode="bilinear", align_corners=False)
+    return up[0].add_(up[1]).div_(2).numpy()
 
 
 def aggregate(normal0, normal1, flipped0, flipped1):
     """Dense reference aggregation: ``final_heatmaps [17,H,W]`` and ``tags [17,H,W,2]``."""
-    hm_n, tag_n = half_resolution(normal0, normal1, False)
-    hm_f, tag_f = half_resolution(flipped0, flipped1, True)
+    hm_n, tag_n = _half_pass(normal0, normal1, False)
+    hm_f, tag_f = _half_pass(flipped0, flipped1, True)
     size = (2 * hm_n.shape[1], 2 * hm_n.shape[2])
-    final = (resize_bilinear(hm_n, size) + resize_bilinear(hm_f, size)) / np.float32(2)
-    tags = np.stack([resize_bilinear(tag_n, size), resize_bilinear(tag_f, size)], axis=-1)
-    return final, tags
+    tags = F.interpolate(torch.stack([tag_n, tag_f]), size=size, mode="bilinear",
+                         align_corners=False)
+    return _project(hm_n, hm_f), tags.permute(1, 2, 3, 0).contiguous().numpy()
 
 
 def _axis_taps(coord: np.ndarray, n_src: int):
@@ -75,6 +89,16 @@ def upsample_at(src: np.ndarray, ch: np.ndarray | int, ys: np.ndarray, xs: np.nd
     return top * wy0 + bottom * wy1
 
 
+def upsample_dense(src: np.ndarray) -> np.ndarray:
+    """The x2 upsample of one map ``[h,w]``, bit-identical to :func:`upsample_at` everywhere
+    (rows interpolated first, then columns of rows, the same float32 operations)."""
+    h, w = src.shape
+    x0, x1, wx0, wx1 = _axis_taps(np.arange(2 * w), w)
+    y0, y1, wy0, wy1 = _axis_taps(np.arange(2 * h), h)
+    rows = src[:, x0] * wx0 + src[:, x1] * wx1
+    return rows[y0] * wy0[:, None] + rows[y1] * wy1[:, None]
+
+
 class Aggregated:
     """Aggregated maps of one image for the fast parser.
 
@@ -92,11 +116,9 @@ class Aggregated:
 
     @classmethod
     def from_outputs(cls, normal0, normal1, flipped0, flipped1) -> "Aggregated":
-        hm_n, tag_n = half_resolution(normal0, normal1, False)
-        hm_f, tag_f = half_resolution(flipped0, flipped1, True)
-        size = (2 * hm_n.shape[1], 2 * hm_n.shape[2])
-        det = (resize_bilinear(hm_n, size) + resize_bilinear(hm_f, size)) / np.float32(2)
-        return cls(det, tag_n, tag_f)
+        hm_n, tag_n = _half_pass(normal0, normal1, False)
+        hm_f, tag_f = _half_pass(flipped0, flipped1, True)
+        return cls(_project(hm_n, hm_f), tag_n.numpy(), tag_f.numpy())
 
     def _points(self, j: int, ys, xs) -> np.ndarray:
         return np.stack([upsample_at(t, j, ys, xs) for t in self._half], axis=-1)
@@ -109,8 +131,7 @@ class Aggregated:
         self._asked[j] += flat.size
         w = self.det.shape[2]
         if self._asked[j] > self.DENSE_AFTER:
-            ys, xs = np.divmod(np.arange(self.det.shape[1] * w), w)
-            self._dense[j] = self._points(j, ys, xs)
+            self._dense[j] = np.stack([upsample_dense(t[j]).ravel() for t in self._half], -1)
             return self._dense[j][flat]
         ys, xs = np.divmod(flat, w)
         return self._points(j, ys, xs)

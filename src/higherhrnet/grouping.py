@@ -194,18 +194,6 @@ def person_scores(persons: np.ndarray) -> np.ndarray:
     return np.array([p[:, 2].mean() for p in persons], dtype=np.float32)
 
 
-def _prev_tag(tags_at, person: np.ndarray, width: int):
-    """Mean tag of the person's detected joints at their (truncated) positions, or None."""
-    found = [tags_at(j, [int(person[j, 1]) * width + int(person[j, 0])])[0]
-             for j in range(person.shape[0]) if person[j, 2] > 0]
-    return np.mean(found, axis=0) if found else None
-
-
-def _score(det_flat: np.ndarray, tags: np.ndarray, prev: np.ndarray, flat: np.ndarray):
-    tt = ((tags - prev[None, :]) ** 2).sum(axis=1) ** 0.5
-    return det_flat[flat] - np.round(tt)
-
-
 def block_reduce(a: np.ndarray, b: int, fn) -> np.ndarray:
     """``fn``-reduce ``a [H,W,...]`` over ``b`` x ``b`` blocks (H, W multiples of b) with
     strided slices (much faster than small-axis reductions)."""
@@ -225,61 +213,98 @@ class RefineSearch:
     and the range of each tag component (``maps.tag_block_bounds``) bound the score from
     above: ``max det - round(lower bound of dist)`` (``np.round`` is monotone).  The block
     with the highest bound is scored first; its best score ``b`` rules out every block whose
-    bound is below ``b``; the rest are scored exactly.  Positions outside the scored blocks
+    bound is below ``b``; the rest are scored exactly (the ``FIRST_BLOCKS`` highest bounds
+    are scored first: a higher ``b`` rules out more blocks).  Positions outside the scored blocks
     score strictly less than ``b``, so the row-major-first argmax is the reference's.
-    Maps whose size is not a multiple of ``BLOCK`` fall back to thresholding ``det >= b``.
+    :meth:`argmax_many` does this for many people's tags at once (refine of one person does
+    not depend on the others).  Maps whose size is not a multiple of ``BLOCK`` fall back to
+    thresholding ``det >= b``, one person at a time.
     """
 
     BLOCK = 8
+    FIRST_BLOCKS = 16  # blocks scored first, to set a high bar for the rest
     SLACK = 1e-4  # float32 rounding of scores and tag bounds: include blocks conservatively
+    CHUNK = 1 << 21  # pixels scored per batch (bounds memory)
 
     def __init__(self, maps):
         self.maps = maps
         n, h, w = maps.det.shape
         self._flat = maps.det.reshape(n, -1)
         self._blocked = h % self.BLOCK == 0 and w % self.BLOCK == 0
-        self._dmax: dict[int, np.ndarray] = {}
-        self._tb: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._bounds: dict[int, tuple] = {}
+        r = np.arange(self.BLOCK)
+        self._offsets = (r[:, None] * w + r[None, :]).ravel()  # pixels of block (0, 0)
 
-    def _eval(self, j, flat, prev):
-        return _score(self._flat[j], self.maps.tags_at(j, flat), prev, flat)
+    def _scores(self, j: int, flat: np.ndarray, prev: np.ndarray) -> np.ndarray:
+        """Reference scores at ``flat [m,k]`` for tags ``prev [m,2]`` (same float32 ops)."""
+        tags = self.maps.tags_at(j, flat.ravel()).reshape(*flat.shape, -1)
+        d = (tags - prev[:, None, :]) ** 2
+        tt = (d[..., 0] + d[..., 1]) ** 0.5  # == .sum(axis=-1) of the two components
+        return self._flat[j][flat] - np.round(tt)
 
     def argmax(self, j: int, prev: np.ndarray) -> int:
+        return int(self.argmax_many(j, np.asarray(prev)[None])[0])
+
+    def argmax_many(self, j: int, prevs: np.ndarray) -> np.ndarray:
+        """Row-major-first argmax (flat index) of joint ``j``'s score map for each tag row."""
+        prevs = np.asarray(prevs, dtype=np.float32)
         if not self._blocked:
-            return self._threshold(j, prev)
+            return np.array([self._threshold(j, p) for p in prevs], dtype=np.intp)
         b = self.BLOCK
         _, h, w = self.maps.det.shape
-        if j not in self._dmax:
-            self._dmax[j] = block_reduce(self.maps.det[j], b, np.maximum)
-            self._tb[j] = self.maps.tag_block_bounds(j, b)
-        lo, hi = self._tb[j]
-        p = prev.astype(np.float64)
-        gap = np.maximum(np.maximum(lo - p, p - hi), 0.0)
-        lb = np.maximum(np.sqrt((gap ** 2).sum(axis=-1)) - self.SLACK, 0.0)
-        bound = self._dmax[j] - np.round(lb)
-        first = np.unravel_index(int(np.argmax(bound)), bound.shape)
-        s_first = self._eval(j, self._block_pixels(np.array([first[0]]), np.array([first[1]])),
-                             prev)
-        best = s_first.max()
-        by, bx = np.nonzero(bound >= best - self.SLACK * (1.0 + abs(float(best))))
-        flat = self._block_pixels(by, bx)
-        s = self._eval(j, flat, prev)
-        return int(flat[s == s.max()].min())
+        if j not in self._bounds:
+            lo, hi = self.maps.tag_block_bounds(j, b)
+            self._bounds[j] = (block_reduce(self.maps.det[j], b, np.maximum).ravel(),
+                               lo.reshape(-1, lo.shape[-1]), hi.reshape(-1, hi.shape[-1]))
+        dmax, lo, hi = self._bounds[j]
+        nbx = w // b
+        block_start = (np.arange(dmax.size) // nbx) * (b * w) + (np.arange(dmax.size) % nbx) * b
+        out = np.empty(len(prevs), dtype=np.intp)
+        step = max(1, self.CHUNK // (dmax.size * 4))
+        for c0 in range(0, len(prevs), step):
+            p = prevs[c0: c0 + step]
+            gap = np.maximum(np.maximum(lo[None] - p[:, None], p[:, None] - hi[None]), 0)
+            dist = np.sqrt(gap[..., 0] * gap[..., 0] + gap[..., 1] * gap[..., 1])
+            lb = np.maximum(dist * np.float32(1 - 1e-5) - np.float32(self.SLACK), 0)
+            bound = dmax[None] - np.round(lb)  # [n, blocks]
+            k = min(self.FIRST_BLOCKS, bound.shape[1])
+            top = np.argpartition(-bound, k - 1, axis=1)[:, :k]  # the k highest bounds
+            first = (block_start[top][:, :, None] + self._offsets[None, None]).reshape(len(p), -1)
+            best = self._scores(j, first, p).max(axis=1)
+            slack = self.SLACK * (1.0 + np.abs(best))
+            pi, bi = np.nonzero(bound >= (best - slack)[:, None])
+            out[c0: c0 + step] = self._best_in_blocks(j, p, best - slack, pi, block_start[bi])
+        return out
 
-    def _block_pixels(self, by: np.ndarray, bx: np.ndarray) -> np.ndarray:
-        b = self.BLOCK
-        w = self.maps.det.shape[2]
-        r = np.arange(b)
-        ys = (by[:, None, None] * b + r[None, :, None])
-        xs = (bx[:, None, None] * b + r[None, None, :])
-        return (ys * w + xs).ravel()
+    def _best_in_blocks(self, j, prevs, floor, pi, starts):
+        """Per person: the smallest flat index of the max score over its candidate blocks.
+
+        Only pixels with ``det >= floor`` (a score already reached) are scored: elsewhere
+        ``score <= det < floor``.
+        """
+        big = np.iinfo(np.intp).max
+        best = np.full(len(prevs), -np.inf, dtype=np.float32)
+        where = np.full(len(prevs), big, dtype=np.intp)
+        flat = (starts[:, None] + self._offsets[None])
+        keep = self._flat[j][flat] >= floor[pi][:, None]
+        who = np.broadcast_to(pi[:, None], flat.shape)[keep]
+        flat = flat[keep]
+        parts = []
+        for k in range(0, flat.size, self.CHUNK):
+            w, f = who[k: k + self.CHUNK], flat[k: k + self.CHUNK]
+            s = self._scores(j, f[:, None], prevs[w])[:, 0]
+            parts.append((w, f, s))
+            np.maximum.at(best, w, s)
+        for w, f, s in parts:
+            np.minimum.at(where, w, np.where(s == best[w], f, big))
+        return where
 
     def _threshold(self, j: int, prev: np.ndarray) -> int:
         d = self._flat[j]
         t = d.max()
         while True:
             flat = np.flatnonzero(d >= t)  # ascending, so argmax picks the row-major first
-            s = self._eval(j, flat, prev)
+            s = self._scores(j, flat[None], prev[None])[0]
             best = s.max()
             if best >= t or flat.size == d.size:
                 return int(flat[np.argmax(s)])
@@ -288,24 +313,47 @@ class RefineSearch:
 
 def _refined_joint(det_j: np.ndarray, flat_idx: int):
     w = det_j.shape[1]
-    y, x = divmod(flat_idx, w)
+    y, x = divmod(int(flat_idx), w)
     dx, dy = quarter_offset(det_j, x, y)
     return x + 0.5 + dx, y + 0.5 + dy, det_j[y, x]
 
 
-def refine_person(search: RefineSearch, person: np.ndarray) -> np.ndarray:
-    """Fill missing joints (val == 0) at the best tag-consistent peak (in place)."""
+def refine_people(search: RefineSearch, persons: np.ndarray) -> np.ndarray:
+    """Fill missing joints (val == 0) at the best tag-consistent peak (in place).
+
+    Equals :func:`refine_brute` applied to each person: the mean tag of a person's
+    detected joints is fixed before any joint is filled, so people and joints are independent.
+    """
     det = search.maps.det
-    missing = np.flatnonzero(person[:, 2] == 0)
-    if missing.size == 0:
-        return person
-    prev = _prev_tag(search.maps.tags_at, person, det.shape[2])
-    for j in missing:
-        # no detected joint: the reference's mean of nothing is NaN and argmax gives index 0
-        idx = 0 if prev is None else search.argmax(j, prev)
-        x, y, val = _refined_joint(det[j], idx)
-        if val > 0:
-            person[j, 0], person[j, 1], person[j, 2] = x, y, val
+    n_joints, _, w = det.shape
+    if len(persons) == 0:
+        return persons
+    found = [[] for _ in persons]
+    for j in range(n_joints):  # tags at the detected joints, gathered per joint
+        who = np.flatnonzero(persons[:, j, 2] > 0)
+        if who.size:
+            pos = persons[who, j, 1].astype(np.int32) * w + persons[who, j, 0].astype(np.int32)
+            for p, t in zip(who, search.maps.tags_at(j, pos)):
+                found[p].append(t)
+    prevs = [np.mean(f, axis=0) if f else None for f in found]
+    for j in range(n_joints):
+        need = np.flatnonzero(persons[:, j, 2] == 0)
+        if need.size == 0:
+            continue
+        has = [p for p in need if prevs[p] is not None]
+        idx = dict.fromkeys(need.tolist(), 0)  # no detected joint: NaN mean, argmax = 0
+        if has:
+            idx.update(zip(has, search.argmax_many(j, np.array([prevs[p] for p in has])).tolist()))
+        for p, flat in idx.items():
+            x, y, val = _refined_joint(det[j], flat)
+            if val > 0:
+                persons[p, j, 0], persons[p, j, 1], persons[p, j, 2] = x, y, val
+    return persons
+
+
+def refine_person(search: RefineSearch, person: np.ndarray) -> np.ndarray:
+    """:func:`refine_people` for one ``[17,5]`` person (in place)."""
+    refine_people(search, person[None])
     return person
 
 
@@ -342,7 +390,5 @@ def parse(maps, params: GroupingParams = GroupingParams(), brute_force: bool = F
             for p in refined:
                 refine_brute(maps.det, maps.tags, p)
         else:
-            search = RefineSearch(maps)
-            for p in refined:
-                refine_person(search, p)
+            refine_people(RefineSearch(maps), refined)
     return ParseResult(cands, matched, adjusted, scores, refined)
