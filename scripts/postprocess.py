@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="top-k per joint and grouping cap (30)")
     p.add_argument("--nms-kernel", "--nms_kernel", type=int, default=d.nms_kernel)
     p.add_argument("--nms-padding", "--nms_padding", type=int, default=d.nms_padding)
+    p.add_argument("--assignment", choices=("munkres", "scipy"), default=d.assignment,
+                   help="assignment solver: munkres = the reference's tie-breaking (default), "
+                        "scipy = linear_sum_assignment (may pick another of equal optima)")
     p.add_argument("--no-adjust", "--no_adjust", action="store_true",
                    help="skip the quarter-pixel adjustment")
     p.add_argument("--no-refine", "--no_refine", action="store_true",
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = GroupingParams(args.detection_threshold, args.tag_threshold, args.max_people,
                                 args.nms_kernel, args.nms_padding, not args.no_adjust,
-                                not args.no_refine)
+                                not args.no_refine, args.assignment)
     except ValueError as exc:
         raise WorkflowError(f"postprocess: {exc}") from None
     results = run(args.dump_dir, args.dump_dir_flip, args.manifest, args.output, params)

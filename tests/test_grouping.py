@@ -216,3 +216,57 @@ def test_no_people_gives_empty_arrays():
     zeros = [np.zeros((1, 34, 16, 16), np.float32), np.zeros((1, 17, 32, 32), np.float32)] * 2
     res = parse(Aggregated.from_outputs(*zeros))
     assert res.refined.shape == (0, 17, 5) and res.scores.shape == (0,)
+
+
+# ----------------------------------------------------------------------------- assignment
+
+# tie-heavy costs where scipy and the reference's munkres 1.1.4 choose different optima;
+# the expected pairs are what munkres 1.1.4 returned
+MUNKRES_CASES = [
+    ([[99.46, 99.46, 99.46, 99.46], [-0.87, -0.87, 99.13, 99.13], [-0.3, 99.7, -0.3, 99.7],
+      [-0.38, -0.38, -0.38, 99.62]], [(0, 3), (1, 0), (2, 2), (3, 1)]),
+    ([[99.82, -0.18, -0.18, -0.18], [-0.61, -0.61, -0.61, 99.39], [-0.97, -0.97, 99.03, 99.03]],
+     [(0, 3), (1, 0), (2, 1)]),
+    ([[-0.8, 99.2, 99.2], [-0.5, 99.5, 99.5], [99.39, 99.39, 99.39]], [(0, 0), (1, 2), (2, 1)]),
+    ([[-0.46, -0.46, 1e10, 1e10, 1e10], [99.94, -0.06, 1e10, 1e10, 1e10],
+      [-1.0, -1.0, 1e10, 1e10, 1e10], [-0.89, 99.11, 1e10, 1e10, 1e10],
+      [-0.92, 99.08, 1e10, 1e10, 1e10]], [(0, 2), (1, 3), (2, 1), (3, 4), (4, 0)]),
+]
+
+
+@pytest.mark.parametrize("cost,expected", MUNKRES_CASES)
+def test_munkres_tie_breaking_is_the_reference_solvers(cost, expected):
+    from higherhrnet.assignment import munkres_assignment, scipy_assignment
+
+    rows, cols = munkres_assignment(np.array(cost))
+    assert list(zip(rows.tolist(), cols.tolist())) == expected
+    r2, c2 = scipy_assignment(np.array(cost))
+    assert np.array(cost)[r2, c2].sum() == pytest.approx(np.array(cost)[rows, cols].sum())
+
+
+def test_munkres_is_optimal_on_random_matrices():
+    from higherhrnet.assignment import munkres_assignment, scipy_assignment
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        cost = np.round(rng.random((rng.integers(1, 9), rng.integers(1, 9))) * 3) * 100 \
+            - rng.random((1, 1))
+        rows, cols = munkres_assignment(cost)
+        r2, c2 = scipy_assignment(cost)
+        assert len(rows) == min(cost.shape) and len(set(cols.tolist())) == len(cols)
+        assert cost[rows, cols].sum() == pytest.approx(cost[r2, c2].sum())
+
+
+def test_munkres_matches_the_package_when_installed():
+    munkres = pytest.importorskip("munkres")
+    from higherhrnet.assignment import munkres_assignment
+
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        r, c = rng.integers(1, 10, 2)
+        cost = rng.integers(0, 3, (r, c)).astype(float) * 100 - rng.random((r, 1))
+        if r > c:
+            cost = np.concatenate([cost, np.full((r, r - c), 1e10)], axis=1)
+        expected = [tuple(map(int, p)) for p in munkres.Munkres().compute(cost.copy())]
+        rows, cols = munkres_assignment(cost)
+        assert list(zip(rows.tolist(), cols.tolist())) == expected

@@ -10,7 +10,8 @@ What is faster than the reference, with the same result:
 
 * NMS + top-k only look at pixels above the threshold (a kept joint needs ``val > thr``
   and ``val`` equal to the max of its window), not a max-pool of every map;
-* the assignment is ``scipy.optimize.linear_sum_assignment`` on the same padded cost;
+* the assignment (:mod:`higherhrnet.assignment`) is a vectorised Munkres with the
+  reference solver's tie-breaking, or ``scipy.optimize.linear_sum_assignment``;
 * refine does not compute ``det - round(dist)`` over the whole map.  Since
   ``round(dist) >= 0``, ``score <= det`` everywhere; so once some position scores ``b``, only
   positions with ``det >= b`` can beat or tie it.  :func:`refine_search` evaluates the score
@@ -26,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linear_sum_assignment
+
+from .assignment import ASSIGNMENTS
 
 NUM_JOINTS = 17
 #: Matching order: nose, eyes, ears, shoulders, hips, elbows, wrists, knees, ankles.
@@ -44,8 +46,14 @@ class GroupingParams:
     nms_padding: int = 2
     adjust: bool = True
     refine: bool = True
+    #: "munkres": the reference solver's tie-breaking (see :mod:`higherhrnet.assignment`);
+    #: "scipy": ``linear_sum_assignment`` (same cost, may pick another of several optima).
+    assignment: str = "munkres"
 
     def __post_init__(self):
+        if self.assignment not in ASSIGNMENTS:
+            raise ValueError(f"assignment must be one of {sorted(ASSIGNMENTS)}, "
+                             f"got {self.assignment!r}")
         if self.nms_kernel < 1 or 2 * self.nms_padding != self.nms_kernel - 1:
             raise ValueError(
                 f"NMS kernel {self.nms_kernel} with padding {self.nms_padding} does not keep the "
@@ -155,7 +163,7 @@ def match_by_tag(candidates: list, params: GroupingParams) -> np.ndarray:
         n_rows, n_cols = cost.shape
         if n_rows > n_cols:
             cost = np.concatenate([cost, np.full((n_rows, n_rows - n_cols), 1e10)], axis=1)
-        for r, c in zip(*linear_sum_assignment(cost)):
+        for r, c in zip(*ASSIGNMENTS[params.assignment](cost)):
             if c < n_cols and dist[r, c] < params.tag_threshold:
                 s = grouped[c]
                 joints[s][idx] = rows[r]
