@@ -47,6 +47,22 @@ def test_aggregated_maps_match_reference(crafted, dense):
     np.testing.assert_array_equal(fast.det, det)
 
 
+def test_flipped_pass_is_bitwise_the_reference_order(crafted):
+    """Resize, flip back, then permute (reference order) == our permute-resize-flip."""
+    from higherhrnet.aggregate import FLIP_INDEX, half_resolution
+
+    o0 = torch.from_numpy(crafted["flipped_output0"])
+    o1 = torch.from_numpy(crafted["flipped_output1"])
+    up = F.interpolate(o0, size=tuple(o1.shape[2:]), mode="bilinear", align_corners=False)
+    up = torch.flip(up, [3])
+    perm = list(FLIP_INDEX)
+    hm = (up[:, :17][:, perm] + torch.flip(o1, [3])[:, :17][:, perm]) / 2
+    tag = up[:, 17:][:, perm]
+    ours_hm, ours_tag = half_resolution(crafted["flipped_output0"], crafted["flipped_output1"], True)
+    np.testing.assert_array_equal(ours_hm, hm[0].numpy())
+    np.testing.assert_array_equal(ours_tag, tag[0].numpy())
+
+
 def test_pointwise_tags_equal_torch_resize(crafted, dense):
     """Tags evaluated at points (fast path) are torch's bilinear values within 1e-6."""
     _, tags = dense

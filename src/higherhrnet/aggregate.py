@@ -37,14 +37,23 @@ _PERM34 = list(FLIP_INDEX) + [NUM_JOINTS + c for c in FLIP_INDEX]
 
 
 def _half_pass(out0, out1, flipped: bool):
-    """One pass at output1's resolution as torch tensors: heatmaps and tags ``[17,h2,w2]``."""
+    """One pass at output1's resolution as torch tensors: heatmaps and tags ``[17,h2,w2]``.
+
+    The flipped pass permutes channels before resizing and flips back after the
+    elementwise steps: both commute exactly with the reference's order (per-channel resize;
+    elementwise add and halve), and it saves copies of the large maps.
+    """
     o0 = torch.from_numpy(np.ascontiguousarray(out0, dtype=np.float32))
     o1 = torch.from_numpy(np.ascontiguousarray(out1, dtype=np.float32))[0]
+    if flipped:
+        o0 = o0[:, _PERM34]
+        o1 = o1[list(FLIP_INDEX)]
     up = F.interpolate(o0, size=tuple(o1.shape[1:]), mode="bilinear", align_corners=False)[0]
-    if flipped:  # back to the normal orientation, then swap left/right joints
-        up = up.flip(2)[_PERM34]
-        o1 = o1.flip(2)[list(FLIP_INDEX)]
-    return (up[:NUM_JOINTS] + o1[:NUM_JOINTS]) / 2, up[NUM_JOINTS:].contiguous()
+    hm = (up[:NUM_JOINTS] + o1[:NUM_JOINTS]) / 2
+    tag = up[NUM_JOINTS:]
+    if flipped:  # back to the normal orientation
+        return hm.flip(2), tag.flip(2)
+    return hm, tag.contiguous()
 
 
 def half_resolution(out0: np.ndarray, out1: np.ndarray, flipped: bool):
