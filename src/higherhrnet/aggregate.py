@@ -34,6 +34,7 @@ def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 _PERM34 = list(FLIP_INDEX) + [NUM_JOINTS + c for c in FLIP_INDEX]
+_PERM34_T = torch.tensor(_PERM34)
 
 
 def _half_pass(out0, out1, flipped: bool):
@@ -46,8 +47,8 @@ def _half_pass(out0, out1, flipped: bool):
     o0 = torch.from_numpy(np.ascontiguousarray(out0, dtype=np.float32))
     o1 = torch.from_numpy(np.ascontiguousarray(out1, dtype=np.float32))[0]
     if flipped:
-        o0 = o0[:, _PERM34]
-        o1 = o1[list(FLIP_INDEX)]
+        o0 = o0.index_select(1, _PERM34_T)
+        o1 = o1.index_select(0, _PERM34_T[:NUM_JOINTS])
     up = F.interpolate(o0, size=tuple(o1.shape[1:]), mode="bilinear", align_corners=False)[0]
     hm = (up[:NUM_JOINTS] + o1[:NUM_JOINTS]) / 2
     tag = up[NUM_JOINTS:]
@@ -122,6 +123,7 @@ class Aggregated:
         self._half = (tag_n_half, tag_f_half)
         self._asked = np.zeros(det.shape[0], dtype=np.int64)
         self._dense: dict[int, np.ndarray] = {}
+        self._bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def from_outputs(cls, normal0, normal1, flipped0, flipped1) -> "Aggregated":
@@ -148,25 +150,30 @@ class Aggregated:
 
     def tag_block_bounds(self, j: int, block: int):
         """Per ``block`` x ``block`` input-resolution block: min and max of each tag component
-        ``[H/block, W/block, 2]``, from the half-resolution sources of the block's pixels."""
-        hb = block // 2
-        lo = [_window_reduce(t[j], hb, np.minimum) for t in self._half]
-        hi = [_window_reduce(t[j], hb, np.maximum) for t in self._half]
-        return np.stack(lo, axis=-1), np.stack(hi, axis=-1)
+        ``[H/block, W/block, 2]``, from the half-resolution sources of the block's pixels
+        (computed for all joints at the first call)."""
+        if block not in self._bounds:
+            hb = block // 2
+            lo = [_window_reduce(t, hb, np.minimum) for t in self._half]
+            hi = [_window_reduce(t, hb, np.maximum) for t in self._half]
+            self._bounds[block] = np.stack(lo, axis=-1), np.stack(hi, axis=-1)
+        lo, hi = self._bounds[block]
+        return lo[j], hi[j]
 
 
 def _window_reduce(a: np.ndarray, hb: int, fn) -> np.ndarray:
-    """Reduce ``a [h,w]`` over windows of rows and columns ``[k*hb - 1, k*hb + hb]``
+    """Reduce ``a [..., h, w]`` over windows of rows and columns ``[k*hb - 1, k*hb + hb]``
     (clamped) for each block k: the source pixels a x2 bilinear upsample reads for output
     pixels ``[2*k*hb, 2*k*hb + 2*hb)``."""
-    p = np.pad(a, 1, mode="edge")  # clamping = edge padding; window k is p[k*hb : k*hb+hb+2]
-    nby, nbx = a.shape[0] // hb, a.shape[1] // hb
-    cols = p[:, 0: nbx * hb: hb].copy()
+    pad = [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)]
+    p = np.pad(a, pad, mode="edge")  # clamping = edge padding; window k: p[k*hb : k*hb+hb+2]
+    nby, nbx = a.shape[-2] // hb, a.shape[-1] // hb
+    cols = p[..., 0: nbx * hb: hb].copy()
     for s in range(1, hb + 2):
-        fn(cols, p[:, s: s + nbx * hb: hb], out=cols)
-    out = cols[0: nby * hb: hb].copy()
+        fn(cols, p[..., s: s + nbx * hb: hb], out=cols)
+    out = cols[..., 0: nby * hb: hb, :].copy()
     for s in range(1, hb + 2):
-        fn(out, cols[s: s + nby * hb: hb], out=out)
+        fn(out, cols[..., s: s + nby * hb: hb, :], out=out)
     return out
 
 
