@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from higherhrnet.aggregate import Aggregated, DenseMaps, aggregate, upsample_at
 from higherhrnet.grouping import (GroupingParams, RefineSearch, match_by_tag, parse,
-                                  refine_brute, refine_person)
+                                  refine_brute, refine_people, refine_person)
 
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
 
@@ -141,6 +141,16 @@ def test_fast_refine_equals_brute_force_on_noise(seed, h, w):
         fast = refine_person(search, p.copy())
         brute = refine_brute(det, tags, p.copy())
         np.testing.assert_array_equal(fast, brute)
+
+
+@pytest.mark.parametrize("chunk", [64, 1 << 21])
+def test_batched_refine_equals_brute_force(monkeypatch, chunk):
+    """All people at once, also with tiny chunks (the streaming path)."""
+    monkeypatch.setattr(RefineSearch, "CHUNK", chunk)
+    det, tags, persons = _noise_maps(7)
+    fast = refine_people(RefineSearch(DenseMaps(det, tags)), persons.copy())
+    brute = np.array([refine_brute(det, tags, p.copy()) for p in persons])
+    np.testing.assert_array_equal(fast, brute)
 
 
 def test_full_parse_fast_equals_brute_on_noise_outputs():

@@ -73,6 +73,14 @@ def test_crafted_gives_reference_results(reference, scripts, crafted_case, tmp_p
     got = _run(scripts, *crafted_case, tmp_path / "r.json")
     expected = json.loads((reference / "postprocess" / "mini_coco_expected_results.json").read_text())
     _assert_results_close(got, expected["results"])
+    metrics = tmp_path / "m.json"
+    scripts["evaluate"].main(["--annotations", str(reference / "postprocess" / "mini_coco_gt.json"),
+                              "--results", str(tmp_path / "r.json"), "--metrics", str(metrics)])
+    stats = json.loads(metrics.read_text())
+    names = ("AP", "Ap .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
+    for ours, theirs in zip(("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"),
+                            names):
+        assert stats[ours] == pytest.approx(expected["stats"][theirs], abs=1e-4), ours
 
 
 def test_final_preds_match_reference(reference):

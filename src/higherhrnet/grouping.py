@@ -288,23 +288,25 @@ class RefineSearch:
         """Per person: the smallest flat index of the max score over its candidate blocks.
 
         Only pixels with ``det >= floor`` (a score already reached) are scored: elsewhere
-        ``score <= det < floor``.
+        ``score <= det < floor``.  Streams over chunks of blocks, so memory stays bounded.
         """
         big = np.iinfo(np.intp).max
         best = np.full(len(prevs), -np.inf, dtype=np.float32)
         where = np.full(len(prevs), big, dtype=np.intp)
-        flat = (starts[:, None] + self._offsets[None])
-        keep = self._flat[j][flat] >= floor[pi][:, None]
-        who = np.broadcast_to(pi[:, None], flat.shape)[keep]
-        flat = flat[keep]
-        parts = []
-        for k in range(0, flat.size, self.CHUNK):
-            w, f = who[k: k + self.CHUNK], flat[k: k + self.CHUNK]
-            s = self._scores(j, f[:, None], prevs[w])[:, 0]
-            parts.append((w, f, s))
-            np.maximum.at(best, w, s)
-        for w, f, s in parts:
-            np.minimum.at(where, w, np.where(s == best[w], f, big))
+        per = max(1, self.CHUNK // self._offsets.size)
+        for k in range(0, len(pi), per):
+            flat = starts[k: k + per, None] + self._offsets[None]
+            keep = self._flat[j][flat] >= floor[pi[k: k + per]][:, None]
+            who = np.broadcast_to(pi[k: k + per, None], flat.shape)[keep]
+            flat = flat[keep]
+            s = self._scores(j, flat[:, None], prevs[who])[:, 0]
+            top = np.full(len(prevs), -np.inf, dtype=np.float32)
+            np.maximum.at(top, who, s)
+            first = np.full(len(prevs), big, dtype=np.intp)
+            np.minimum.at(first, who, np.where(s == top[who], flat, big))
+            where = np.where(top > best, first,
+                             np.where(top == best, np.minimum(where, first), where))
+            best = np.maximum(best, top)
         return where
 
     def _threshold(self, j: int, prev: np.ndarray) -> int:
