@@ -106,7 +106,7 @@ def main(argv=None):
     work = a.workdir or Path(tempfile.mkdtemp(prefix="bench_workflow_"))
     work.mkdir(parents=True, exist_ok=True)
     config = [f"dataset={{name: synthetic, synthetic_images: {a.images}}}", f"shards={a.shards}",
-              "keep_intermediates=false"]
+              "keep_intermediates=False"]
     warm = snakemake(work, config, a.cores, "--until", "export_onnx", "make_synthetic_dataset")
     sampler = DiskSampler(work)
     sampler.start()
@@ -116,9 +116,9 @@ def main(argv=None):
     # forward baseline on the same tensors (kept in a separate folder, outside the timing)
     keep = work / "fwd"
     if not keep.exists():
-        snakemake(keep, config + ["keep_intermediates=true"], a.cores, "--until", "preprocess")
+        snakemake(keep, config + ["keep_intermediates=True"], a.cores, "--until", "preprocess")
     fwd = forward_seconds(work / "results/model/higher_hrnet_dynamic.onnx",
-                          sorted((keep / "results/synthetic/prep").glob("shard*")), a.cores)
+                          sorted((keep / "results/synthetic/prep").glob("shard*/prep_dir")), a.cores)
     n = a.images
     two_fwd = 2 * fwd / n
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, "

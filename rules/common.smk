@@ -1,12 +1,39 @@
 # Helpers shared by the rules: config validation, dataset/weights/model resolution, paths.
 
 import importlib.util
+import shlex
 import shutil
 from pathlib import Path
+
+import yaml
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+
+def coerce_cli_scalars(values, schema):
+    """--config parses nested mappings with YAML's BaseLoader, so `postprocess={max_people: 20}`
+    arrives as the string "20": read such strings as YAML where the schema wants a non-string.
+    """
+    for key, value in values.items():
+        sub = schema.get("properties", {}).get(key, {})
+        if isinstance(value, dict):
+            coerce_cli_scalars(value, sub)
+        elif isinstance(value, str) and sub.get("type") in (
+            "integer",
+            "number",
+            "boolean",
+        ):
+            try:
+                values[key] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                pass  # left as is: validation names the key
+
+
+coerce_cli_scalars(
+    config,
+    yaml.safe_load(Path(workflow.basedir, "schemas", "config.schema.yaml").read_text()),
+)
 validate(config, "../schemas/config.schema.yaml")
 
 DATASET = config["dataset"]["name"]
@@ -118,6 +145,11 @@ def check_backend_tools():
     if BACKEND == "torch" and importlib.util.find_spec("torch") is None:
         fail("backend torch: PyTorch is not installed (pip install torch==2.13.0)")
     if BACKEND == "ascend":
+        if config["preprocess"]["shape_policy"] != "ascend17":
+            fail(
+                "backend ascend needs preprocess.shape_policy: ascend17 (ATC compiles the "
+                "17 fixed input shapes; 'reference' can produce other shapes)"
+            )
         cann = config["ascend"]["cann_env"]
         if not Path(cann).is_file():
             fail(
@@ -145,7 +177,8 @@ def infer_args():
         return f"--threads {i['threads']} --batch-size {i['batch_size']} --providers {i['onnxruntime_provider']}"
     if BACKEND == "torch":
         return f"--threads {i['threads']} --device {i['torch_device']}"
-    return f"--device {config['ascend']['device']}"
+    a = config["ascend"]
+    return f"--device {a['device']} --cann-env={shlex.quote(a['cann_env'])}"
 
 
 # ---------------------------------------------------------------- report

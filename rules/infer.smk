@@ -25,7 +25,7 @@ rule infer:
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
     shell:
         'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
-        "--input {input.tensors} --output {params.outdir} --output-dirname output_dir "
+        "--input {input.tensors}/prep_dir --output {params.outdir} --output-dirname output_dir "
         "{params.args} 2> {log}"
 
 
@@ -52,5 +52,6 @@ rule infer_flip:
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
     shell:
         'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
-        "--input {input.tensors} --output {params.outdir} --output-dirname output_flip_dir "
+        "--input {input.tensors}/prep_flip_dir --output {params.outdir} "
+        "--output-dirname output_flip_dir "
         "{params.args} 2> {log}"

@@ -48,5 +48,5 @@ rule compile_om:
     shell:
         'python "$HHRNET_SCRIPTS/compile_om.py" --onnx {input.onnx} --output {params.prefix} '
         "--soc-version {params.soc} --shape-policy {params.policy} "
-        "--cann-env {params.cann_env:q} --precision-mode {params.precision:q} "
-        "--extra-args {params.extra:q} --log {log}"
+        "--cann-env={params.cann_env:q} --precision-mode={params.precision:q} "
+        "--extra-args={params.extra:q} --log {log}"

@@ -1,4 +1,7 @@
 # Preprocess and flip preprocess, scattered over shards: <image_id:012d>.npy float32 [1,3,H,W].
+# The tensors go one level down (shardK/prep_dir, shardK/prep_flip_dir): Snakemake puts a
+# .snakemake_timestamp file into every directory() output, and ais_bench reads every file of
+# its --input folder.
 
 
 rule preprocess:
@@ -22,7 +25,7 @@ rule preprocess:
         policy=config["preprocess"]["shape_policy"],
     shell:
         'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations} '
-        "--images {input.images} --output {output.tensors} --manifest {output.manifest} "
+        "--images {input.images} --output {output.tensors}/prep_dir --manifest {output.manifest} "
         "--shard {wildcards.shard} --num-shards {params.shards} "
         "--shape-policy {params.policy} 2> {log}"
 
@@ -48,6 +51,7 @@ rule preprocess_flip:
         policy=config["preprocess"]["shape_policy"],
     shell:
         'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations} '
-        "--images {input.images} --output-flip {output.tensors} --manifest {output.manifest} "
+        "--images {input.images} --output-flip {output.tensors}/prep_flip_dir "
+        "--manifest {output.manifest} "
         "--shard {wildcards.shard} --num-shards {params.shards} "
         "--shape-policy {params.policy} 2> {log}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -21,7 +22,7 @@ from workflow_helpers import CONFIGS, ROOT, command, env, planned_jobs, snakemak
 pytestmark = pytest.mark.workflow
 
 RUN = Path("results/synthetic/onnxruntime")
-KEEP = ["keep_intermediates=true"]
+KEEP = ["keep_intermediates=True"]
 DOWNSTREAM_OF_POSTPROCESS = {"postprocess", "gather_results", "evaluate", "metrics_table",
                              "draw_skeletons", "plot_stage_times", "all"}
 
@@ -87,38 +88,35 @@ def test_without_kept_intermediates_a_postprocess_change_regenerates_them(synthe
 
 
 @pytest.mark.slow
-def test_replaced_weights_rerun_export_onward_not_preprocess(synthetic_run):
-    weights = synthetic_run / "resources/weights/synthetic_untrained_higherhrnet_w32_512.pth"
-    data = weights.read_bytes()
-    time.sleep(1.1)
-    weights.write_bytes(data)  # replaced by a file (same bytes here): newer than the ONNX
-    out = snakemake(synthetic_run, "-n", config=KEEP)
-    jobs = planned_jobs(out.stdout)
-    assert {"export_onnx", "infer", "infer_flip", "postprocess", "evaluate"} <= set(jobs)
-    assert "preprocess" not in jobs and "preprocess_flip" not in jobs
-
-
-@pytest.mark.slow
 def test_killed_run_resumes_without_recomputing_finished_shards(synthetic_run, tmp_path):
     work = tmp_path / "killed"
     work.mkdir()
-    proc = subprocess.Popen(command(work, "--cores", "2"), env=env(), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    summaries = lambda: sorted((work / RUN / "infer").glob("shard*/*_summary.json"))  # noqa: E731
+    log = tmp_path / "first_run.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(command(work, "--cores", "2"), env=env(), start_new_session=True,
+                                stdout=fh, stderr=subprocess.STDOUT)
+    finished = re.compile(r"Finished jobid: \d+ \(Rule: infer(_flip)?\)")
     deadline = time.time() + 600
     try:
-        while not summaries() and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.1)
+        while (not finished.search(log.read_text()) and time.time() < deadline
+               and proc.poll() is None):
+            time.sleep(0.05)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # a crash: no clean-up by Snakemake
         proc.wait()
-    done = summaries()
+    assert finished.search(log.read_text()), "no inference job finished before the kill"
+    # a hard kill leaves Snakemake's lock; the message says how to remove it, then resume
+    assert "--unlock" in snakemake(work, "--cores", "2", check=False).stderr
+    snakemake(work, "--unlock")
+    every = {work / RUN / f"infer/shard{k}/{d}_summary.json"
+             for k in (0, 1) for d in ("output_dir", "output_flip_dir")}
+    planned = {work / p for p in re.findall(r"\S+_summary\.json", snakemake(work, "-n").stdout)}
+    done = every - planned
     assert done and len(done) < 4, "the kill must land between two inference jobs"
     before = {p: p.stat().st_mtime_ns for p in done}
-    out = snakemake(work, "--cores", "2")
+    snakemake(work, "--cores", "2")
     for p, mtime in before.items():
         assert p.stat().st_mtime_ns == mtime, f"{p} was recomputed"
-    assert out.returncode == 0
     resumed = (work / RUN / "keypoints_results.json").read_bytes()
     assert resumed == (synthetic_run / RUN / "keypoints_results.json").read_bytes()
     # default config: preprocessed tensors and raw outputs were temp() and are gone
@@ -201,3 +199,55 @@ def test_guide_layout_is_used_without_download(tmp_path):
     jobs = planned_jobs(out.stdout)
     assert "download_coco_images" not in jobs and "unpack_coco" not in jobs
     assert "download_weights" in jobs
+
+
+@pytest.mark.slow
+def test_ascend_backend_through_tool_doubles(synthetic_run, monkeypatch):
+    """backend: ascend in the same folder: compile_om + both ais_bench runs per shard, through
+    the doubles of atc / ais_bench (tests/fakes), reusing the export and the preprocessed
+    tensors; results agree with the ONNX Runtime run (the doubles compute with ONNX Runtime)."""
+    fakes = ROOT / "tests" / "fakes"
+    om = "results/model/higher_hrnet_dynamic_Ascend310P3.om"
+    dims = ";".join(f"{h},{w}" for h, w in __import__("higherhrnet.shapes").shapes.ASCEND_SHAPES)
+    atc = ["--framework=5", "--model=results/model/higher_hrnet_dynamic.onnx",
+           "--output=results/model/higher_hrnet_dynamic_Ascend310P3", "--input_format=ND",
+           "--input_shape=input:1,3,-1,-1", f"--dynamic_dims={dims}", "--soc_version=Ascend310P3"]
+    runs = [[f"--model={om}", f"--input=results/synthetic/{prep}/shard{k}/{prep}_dir",
+             f"--output=results/synthetic/ascend/infer/shard{k}", f"--output_dirname={name}",
+             "--outfmt", "NPY", "--auto_set_dymdims_mode", "1", "--device", "0"]
+            for k in (0, 1) for prep, name in (("prep", "output_dir"), ("prep_flip", "output_flip_dir"))]
+    calls = synthetic_run / "ascend_calls.jsonl"
+    monkeypatch.setenv("PATH", f"{fakes / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PYTHONPATH", str(fakes / "pylib"))
+    monkeypatch.setenv("FAKE_PYTHON", __import__("sys").executable)
+    monkeypatch.setenv("FAKE_CALLS", str(calls))
+    monkeypatch.setenv("FAKE_ATC_EXPECT", json.dumps(atc))
+    monkeypatch.setenv("FAKE_AIS_BENCH_EXPECT", json.dumps(runs))
+    config = KEEP + ["backend=ascend", f"ascend={{cann_env: {fakes / 'cann' / 'set_env.sh'}}}"]
+    dry = planned_jobs(snakemake(synthetic_run, "-n", config=config).stdout)
+    assert dry["compile_om"] == 1 and dry["infer"] == 2 and dry["infer_flip"] == 2
+    assert "export_onnx" not in dry and "preprocess" not in dry
+    snakemake(synthetic_run, "--cores", "2", config=config)
+    issued = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert [c for c in issued if c[0] == "atc"] == [["atc", *atc]]
+    assert sorted(c[1:] for c in issued if c[0] == "python3 -m ais_bench") == sorted(runs)
+    ours = json.loads((synthetic_run / "results/synthetic/ascend/keypoints_results.json").read_text())
+    ort = json.loads((synthetic_run / RUN / "keypoints_results.json").read_text())
+    assert len(ours) == len(ort)
+    for a, b in zip(ours, ort):
+        assert a["image_id"] == b["image_id"]
+        assert a["keypoints"] == pytest.approx(b["keypoints"], abs=1e-2)
+    assert (synthetic_run / "results/synthetic/ascend/metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_replaced_weights_rerun_export_onward_not_preprocess(synthetic_run):
+    # last of the tests on synthetic_run: it leaves the weights newer than the export
+    weights = synthetic_run / "resources/weights/synthetic_untrained_higherhrnet_w32_512.pth"
+    data = weights.read_bytes()
+    time.sleep(1.1)
+    weights.write_bytes(data)  # replaced by a file (same bytes here): newer than the ONNX
+    out = snakemake(synthetic_run, "-n", config=KEEP)
+    jobs = planned_jobs(out.stdout)
+    assert {"export_onnx", "infer", "infer_flip", "postprocess", "evaluate"} <= set(jobs)
+    assert "preprocess" not in jobs and "preprocess_flip" not in jobs
