@@ -14,10 +14,11 @@ What is faster than the reference, with the same result:
   reference solver's tie-breaking, or ``scipy.optimize.linear_sum_assignment``;
 * refine does not compute ``det - round(dist)`` over the whole map.  Since
   ``round(dist) >= 0``, ``score <= det`` everywhere; so once some position scores ``b``, only
-  positions with ``det >= b`` can beat or tie it.  :func:`refine_search` evaluates the score
-  on those positions only (found by threshold, or by a per-joint descending order when a
-  joint is searched often) and returns the row-major-first argmax, exactly as ``np.argmax``.
-  :func:`refine_brute` is the reference computation, kept for tests and the benchmark.
+  positions with ``det >= b`` can beat or tie it; per 8x8 block, the heatmap maximum and the
+  tag ranges bound the score further.  :class:`RefineSearch` scores only the blocks whose
+  bound reaches ``b``, for all people missing a joint at once, and returns the
+  row-major-first argmax, exactly as ``np.argmax``.  :func:`refine_brute` is the reference
+  computation, kept for tests and the benchmark (tests prove both equal).
 """
 
 from __future__ import annotations
