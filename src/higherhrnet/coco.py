@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import WorkflowError
+from .jsonfile import read_json
 
 NUM_KEYPOINTS = 17
 
@@ -81,13 +82,7 @@ def load_keypoint_annotations(path: str | os.PathLike) -> dict[str, Any]:
     keypoints, malformed or duplicate image entries, annotations pointing at unknown images.
     """
     path = Path(path)
-    if not path.is_file():
-        raise WorkflowError(f"annotations {path}: file not found")
-    try:
-        with open(path, "rb") as fh:
-            data = json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WorkflowError(f"annotations {path}: not readable JSON ({exc})") from None
+    data = read_json(path, "annotations")
     if not isinstance(data, dict):
         raise WorkflowError(f"annotations {path}: top level is {type(data).__name__}, expected "
                             "a COCO object with 'images', 'annotations' and 'categories'")

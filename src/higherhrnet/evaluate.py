@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .atomic import write_json, write_text
 from .errors import WorkflowError
+from .jsonfile import read_json
 
 METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 #: Published single-scale + flip results of HigherHRNet-W32-512 on val2017 (upstream
@@ -38,12 +39,7 @@ def _warn(msg: str) -> None:
 def load_results(path: str | Path) -> list[dict]:
     """Read a COCO results JSON: a list of result dicts (or ``{"results": [...]}``)."""
     path = Path(path)
-    if not path.is_file():
-        raise WorkflowError(f"results {path}: file not found")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WorkflowError(f"results {path}: not readable JSON ({exc})") from None
+    data = read_json(path, "results")
     if isinstance(data, dict) and isinstance(data.get("results"), list):
         data = data["results"]
     if not isinstance(data, list):

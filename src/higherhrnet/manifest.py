@@ -14,13 +14,13 @@ the inference outputs (``<stem>_0.npy``, ``<stem>_1.npy``).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .atomic import write_json
 from .errors import WorkflowError
+from .jsonfile import read_json
 from .shapes import Geometry
 
 FORMAT = "higherhrnet-manifest/1"
@@ -71,12 +71,7 @@ class Manifest:
     @classmethod
     def read(cls, path: str | os.PathLike) -> "Manifest":
         path = Path(path)
-        if not path.is_file():
-            raise WorkflowError(f"manifest {path}: file not found (run the preprocess stage first)")
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise WorkflowError(f"manifest {path}: not readable JSON ({exc})") from None
+        data = read_json(path, "manifest", " (run the preprocess stage first)")
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise WorkflowError(f"manifest {path}: not a {FORMAT} file (no matching 'format' key)")
         fields = set(ManifestEntry.__dataclass_fields__)

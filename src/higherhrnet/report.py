@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import html
-import json
 from collections import defaultdict
 from pathlib import Path
 
 from .errors import WorkflowError
+from .jsonfile import read_json
 
 METRIC_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 #: HigherHRNet-W32, input 512, single scale + flip (reference README; Ascend 310P3 OM: AP 67.1).
@@ -18,10 +18,7 @@ GUIDE = {"AP": 67.1, "AP50": 86.2, "AP75": 73.0, "APm": 61.5, "APl": 76.1}
 def read_metrics(path: str | Path) -> dict[str, float]:
     """Metrics json written by the evaluate stage (values in 0..1)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise WorkflowError(f"metrics {path}: not readable ({exc})") from None
+    data = read_json(path, "metrics")
     if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
         data = data["metrics"]
     missing = [m for m in METRIC_NAMES if m not in data]
