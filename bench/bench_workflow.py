@@ -47,15 +47,15 @@ def tree_bytes(path: Path) -> int:
 class DiskSampler(threading.Thread):
     def __init__(self, path: Path, every: float = 0.2):
         super().__init__(daemon=True)
-        self.path, self.every, self.peak, self._stop = path, every, 0, threading.Event()
+        self.path, self.every, self.peak, self._halt = path, every, 0, threading.Event()
 
     def run(self):
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.peak = max(self.peak, tree_bytes(self.path))
             time.sleep(self.every)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
@@ -108,6 +108,7 @@ def main(argv=None):
     config = [f"dataset={{name: synthetic, synthetic_images: {a.images}}}", f"shards={a.shards}",
               "keep_intermediates=False"]
     warm = snakemake(work, config, a.cores, "--until", "export_onnx", "make_synthetic_dataset")
+    warm_benchmarks = set((work / "benchmarks").rglob("*.tsv"))  # not part of the timed run
     sampler = DiskSampler(work)
     sampler.start()
     base = tree_bytes(work)
@@ -121,6 +122,9 @@ def main(argv=None):
                           sorted((keep / "results/synthetic/prep").glob("shard*/prep_dir")), a.cores)
     n = a.images
     two_fwd = 2 * fwd / n
+    from higherhrnet.report import stage_seconds
+
+    stages = stage_seconds(sorted(set((work / "benchmarks").rglob("*.tsv")) - warm_benchmarks))
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, python {platform.python_version()}")
     print(f"command: {' '.join(sys.argv)}")
@@ -129,10 +133,16 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|---|---|")
     print(f"| {n} | {a.shards} | {a.cores} | {warm:.1f} | {wall:.1f} | {wall/n:.3f} | "
           f"{two_fwd:.3f} | {wall/n/two_fwd:.2f} | {(sampler.peak-base)/1e6:.0f} |")
+    print("\nper stage, wall seconds per image (sum over shards / images; jobs include process"
+          " start-up and imports):")
+    print("| " + " | ".join(stages) + " |")
+    print("|" + "---|" * len(stages))
+    print("| " + " | ".join(f"{v / n:.3f}" for v in stages.values()) + " |")
     metrics = work / "results/synthetic/onnxruntime/metrics.json"
     print(json.dumps({"images": n, "wall_s": wall, "s_per_image": wall / n,
                       "two_forwards_s_per_image": two_fwd, "ratio": wall / n / two_fwd,
                       "peak_disk_bytes": sampler.peak - base,
+                      "stage_s_per_image": {k: v / n for k, v in stages.items()},
                       "metrics_written": metrics.is_file()}))
     if a.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
