@@ -82,7 +82,7 @@ rule download_weights:
         url=config["weights"]["url"],
         md5=config["weights"]["md5"],
     shell:
-        'python "$HHRNET_SCRIPTS/download.py" --url {params.url:q} --md5 {params.md5:q} '
+        'python "$HHRNET_SCRIPTS/download.py" --url={params.url:q} --md5={params.md5:q} '
         "--check-state-dict --output {output} 2> {log}"
 
 

@@ -251,3 +251,15 @@ def test_replaced_weights_rerun_export_onward_not_preprocess(synthetic_run):
     jobs = planned_jobs(out.stdout)
     assert {"export_onnx", "infer", "infer_flip", "postprocess", "evaluate"} <= set(jobs)
     assert "preprocess" not in jobs and "preprocess_flip" not in jobs
+
+
+def test_no_network_for_a_download_says_what_and_where(tmp_path):
+    """A download that cannot connect fails at once, naming the URL and where to put the file."""
+    url = "http://127.0.0.1:9/pose_higher_hrnet_w32_512.pth"  # discard port: refused
+    out = snakemake(tmp_path, "--cores", "1", "--until", "download_weights", check=False,
+                    config=[f"weights={{source: official, url: '{url}'}}"])
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert f"could not fetch {url}" in text
+    assert "put it at resources/weights/pose_higher_hrnet_w32_512.pth" in text
+    assert not (tmp_path / "resources/weights/pose_higher_hrnet_w32_512.pth").exists()
