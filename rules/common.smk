@@ -176,7 +176,10 @@ def infer_args():
     if BACKEND == "onnxruntime":
         return f"--threads {i['threads']} --batch-size {i['batch_size']} --providers {i['onnxruntime_provider']}"
     if BACKEND == "torch":
-        return f"--threads {i['threads']} --device {i['torch_device']}"
+        kind, _, index = i["torch_device"].partition(":")
+        return f"--threads {i['threads']} --providers {kind}" + (
+            f" --device {index}" if index else ""
+        )
     a = config["ascend"]
     return f"--device {a['device']} --cann-env={shlex.quote(a['cann_env'])}"
 

@@ -241,6 +241,23 @@ def test_ascend_backend_through_tool_doubles(synthetic_run, monkeypatch):
 
 
 @pytest.mark.slow
+def test_torch_backend_reuses_preprocessing_and_agrees_with_onnxruntime(synthetic_run):
+    config = KEEP + ["backend=torch"]
+    dry = planned_jobs(snakemake(synthetic_run, "-n", config=config).stdout)
+    assert dry["infer"] == 2 and dry["infer_flip"] == 2
+    assert not {"export_onnx", "preprocess", "preprocess_flip"} & set(dry)
+    snakemake(synthetic_run, "--cores", "2", config=config)
+    run = synthetic_run / "results/synthetic/torch"
+    summary = json.loads((run / "infer/shard0/output_dir_summary.json").read_text())
+    assert summary["backend"] == "torch" and summary["threads"] == 2
+    ours = json.loads((run / "keypoints_results.json").read_text())
+    ort = json.loads((synthetic_run / RUN / "keypoints_results.json").read_text())
+    assert [r["image_id"] for r in ours] == [r["image_id"] for r in ort]
+    for a, b in zip(ours, ort):
+        assert a["keypoints"] == pytest.approx(b["keypoints"], abs=1e-2)
+
+
+@pytest.mark.slow
 def test_replaced_weights_rerun_export_onward_not_preprocess(synthetic_run):
     # last of the tests on synthetic_run: it leaves the weights newer than the export
     weights = synthetic_run / "resources/weights/synthetic_untrained_higherhrnet_w32_512.pth"
