@@ -16,10 +16,12 @@ reference's choice.  :func:`scipy_assignment` is the fast alternative.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def scipy_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # imported here: scipy.optimize costs ~0.3 s at start-up and the default is munkres
+    from scipy.optimize import linear_sum_assignment
+
     return linear_sum_assignment(cost)
 
 
