@@ -11,9 +11,10 @@ Inputs per pass: ``out0`` ``[1,34,H/4,W/4]`` (17 heatmaps + 17 tags; the ONNX gr
    ``final_heatmaps = (hm_normal + hm_flip) / 2``; ``tags = stack([tag_n, tag_f], -1)``.
 
 :func:`aggregate` returns the dense reference result.  :class:`Aggregated` is what the fast
-path uses: the full-resolution heatmaps (torch, exactly as the reference) but tags only at
-the points grouping asks for, evaluated from the half-resolution tag maps with the bilinear
-formula (within 1 float32 ulp of torch's kernel), which saves two thirds of the upsampling.
+path uses: the full-resolution heatmaps only in the tiles grouping looks at
+(:mod:`higherhrnet.heatmap_tiles`, bit-identical to the dense maps) and tags only at the
+points grouping asks for, evaluated from the half-resolution tag maps with the bilinear
+formula (within 1 float32 ulp of torch's kernel), which saves most of the upsampling.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .heatmap_tiles import DenseHeatmaps, LazyHeatmaps, block_reduce, project, window_reduce
 
 NUM_JOINTS = 17
 #: COCO left/right permutation: ``unflipped[:, c] = flipped_back[:, FLIP_INDEX[c]]``.
@@ -64,13 +67,6 @@ def half_resolution(out0: np.ndarray, out1: np.ndarray, flipped: bool):
     return hm.numpy(), tag.numpy()
 
 
-def _project(hm_n: torch.Tensor, hm_f: torch.Tensor) -> np.ndarray:
-    """Both passes' heatmaps to the input size, averaged: the final heatmaps ``[17,H,W]``."""
-    size = (2 * hm_n.shape[1], 2 * hm_n.shape[2])
-    up = F.interpolate(torch.stack([hm_n, hm_f]), size=size, mode="bilinear", align_corners=False)
-    return up[0].add_(up[1]).div_(2).numpy()
-
-
 def aggregate(normal0, normal1, flipped0, flipped1):
     """Dense reference aggregation: ``final_heatmaps [17,H,W]`` and ``tags [17,H,W,2]``."""
     hm_n, tag_n = _half_pass(normal0, normal1, False)
@@ -78,7 +74,7 @@ def aggregate(normal0, normal1, flipped0, flipped1):
     size = (2 * hm_n.shape[1], 2 * hm_n.shape[2])
     tags = F.interpolate(torch.stack([tag_n, tag_f]), size=size, mode="bilinear",
                          align_corners=False)
-    return _project(hm_n, hm_f), tags.permute(1, 2, 3, 0).contiguous().numpy()
+    return project(hm_n, hm_f), tags.permute(1, 2, 3, 0).contiguous().numpy()
 
 
 def _axis_taps(coord: np.ndarray, n_src: int):
@@ -113,24 +109,34 @@ def upsample_dense(src: np.ndarray) -> np.ndarray:
 class Aggregated:
     """Aggregated maps of one image for the fast parser.
 
-    ``det``: final heatmaps ``[17,H,W]`` (float32, as the reference).  Tags are evaluated on
-    demand with :meth:`tags_at`; a joint asked for many points gets its dense tag map cached.
+    ``heatmaps``: the final heatmaps ``[17,H,W]`` computed by tiles on demand
+    (:class:`LazyHeatmaps`); ``det`` is the whole map (computed at first access).  Tags
+    are evaluated on demand with :meth:`tags_at`; a joint asked for many points gets its
+    dense tag map cached.
     """
 
     DENSE_AFTER = 50_000  # points asked for one joint before its dense map is built
 
-    def __init__(self, det: np.ndarray, tag_n_half: np.ndarray, tag_f_half: np.ndarray):
-        self.det = det
+    def __init__(self, heatmaps, tag_n_half: np.ndarray, tag_f_half: np.ndarray):
+        if isinstance(heatmaps, np.ndarray):
+            heatmaps = DenseHeatmaps(heatmaps)
+        self.heatmaps = heatmaps
         self._half = (tag_n_half, tag_f_half)
-        self._asked = np.zeros(det.shape[0], dtype=np.int64)
+        self._asked = np.zeros(heatmaps.shape[0], dtype=np.int64)
         self._dense: dict[int, np.ndarray] = {}
         self._bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    @property
+    def det(self) -> np.ndarray:
+        """The dense final heatmaps ``[17,H,W]`` (the fast path does not need them)."""
+        hm = self.heatmaps
+        return hm.det if isinstance(hm, DenseHeatmaps) else hm.materialize()
 
     @classmethod
     def from_outputs(cls, normal0, normal1, flipped0, flipped1) -> "Aggregated":
         hm_n, tag_n = _half_pass(normal0, normal1, False)
         hm_f, tag_f = _half_pass(flipped0, flipped1, True)
-        return cls(_project(hm_n, hm_f), tag_n.numpy(), tag_f.numpy())
+        return cls(LazyHeatmaps(hm_n, hm_f), tag_n.numpy(), tag_f.numpy())
 
     def _points(self, j: int, ys, xs) -> np.ndarray:
         return np.stack([upsample_at(t, j, ys, xs) for t in self._half], axis=-1)
@@ -141,7 +147,7 @@ class Aggregated:
         if j in self._dense:
             return self._dense[j][flat]
         self._asked[j] += flat.size
-        w = self.det.shape[2]
+        w = self.heatmaps.shape[2]
         if self._asked[j] > self.DENSE_AFTER:
             self._dense[j] = np.stack([upsample_dense(t[j]).ravel() for t in self._half], -1)
             return self._dense[j][flat]
@@ -155,27 +161,11 @@ class Aggregated:
         (computed for all joints at the first call)."""
         if block not in self._bounds:
             hb = block // 2
-            lo = [_window_reduce(t, hb, np.minimum) for t in self._half]
-            hi = [_window_reduce(t, hb, np.maximum) for t in self._half]
+            lo = [window_reduce(t, hb, np.minimum) for t in self._half]
+            hi = [window_reduce(t, hb, np.maximum) for t in self._half]
             self._bounds[block] = np.stack(lo, axis=-1), np.stack(hi, axis=-1)
         lo, hi = self._bounds[block]
         return lo[j], hi[j]
-
-
-def _window_reduce(a: np.ndarray, hb: int, fn) -> np.ndarray:
-    """Reduce ``a [..., h, w]`` over windows of rows and columns ``[k*hb - 1, k*hb + hb]``
-    (clamped) for each block k: the source pixels a x2 bilinear upsample reads for output
-    pixels ``[2*k*hb, 2*k*hb + 2*hb)``."""
-    pad = [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)]
-    p = np.pad(a, pad, mode="edge")  # clamping = edge padding; window k: p[k*hb : k*hb+hb+2]
-    nby, nbx = a.shape[-2] // hb, a.shape[-1] // hb
-    cols = p[..., 0: nbx * hb: hb].copy()
-    for s in range(1, hb + 2):
-        fn(cols, p[..., s: s + nbx * hb: hb], out=cols)
-    out = cols[..., 0: nby * hb: hb, :].copy()
-    for s in range(1, hb + 2):
-        fn(out, cols[..., s: s + nby * hb: hb, :], out=out)
-    return out
 
 
 class DenseMaps:
@@ -184,12 +174,11 @@ class DenseMaps:
     def __init__(self, det: np.ndarray, tags: np.ndarray):
         self.det = det
         self.tags = tags
+        self.heatmaps = DenseHeatmaps(det)
 
     def tags_at(self, j: int, flat: np.ndarray) -> np.ndarray:
         return self.tags[j].reshape(-1, self.tags.shape[-1])[np.asarray(flat, dtype=np.intp)]
 
     def tag_block_bounds(self, j: int, block: int):
-        from .grouping import block_reduce
-
         return (block_reduce(self.tags[j], block, np.minimum),
                 block_reduce(self.tags[j], block, np.maximum))

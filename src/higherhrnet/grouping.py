@@ -9,7 +9,8 @@ their first tag component (equal keys overwrite), the +-0.25 neighbour rule (a t
 What is faster than the reference, with the same result:
 
 * NMS + top-k only look at pixels above the threshold (a kept joint needs ``val > thr``
-  and ``val`` equal to the max of its window), not a max-pool of every map;
+  and ``val`` equal to the max of its window), not a max-pool of every map, and the
+  heatmaps are only computed where they can exceed it (:mod:`higherhrnet.heatmap_tiles`);
 * the assignment (:mod:`higherhrnet.assignment`) is a vectorised Munkres with the
   reference solver's tie-breaking, or ``scipy.optimize.linear_sum_assignment``;
 * refine does not compute ``det - round(dist)`` over the whole map.  Since
@@ -30,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .assignment import ASSIGNMENTS
+from .heatmap_tiles import DenseHeatmaps, as_heatmaps, block_reduce  # noqa: F401
 
 NUM_JOINTS = 17
 #: Matching order: nose, eyes, ears, shoulders, hips, elbows, wrists, knees, ankles.
@@ -97,22 +99,38 @@ def _local_max_mask(det_j: np.ndarray, ys: np.ndarray, xs: np.ndarray, pad: int)
     return keep
 
 
-def top_candidates(det: np.ndarray, tags_at, params: GroupingParams) -> list:
+def _local_max_mask_sparse(values, shape, ys: np.ndarray, xs: np.ndarray, pad: int):
+    """:func:`_local_max_mask` through ``values(flat)`` (one gather of all windows: for the
+    few candidates of tiled heatmaps, whose values are known only where they matter)."""
+    h, w = shape
+    dy, dx = np.divmod(np.arange((2 * pad + 1) ** 2), 2 * pad + 1)
+    ny, nx = ys[None] + (dy - pad)[:, None], xs[None] + (dx - pad)[:, None]
+    ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+    nb = values(np.where(ok, ny * w + nx, 0))
+    return ~(ok & (nb > values(ys * w + xs)[None])).any(axis=0)
+
+
+def top_candidates(det, tags_at, params: GroupingParams) -> list:
     """Per joint: rows ``(x, y, val, t1, t2)`` (float64) of the NMS peaks above the threshold,
-    the ``max_people`` highest, value-descending (equal values in row-major order)."""
-    n_joints, h, w = det.shape
-    pad = params.nms_padding
+    the ``max_people`` highest, value-descending (equal values in row-major order).
+
+    ``det``: the heatmaps, an array ``[17,H,W]`` or a :class:`LazyHeatmaps`."""
+    hm = as_heatmaps(det)
+    n_joints, h, w = hm.shape
+    pad, thr = params.nms_padding, params.detection_threshold
     out = []
     for j in range(n_joints):
-        dj = det[j]
-        flat = np.flatnonzero(dj > params.detection_threshold)
+        flat = hm.above(j, thr)
         if flat.size > 200_000:  # dense: one max-pool is cheaper than windowed gathers
+            dj = hm.dense_map(j)
             pooled = F.max_pool2d(torch.from_numpy(dj)[None, None], params.nms_kernel, 1, pad)
             flat = flat[(pooled[0, 0].numpy().ravel()[flat] == dj.ravel()[flat])]
+        elif flat.size and hm.is_dense:
+            flat = flat[_local_max_mask(hm.dense_map(j), *np.divmod(flat, w), pad)]
         elif flat.size:
-            ys, xs = np.divmod(flat, w)
-            flat = flat[_local_max_mask(dj, ys, xs, pad)]
-        vals = dj.ravel()[flat]
+            flat = flat[_local_max_mask_sparse(lambda f: hm.above_or_low(j, f, thr), (h, w),
+                                               *np.divmod(flat, w), pad)]
+        vals = hm.at(j, flat)
         order = np.lexsort((flat, -vals))[: params.max_people]
         flat, vals = flat[order], vals[order]
         rows = np.zeros((flat.size, 5), dtype=np.float64)
@@ -179,40 +197,34 @@ def match_by_tag(candidates: list, params: GroupingParams) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- adjust / refine
 
-def quarter_offset(m: np.ndarray, x: int, y: int) -> tuple[float, float]:
-    """The reference's +-0.25 rule at integer (x, y) of map ``m``: (dx, dy); a tie gives -0.25."""
-    h, w = m.shape
-    dx = 0.25 if m[y, min(x + 1, w - 1)] > m[y, max(x - 1, 0)] else -0.25
-    dy = 0.25 if m[min(y + 1, h - 1), x] > m[max(y - 1, 0), x] else -0.25
-    return dx, dy
+def quarter_offsets(hm, j: int, xs: np.ndarray, ys: np.ndarray):
+    """The reference's +-0.25 rule at integer points of joint ``j``'s map: ``(dx, dy)``
+    arrays; toward the higher of the two neighbours (clamped at the border), a tie gives
+    -0.25."""
+    _, h, w = hm.shape
+    xs, ys = np.asarray(xs, dtype=np.intp), np.asarray(ys, dtype=np.intp)
+    nb = hm.at(j, np.stack([ys * w + np.minimum(xs + 1, w - 1), ys * w + np.maximum(xs - 1, 0),
+                            np.minimum(ys + 1, h - 1) * w + xs, np.maximum(ys - 1, 0) * w + xs]))
+    return np.where(nb[0] > nb[1], 0.25, -0.25), np.where(nb[2] > nb[3], 0.25, -0.25)
 
 
-def adjust(persons: np.ndarray, det: np.ndarray) -> np.ndarray:
+def adjust(persons: np.ndarray, det) -> np.ndarray:
     """Quarter-pixel shift toward the higher neighbour, plus 0.5 (in place; float32)."""
-    for p in persons:
-        for j in np.flatnonzero(p[:, 2] > 0):
-            x, y = int(p[j, 0]), int(p[j, 1])
-            dx, dy = quarter_offset(det[j], x, y)
-            p[j, 0] = p[j, 0] + np.float32(dx) + np.float32(0.5)
-            p[j, 1] = p[j, 1] + np.float32(dy) + np.float32(0.5)
+    hm = as_heatmaps(det)
+    for j in range(persons.shape[1]):
+        who = np.flatnonzero(persons[:, j, 2] > 0)
+        if who.size == 0:
+            continue
+        dx, dy = quarter_offsets(hm, j, persons[who, j, 0].astype(np.intp),
+                                 persons[who, j, 1].astype(np.intp))
+        persons[who, j, 0] = persons[who, j, 0] + dx.astype(np.float32) + np.float32(0.5)
+        persons[who, j, 1] = persons[who, j, 1] + dy.astype(np.float32) + np.float32(0.5)
     return persons
 
 
 def person_scores(persons: np.ndarray) -> np.ndarray:
     """Mean detection value over all 17 joints (missing joints count 0), float32."""
     return np.array([p[:, 2].mean() for p in persons], dtype=np.float32)
-
-
-def block_reduce(a: np.ndarray, b: int, fn) -> np.ndarray:
-    """``fn``-reduce ``a [H,W,...]`` over ``b`` x ``b`` blocks (H, W multiples of b) with
-    strided slices (much faster than small-axis reductions)."""
-    cols = a[:, 0::b].copy()
-    for k in range(1, b):
-        fn(cols, a[:, k::b], out=cols)
-    out = cols[0::b].copy()
-    for k in range(1, b):
-        fn(out, cols[k::b], out=out)
-    return out
 
 
 class RefineSearch:
@@ -237,8 +249,8 @@ class RefineSearch:
 
     def __init__(self, maps):
         self.maps = maps
-        n, h, w = maps.det.shape
-        self._flat = maps.det.reshape(n, -1)
+        self.hm = maps.heatmaps  # exact values on demand (``at``), block bounds
+        n, h, w = self.hm.shape
         self._blocked = h % self.BLOCK == 0 and w % self.BLOCK == 0
         self._bounds: dict[int, tuple] = {}
         r = np.arange(self.BLOCK)
@@ -249,7 +261,7 @@ class RefineSearch:
         tags = self.maps.tags_at(j, flat.ravel()).reshape(*flat.shape, -1)
         d = (tags - prev[:, None, :]) ** 2
         tt = (d[..., 0] + d[..., 1]) ** 0.5  # == .sum(axis=-1) of the two components
-        return self._flat[j][flat] - np.round(tt)
+        return self.hm.at(j, flat) - np.round(tt)
 
     def argmax(self, j: int, prev: np.ndarray) -> int:
         return int(self.argmax_many(j, np.asarray(prev)[None])[0])
@@ -260,10 +272,10 @@ class RefineSearch:
         if not self._blocked:
             return np.array([self._threshold(j, p) for p in prevs], dtype=np.intp)
         b = self.BLOCK
-        _, h, w = self.maps.det.shape
-        if j not in self._bounds:
+        _, h, w = self.hm.shape
+        if j not in self._bounds:  # block maxima may be upper bounds: only bounds matter
             lo, hi = self.maps.tag_block_bounds(j, b)
-            self._bounds[j] = (block_reduce(self.maps.det[j], b, np.maximum).ravel(),
+            self._bounds[j] = (self.hm.block_bound(j, b).ravel(),
                                lo.reshape(-1, lo.shape[-1]), hi.reshape(-1, hi.shape[-1]))
         dmax, lo, hi = self._bounds[j]
         nbx = w // b
@@ -297,7 +309,7 @@ class RefineSearch:
         per = max(1, self.CHUNK // self._offsets.size)
         for k in range(0, len(pi), per):
             flat = starts[k: k + per, None] + self._offsets[None]
-            keep = self._flat[j][flat] >= floor[pi[k: k + per]][:, None]
+            keep = self.hm.at(j, flat) >= floor[pi[k: k + per]][:, None]
             who = np.broadcast_to(pi[k: k + per, None], flat.shape)[keep]
             flat = flat[keep]
             s = self._scores(j, flat[:, None], prevs[who])[:, 0]
@@ -311,7 +323,7 @@ class RefineSearch:
         return where
 
     def _threshold(self, j: int, prev: np.ndarray) -> int:
-        d = self._flat[j]
+        d = self.hm.dense_map(j).ravel()
         t = d.max()
         while True:
             flat = np.flatnonzero(d >= t)  # ascending, so argmax picks the row-major first
@@ -322,11 +334,12 @@ class RefineSearch:
             t = best
 
 
-def _refined_joint(det_j: np.ndarray, flat_idx: int):
-    w = det_j.shape[1]
-    y, x = divmod(int(flat_idx), w)
-    dx, dy = quarter_offset(det_j, x, y)
-    return x + 0.5 + dx, y + 0.5 + dy, det_j[y, x]
+def _refined_joints(hm, j: int, flat: np.ndarray):
+    """Refined positions and values at flat indices of joint ``j``: ``(x, y, val)`` arrays."""
+    flat = np.asarray(flat, dtype=np.intp)
+    y, x = np.divmod(flat, hm.shape[2])
+    dx, dy = quarter_offsets(hm, j, x, y)
+    return x + 0.5 + dx, y + 0.5 + dy, hm.at(j, flat)
 
 
 def refine_people(search: RefineSearch, persons: np.ndarray) -> np.ndarray:
@@ -335,8 +348,8 @@ def refine_people(search: RefineSearch, persons: np.ndarray) -> np.ndarray:
     Equals :func:`refine_brute` applied to each person: the mean tag of a person's
     detected joints is fixed before any joint is filled, so people and joints are independent.
     """
-    det = search.maps.det
-    n_joints, _, w = det.shape
+    hm = search.hm
+    n_joints, _, w = hm.shape
     if len(persons) == 0:
         return persons
     found = [[] for _ in persons]
@@ -355,10 +368,11 @@ def refine_people(search: RefineSearch, persons: np.ndarray) -> np.ndarray:
         idx = dict.fromkeys(need.tolist(), 0)  # no detected joint: NaN mean, argmax = 0
         if has:
             idx.update(zip(has, search.argmax_many(j, np.array([prevs[p] for p in has])).tolist()))
-        for p, flat in idx.items():
-            x, y, val = _refined_joint(det[j], flat)
-            if val > 0:
-                persons[p, j, 0], persons[p, j, 1], persons[p, j, 2] = x, y, val
+        who = np.fromiter(idx.keys(), dtype=np.intp, count=len(idx))
+        x, y, val = _refined_joints(hm, j, np.fromiter(idx.values(), np.intp, len(idx)))
+        fill = val > 0
+        persons[who[fill], j, 0], persons[who[fill], j, 1] = x[fill], y[fill]
+        persons[who[fill], j, 2] = val[fill]
     return persons
 
 
@@ -370,6 +384,7 @@ def refine_person(search: RefineSearch, person: np.ndarray) -> np.ndarray:
 
 def refine_brute(det: np.ndarray, tags: np.ndarray, person: np.ndarray) -> np.ndarray:
     """The reference refine on dense maps (``tags [17,H,W,2]``): full score map per joint."""
+    hm = DenseHeatmaps(det)
     found = [tags[j, int(person[j, 1]), int(person[j, 0])]
              for j in range(person.shape[0]) if person[j, 2] > 0]
     with np.errstate(invalid="ignore"):
@@ -377,7 +392,7 @@ def refine_brute(det: np.ndarray, tags: np.ndarray, person: np.ndarray) -> np.nd
         ans = []
         for j in range(person.shape[0]):
             tt = ((tags[j] - prev[None, None, :]) ** 2).sum(axis=2) ** 0.5
-            ans.append(_refined_joint(det[j], int(np.argmax(det[j] - np.round(tt)))))
+            ans.append(_refined_joints(hm, j, np.argmax(det[j] - np.round(tt))))
     for j, (x, y, val) in enumerate(ans):
         if val > 0 and person[j, 2] == 0:
             person[j, 0], person[j, 1], person[j, 2] = x, y, val
@@ -391,9 +406,9 @@ def parse(maps, params: GroupingParams = GroupingParams(), brute_force: bool = F
 
     ``brute_force=True`` refines with the reference's dense computation (needs ``maps.tags``).
     """
-    cands = top_candidates(maps.det, maps.tags_at, params)
+    cands = top_candidates(maps.heatmaps, maps.tags_at, params)
     matched = match_by_tag(cands, params)
-    adjusted = adjust(matched.copy(), maps.det) if params.adjust else matched.copy()
+    adjusted = adjust(matched.copy(), maps.heatmaps) if params.adjust else matched.copy()
     scores = person_scores(adjusted)
     refined = adjusted.copy()
     if params.refine:

@@ -1,0 +1,273 @@
+"""Final heatmaps computed only where grouping looks: exact tiles of the input-resolution map.
+
+The final heatmaps are ``(up(hm_n) + up(hm_f)) / 2`` where ``up`` is torch's x2 bilinear
+resize (``align_corners=False``) of each pass's half-resolution heatmaps.  On a real image
+almost all of that map is below the detection threshold and decides nothing, yet
+resizing it was 40% of the postprocess time.  :class:`LazyHeatmaps` computes it in tiles
+of ``TILE`` x ``TILE`` input pixels, only those that can matter:
+
+* **Exact tiles.**  A tile is computed by torch's own resize of its source window plus a
+  1-pixel halo (clamped at the map border, where torch clamps too).  A x2 resize reads, for
+  each output pixel, its 2x2 source neighbours with weights that depend only on the
+  pixel's parity, so the crop gives the same operands; torch runs the same kernel on
+  crops as on the whole map as long as ``height + width`` of the output exceeds 128 (below
+  that it switches to its channels-last kernel, whose float operations differ): tiles are
+  large enough, and the last row/column of tiles is shifted back to end at the border
+  rather than being cut short.  :func:`crops_are_exact` checks this bit for bit once per
+  process on a random probe; if it ever fails, the maps are computed densely as before.
+* **Bounds.**  Each output pixel is a convex combination of its 2x2 source pixels, so a
+  tile's maximum is at most the mean of both passes' source-window maxima (plus a
+  relative margin that covers float rounding).  A tile whose bound does not exceed the
+  detection threshold holds no candidate and no NMS competitor of one (a competitor must
+  exceed a candidate, hence the threshold); it is computed only when something needs
+  its exact values (adjust and refine ask through :meth:`LazyHeatmaps.at`).
+
+:class:`DenseHeatmaps` is the same interface over a dense ``[17,H,W]`` array.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+TILE = 64  # input pixels: interior crops of 34x34 sources give 68x68 outputs (68 + 68 > 128)
+DENSE_FRACTION = 0.3  # above this share of tiles needed, one dense resize is cheaper
+_MARGIN = 1e-6  # relative: far above the few float32 roundings between sources and output
+
+
+def project(hm_n: torch.Tensor, hm_f: torch.Tensor) -> np.ndarray:
+    """Both passes' heatmaps ``[C,h,w]`` to the input size, averaged: ``[C,2h,2w]``."""
+    size = (2 * hm_n.shape[-2], 2 * hm_n.shape[-1])
+    up = F.interpolate(torch.stack([hm_n, hm_f]), size=size, mode="bilinear", align_corners=False)
+    return up[0].add_(up[1]).div_(2).numpy()
+
+
+def block_reduce(a: np.ndarray, b: int, fn) -> np.ndarray:
+    """``fn``-reduce ``a [H,W,...]`` over ``b`` x ``b`` blocks (H, W multiples of b) with
+    strided slices (much faster than small-axis reductions)."""
+    cols = a[:, 0::b].copy()
+    for k in range(1, b):
+        fn(cols, a[:, k::b], out=cols)
+    out = cols[0::b].copy()
+    for k in range(1, b):
+        fn(out, cols[k::b], out=out)
+    return out
+
+
+def window_reduce(a: np.ndarray, hb: int, fn) -> np.ndarray:
+    """Reduce ``a [..., h, w]`` over windows of rows and columns ``[k*hb - 1, k*hb + hb]``
+    (clamped) for each block k: the source pixels a x2 bilinear upsample reads for output
+    pixels ``[2*k*hb, 2*k*hb + 2*hb)``."""
+    pad = [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)]
+    p = np.pad(a, pad, mode="edge")  # clamping = edge padding; window k: p[k*hb : k*hb+hb+2]
+    nby, nbx = a.shape[-2] // hb, a.shape[-1] // hb
+    cols = p[..., 0: nbx * hb: hb].copy()
+    for s in range(1, hb + 2):
+        fn(cols, p[..., s: s + nbx * hb: hb], out=cols)
+    out = cols[..., 0: nby * hb: hb, :].copy()
+    for s in range(1, hb + 2):
+        fn(out, cols[..., s: s + nby * hb: hb, :], out=out)
+    return out
+
+
+def _upper(bn: np.ndarray, bf: np.ndarray) -> np.ndarray:
+    """An upper bound (float64) of ``(up_n + up_f) / 2`` from bounds of each pass's values."""
+    bn, bf = bn.astype(np.float64), bf.astype(np.float64)
+    return (bn + bf) / 2 + _MARGIN * (np.abs(bn) + np.abs(bf)) + 1e-30
+
+
+def _starts(n_out: int) -> np.ndarray:
+    """Tile starts along one axis; the last tile ends at the border (may overlap)."""
+    return np.minimum(np.arange(0, n_out, TILE), n_out - TILE)
+
+
+class LazyHeatmaps:
+    """The final heatmaps ``[C,H,W]`` of two passes' half-resolution heatmaps, by tiles."""
+
+    def __init__(self, hm_n: torch.Tensor, hm_f: torch.Tensor, check: bool = True):
+        self._torch = (hm_n, hm_f)
+        self._src = (hm_n.numpy(), hm_f.numpy())
+        c, h, w = hm_n.shape
+        self.shape = (c, 2 * h, 2 * w)
+        self._ys, self._xs = _starts(2 * h), _starts(2 * w)
+        self._dense: np.ndarray | None = None
+        self._ready_above: float | None = None  # tiles that may exceed this are computed
+        if min(h, w) < TILE // 2 or (check and not crops_are_exact()):
+            self.materialize()
+            return
+        # tile-major storage: a computed tile touches 4 pages, the rest is never touched
+        self._buf = np.empty((c, self._ys.size, self._xs.size, TILE, TILE), dtype=np.float32)
+        self._done = np.zeros((c, self._ys.size, self._xs.size), dtype=bool)
+        self._bounds = None
+
+    # ------------------------------------------------------------------ dense fallback
+    def materialize(self) -> np.ndarray:
+        """The whole map (one torch resize, exactly the reference computation)."""
+        if self._dense is None:
+            self._dense = project(*self._torch)
+        return self._dense
+
+    @property
+    def is_dense(self) -> bool:
+        return self._dense is not None
+
+    # ------------------------------------------------------------------ tiles
+    def _tile_of(self, flat: np.ndarray):
+        ys, xs = np.divmod(flat, self.shape[2])
+        return (np.minimum(ys // TILE, self._ys.size - 1),
+                np.minimum(xs // TILE, self._xs.size - 1), ys, xs)
+
+    def _stored(self, j: int, ty, tx, ys, xs) -> np.ndarray:
+        return self._buf[j, ty, tx, ys - self._ys[ty], xs - self._xs[tx]]
+
+    def tile_bounds(self) -> np.ndarray:
+        """Upper bounds ``[C, tiles_y, tiles_x]`` (float64) of each tile's values."""
+        if self._bounds is None:
+            per_pass = []
+            for src in self._src:
+                rows = np.stack([src[:, max(y // 2 - 1, 0): y // 2 + TILE // 2 + 1].max(axis=1)
+                                 for y in self._ys], axis=1)
+                per_pass.append(np.stack([rows[..., max(x // 2 - 1, 0): x // 2 + TILE // 2 + 1]
+                                          .max(axis=-1) for x in self._xs], axis=-1))
+            self._bounds = _upper(*per_pass)
+        return self._bounds
+
+    def ensure(self, js: np.ndarray, ty: np.ndarray, tx: np.ndarray) -> None:
+        """Compute the tiles ``(js, ty, tx)`` that are not computed yet."""
+        if self._dense is not None:
+            return
+        keep = ~self._done[js, ty, tx]
+        if not keep.any():
+            return
+        tiles = np.unique(np.stack([js[keep], ty[keep], tx[keep]], axis=1), axis=0)
+        h, w = self._src[0].shape[1:]
+        y0, x0 = self._ys[tiles[:, 1]], self._xs[tiles[:, 2]]
+        r0, c0 = np.maximum(y0 // 2 - 1, 0), np.maximum(x0 // 2 - 1, 0)
+        r1, c1 = np.minimum(y0 // 2 + TILE // 2 + 1, h), np.minimum(x0 // 2 + TILE // 2 + 1, w)
+        geometry = np.stack([r1 - r0, c1 - c0, y0 - 2 * r0, x0 - 2 * c0], axis=1)
+        for key in np.unique(geometry, axis=0):  # crops of one shape go through one resize
+            sel = np.flatnonzero((geometry == key).all(axis=1))
+            t = tiles[sel]
+            self._buf[t[:, 0], t[:, 1], t[:, 2]] = self._compute(t[:, 0], r0[sel], c0[sel],
+                                                                 *key.tolist())
+        self._done[tiles[:, 0], tiles[:, 1], tiles[:, 2]] = True
+
+    def _compute(self, js, r0, c0, hc: int, wc: int, oy: int, ox: int) -> None:
+        rows = (r0[:, None] + np.arange(hc))[:, :, None]
+        cols = (c0[:, None] + np.arange(wc))[:, None, :]
+        crops = np.concatenate([src[js[:, None, None], rows, cols] for src in self._src])
+        up = F.interpolate(torch.from_numpy(crops)[:, None], size=(2 * hc, 2 * wc),
+                           mode="bilinear", align_corners=False)[:, 0]
+        n = len(js)
+        return up[:n].add_(up[n:]).div_(2)[:, oy: oy + TILE, ox: ox + TILE].numpy()
+
+    # ------------------------------------------------------------------ queries
+    def prepare(self, threshold: float) -> None:
+        """Compute every tile that may hold a value above ``threshold`` (or everything,
+        if that is most of the map)."""
+        if self._dense is not None or self._ready_above is not None and \
+                self._ready_above <= threshold:
+            return
+        need = self.tile_bounds() > threshold
+        if need.mean() > DENSE_FRACTION:
+            self.materialize()
+            return
+        self.ensure(*np.nonzero(need))
+        self._ready_above = threshold
+
+    def above(self, j: int, threshold: float) -> np.ndarray:
+        """Ascending flat indices of joint ``j``'s pixels with a value above ``threshold``."""
+        self.prepare(threshold)
+        if self._dense is not None:
+            return np.flatnonzero(self._dense[j] > threshold)
+        w = self.shape[2]
+        found = []
+        for a, b in zip(*np.nonzero(self.tile_bounds()[j] > threshold)):
+            ty, tx = np.nonzero(self._buf[j, a, b] > threshold)
+            found.append((ty + self._ys[a]) * w + tx + self._xs[b])
+        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.intp)
+
+    def at(self, j: int, flat: np.ndarray) -> np.ndarray:
+        """Exact values of joint ``j`` at flat indices (computing the tiles they fall in)."""
+        flat = np.asarray(flat, dtype=np.intp)
+        if self._dense is None:
+            ty, tx, ys, xs = self._tile_of(flat)
+            self.ensure(np.full(ty.size, j), ty.ravel(), tx.ravel())
+            return self._stored(j, ty, tx, ys, xs)
+        return self._dense[j].ravel()[flat]
+
+    def above_or_low(self, j: int, flat: np.ndarray, threshold: float) -> np.ndarray:
+        """Exact values where they may exceed ``threshold``, ``-inf`` where they cannot
+        (tiles never computed): enough to compare against values above the threshold."""
+        self.prepare(threshold)
+        flat = np.asarray(flat, dtype=np.intp)
+        if self._dense is not None:
+            return self._dense[j].ravel()[flat]
+        ty, tx, ys, xs = self._tile_of(flat)
+        return np.where(self._done[j, ty, tx], self._stored(j, ty, tx, ys, xs), -np.inf)
+
+    def block_bound(self, j: int, b: int) -> np.ndarray:
+        """Upper bound of each ``b`` x ``b`` block's maximum ``[H/b, W/b]`` (exact maxima
+        once the map is dense; otherwise from the blocks' source windows)."""
+        if self._dense is not None:
+            return block_reduce(self._dense[j], b, np.maximum)
+        return _upper(*(window_reduce(src[j], b // 2, np.maximum) for src in self._src))
+
+    def dense_map(self, j: int) -> np.ndarray:
+        return self.materialize()[j]
+
+
+class DenseHeatmaps:
+    """:class:`LazyHeatmaps`' interface over a dense ``[C,H,W]`` array."""
+
+    is_dense = True
+
+    def __init__(self, det: np.ndarray):
+        self.det = det
+        self.shape = det.shape
+        self._flat = det.reshape(det.shape[0], -1)
+
+    def prepare(self, threshold: float) -> None:
+        pass
+
+    def above(self, j: int, threshold: float) -> np.ndarray:
+        return np.flatnonzero(self._flat[j] > threshold)
+
+    def at(self, j: int, flat: np.ndarray) -> np.ndarray:
+        return self._flat[j][np.asarray(flat, dtype=np.intp)]
+
+    def above_or_low(self, j: int, flat: np.ndarray, threshold: float) -> np.ndarray:
+        return self.at(j, flat)
+
+    def block_bound(self, j: int, b: int) -> np.ndarray:
+        return block_reduce(self.det[j], b, np.maximum)
+
+    def dense_map(self, j: int) -> np.ndarray:
+        return self.det[j]
+
+
+def as_heatmaps(det) -> "LazyHeatmaps | DenseHeatmaps":
+    return DenseHeatmaps(det) if isinstance(det, np.ndarray) else det
+
+
+_EXACT: bool | None = None
+
+
+def crops_are_exact() -> bool:
+    """Whether tiles equal the dense resize bit for bit here (once per process): a random
+    probe whose size is not a multiple of the tile, so interior, border and shifted tiles
+    are all compared."""
+    global _EXACT
+    if _EXACT is None:
+        rng = np.random.default_rng(0)
+        h, w = 2 * TILE // 2 + 9, 3 * TILE // 2 + 5
+        src = [torch.from_numpy(rng.normal(0, 2, (2, h, w)).astype(np.float32)) for _ in "nf"]
+        lazy = LazyHeatmaps(*src, check=False)
+        c, nty, ntx = lazy._done.shape
+        js, ty, tx = np.meshgrid(np.arange(c), np.arange(nty), np.arange(ntx), indexing="ij")
+        lazy.ensure(js.ravel(), ty.ravel(), tx.ravel())
+        everywhere = np.arange(lazy.shape[1] * lazy.shape[2])
+        dense = project(*src)
+        _EXACT = all(np.array_equal(lazy.at(j, everywhere), dense[j].ravel()) for j in range(c))
+    return _EXACT
