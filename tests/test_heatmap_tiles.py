@@ -1,0 +1,45 @@
+"""Tiled final heatmaps equal the dense resize bit for bit; bounds really bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from higherhrnet.aggregate import Aggregated
+from higherhrnet.heatmap_tiles import LazyHeatmaps, crops_are_exact, project
+
+OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
+
+
+def test_torch_crops_are_exact_here():
+    assert crops_are_exact()
+
+
+@pytest.mark.parametrize("hw", [(64, 96), (71, 99), (40, 33)])
+def test_every_tile_equals_the_dense_resize(hw):
+    rng = np.random.default_rng(hw[0])
+    src = [torch.from_numpy(rng.normal(0, 2, (3, *hw)).astype(np.float32)) for _ in "nf"]
+    lazy, dense = LazyHeatmaps(*src), project(*src)
+    assert not lazy.is_dense
+    everywhere = np.arange(dense.shape[1] * dense.shape[2])
+    for j in range(3):
+        np.testing.assert_array_equal(lazy.at(j, everywhere), dense[j].ravel())
+        if dense.shape[1] % 8 or dense.shape[2] % 8:
+            continue  # block bounds serve refine's 8x8 blocks, on maps of whole blocks
+        bound = lazy.block_bound(j, 8)
+        blocks = dense[j].reshape(dense.shape[1] // 8, 8, dense.shape[2] // 8, 8).max(axis=(1, 3))
+        assert (bound >= blocks).all()
+
+
+def test_crafted_tiles_above_threshold(reference):
+    crafted = np.load(reference / "postprocess" / "crafted_640x427.npz")
+    agg = Aggregated.from_outputs(*(crafted[k] for k in OUTPUTS))
+    hm = agg.heatmaps
+    hm.prepare(0.1)
+    assert not hm.is_dense  # sparse: only a few tiles computed
+    dense = project(*hm._torch)
+    for j in range(17):
+        np.testing.assert_array_equal(hm.above(j, 0.1), np.flatnonzero(dense[j] > 0.1))
+        low = hm.above_or_low(j, np.arange(dense[j].size), 0.1)
+        assert ((low == dense[j].ravel()) | ((low == -np.inf) & (dense[j].ravel() <= 0.1))).all()
