@@ -26,7 +26,7 @@ rule infer:
     shell:
         'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
         "--input {input.tensors}/prep_dir --output {params.outdir} --output-dirname output_dir "
-        "{params.args} 2> {log}"
+        "--allow-empty {params.args} 2> {log}"
 
 
 rule infer_flip:
@@ -54,4 +54,4 @@ rule infer_flip:
         'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
         "--input {input.tensors}/prep_flip_dir --output {params.outdir} "
         "--output-dirname output_flip_dir "
-        "{params.args} 2> {log}"
+        "--allow-empty {params.args} 2> {log}"

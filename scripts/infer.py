@@ -50,6 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         f"default {DEFAULT_CANN_ENV}")
     p.add_argument("--python", default="python3",
                    help="ascend: interpreter that runs `-m ais_bench` (default python3)")
+    p.add_argument("--allow-empty", "--allow_empty", dest="allow_empty", action="store_true",
+                   help="an input folder without tensors gives empty outputs instead of an "
+                        "error (the workflow's empty shards)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p.parse_args(argv)
 
@@ -61,8 +64,8 @@ def main(argv=None) -> int:
         args.backend, args.model, args.input, args.output, args.output_dirname,
         threads=args.threads, batch_size=args.batch_size, providers=args.providers,
         device=args.device, log=args.log, cann_env=args.cann_env or None,
-        python=args.python, argv=cmd, progress=not args.quiet)
-    if args.log and args.backend != "ascend":
+        python=args.python, argv=cmd, progress=not args.quiet, allow_empty=args.allow_empty)
+    if args.log and args.backend != "ascend" and summary["num_inputs"]:
         t = summary["NPU_compute_time"]
         write_text(args.log, f"# command: {shlex.join(cmd)}\n"
                    f"backend {summary['backend']} device {summary['device']} threads "

@@ -239,3 +239,23 @@ def test_parity_ort_torch_all_sample_images(coco_sample, synthetic_weights_path,
     tensors = sample_tensors(coco_sample)
     assert len(tensors) == 8
     assert_parity(tmp_path, tensors, synthetic_weights_path, synthetic_onnx_path)
+
+
+def test_empty_shard_allowed_only_when_asked(tmp_path):
+    """More shards than images: the workflow's empty shard gives empty outputs, no engine."""
+    (tmp_path / "prep").mkdir()
+    onnx = export_tiny(tmp_path / "tiny.onnx")
+
+    def infer(model, *extra):
+        cmd = [sys.executable, "scripts/infer.py", "--model", str(model),
+               "--input", str(tmp_path / "prep"), "--output", str(tmp_path / "out"),
+               "--output-dirname", "output_dir", *extra]
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+
+    res = infer(onnx)
+    assert res.returncode == 2 and "no <stem>.npy input tensors" in res.stderr
+    res = infer(tmp_path / "never_loaded.onnx", "--allow-empty")  # no engine is started
+    assert res.returncode == 0, res.stderr
+    assert list((tmp_path / "out" / "output_dir").iterdir()) == []
+    summary = json.loads((tmp_path / "out" / "output_dir_summary.json").read_text())
+    assert summary["num_inputs"] == 0 and summary["filesinfo"] == {}

@@ -280,3 +280,16 @@ def test_no_network_for_a_download_says_what_and_where(tmp_path):
     assert f"could not fetch {url}" in text
     assert "put it at resources/weights/pose_higher_hrnet_w32_512.pth" in text
     assert not (tmp_path / "resources/weights/pose_higher_hrnet_w32_512.pth").exists()
+
+
+@pytest.mark.slow
+def test_more_shards_than_images(tmp_path):
+    """An empty shard is legitimate: it gives no results instead of failing the run."""
+    snakemake(tmp_path, "--cores", "2",
+              config=["dataset={name: synthetic, synthetic_images: 3}", "shards=4"])
+    run = tmp_path / RUN
+    assert json.loads((run / "postprocess/shard3.json").read_text()) == []
+    summary = json.loads((run / "infer/shard3/output_flip_dir_summary.json").read_text())
+    assert summary["num_inputs"] == 0
+    ids = {r["image_id"] for r in json.loads((run / "keypoints_results.json").read_text())}
+    assert len(ids) <= 3 and (run / "metrics.json").is_file()

@@ -11,7 +11,7 @@ import os
 from typing import Sequence
 
 from ..errors import WorkflowError
-from .common import BACKENDS, run_local
+from .common import BACKENDS, discover_inputs, run_local, write_empty_run
 
 
 def create_engine(backend: str, model: str | os.PathLike, threads: int | None = None,
@@ -34,10 +34,16 @@ def run_infer(backend: str, model: str | os.PathLike, input_dir: str | os.PathLi
               batch_size: int = 1, providers: str = "cpu", device: int | None = None,
               log: str | os.PathLike | None = None, cann_env: str | os.PathLike | None = None,
               python: str = "python3", argv: Sequence[str] | None = None,
-              progress: bool = True) -> dict:
-    """Run one inference pass (normal or flipped inputs); returns the summary dict."""
+              progress: bool = True, allow_empty: bool = False) -> dict:
+    """Run one inference pass (normal or flipped inputs); returns the summary dict.
+
+    With ``allow_empty``, a folder without inputs gives an empty output folder and summary
+    without loading the model (the workflow's shards when there are fewer images than shards).
+    """
     if backend not in BACKENDS:
         raise WorkflowError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if allow_empty and not discover_inputs(input_dir, allow_empty=True):
+        return write_empty_run(backend, output, dirname, argv)
     if backend == "ascend":
         from .ascend import run_ascend
 

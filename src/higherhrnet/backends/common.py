@@ -100,14 +100,17 @@ def check_input_tensor(path: Path) -> tuple[int, ...]:
     return shape
 
 
-def discover_inputs(input_dir: str | os.PathLike) -> list[InputFile]:
-    """All ``<stem>.npy`` in ``input_dir`` (sorted by stem), each checked for dtype and shape."""
+def discover_inputs(input_dir: str | os.PathLike, allow_empty: bool = False) -> list[InputFile]:
+    """All ``<stem>.npy`` in ``input_dir`` (sorted by stem), each checked for dtype and shape.
+
+    An empty folder is an error unless ``allow_empty`` (the workflow's shard of an image set
+    smaller than the shard count)."""
     folder = Path(input_dir)
     if not folder.is_dir():
         raise WorkflowError(f"{folder}: input folder does not exist (expected the "
                             "preprocess stage's <stem>.npy tensors)")
     files = sorted(p for p in folder.iterdir() if p.suffix == ".npy" and p.is_file())
-    if not files:
+    if not files and not allow_empty:
         raise WorkflowError(f"{folder}: no <stem>.npy input tensors found")
     return [InputFile(p.stem, p, check_input_tensor(p)) for p in files]
 
@@ -293,6 +296,17 @@ def write_summary(output: str | os.PathLike, dirname: str, summary: dict) -> Pat
     path = summary_path(output, dirname)
     write_json(path, summary, indent=None)
     return path
+
+
+def write_empty_run(backend: str, output: str | os.PathLike, dirname: str,
+                    argv: Sequence[str] | None = None) -> dict:
+    """An empty shard: an empty output folder and a summary with no files (no engine started)."""
+    check_dirname(dirname)
+    (Path(output) / dirname).mkdir(parents=True, exist_ok=True)
+    print(f"infer[{backend}]: no input tensors (empty shard); nothing to run", file=sys.stderr)
+    summary = build_summary(RunRecord(), {"backend": backend, "batch_size": 1}, argv)
+    write_summary(output, dirname, summary)
+    return summary
 
 
 def run_local(engine, input_dir: str | os.PathLike, output: str | os.PathLike, dirname: str,
