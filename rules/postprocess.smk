@@ -25,6 +25,7 @@ rule postprocess:
         max_people=config["postprocess"]["max_people"],
         nms_kernel=config["postprocess"]["nms_kernel"],
         nms_padding=config["postprocess"]["nms_padding"],
+        assignment=config["postprocess"]["assignment"],
         switches=" ".join(
             flag
             for flag, on in (
@@ -39,6 +40,7 @@ rule postprocess:
         "--detection-threshold {params.detection_threshold} "
         "--tag-threshold {params.tag_threshold} --max-people {params.max_people} "
         "--nms-kernel {params.nms_kernel} --nms-padding {params.nms_padding} "
+        "--assignment {params.assignment} "
         "{params.switches} 2> {log}"
 
 
