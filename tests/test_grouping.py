@@ -3,12 +3,15 @@ fast refine against the brute-force reference computation."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from higherhrnet.aggregate import Aggregated, DenseMaps, aggregate, upsample_at
+from higherhrnet.aggregate import (FLIP_INDEX, Aggregated, DenseMaps, aggregate,
+                                   emulation_is_exact, fma32, upsample_at, upsample_dense)
 from higherhrnet.grouping import (GroupingParams, RefineSearch, match_by_tag, parse,
                                   refine_brute, refine_people, refine_person)
 
@@ -64,21 +67,83 @@ def test_flipped_pass_is_bitwise_the_reference_order(crafted):
 
 
 def test_pointwise_tags_equal_torch_resize(crafted, dense):
-    """Tags evaluated at points (fast path) are torch's bilinear values within 1e-6."""
+    """Tags evaluated at points (fast path) are bit-identical to torch's dense resize, at
+    every pixel of every joint (borders included), and so is the dense per-joint fallback."""
     _, tags = dense
     fast = Aggregated.from_outputs(*(crafted[k] for k in OUTPUTS))
+    fast.DENSE_AFTER = 10 ** 12  # point evaluation only
     everywhere = np.arange(tags.shape[1] * tags.shape[2])
-    for j in (0, 9, 16):
-        np.testing.assert_allclose(fast.tags_at(j, everywhere), tags[j].reshape(-1, 2), atol=1e-6)
+    for j in range(17):
+        np.testing.assert_array_equal(fast.tags_at(j, everywhere), tags[j].reshape(-1, 2))
+    fast = Aggregated.from_outputs(*(crafted[k] for k in OUTPUTS))
+    fast.DENSE_AFTER = 0  # whole-map evaluation
+    for j in (0, 16):
+        np.testing.assert_array_equal(fast.tags_at(j, everywhere), tags[j].reshape(-1, 2))
 
 
-def test_upsample_at_matches_torch_on_random_maps():
+def test_pointwise_tags_equal_torch_on_synthetic_outputs(reference):
+    """The synthetic-weight network outputs of a 512x512 input (mirrored for the flipped
+    pass): point tags equal the dense reference tags on a large random sample of pixels plus
+    the whole border."""
+    f = np.load(reference / "forward" / "a_512x512.npz")
+    o0, o1 = f["output0"], f["output1"]
+    perm = list(FLIP_INDEX)
+    outs = [o0, o1, np.ascontiguousarray(o0[:, perm + [17 + c for c in perm], :, ::-1]),
+            np.ascontiguousarray(o1[:, perm, :, ::-1])]
+    _, tags = aggregate(*outs)
+    fast = Aggregated.from_outputs(*outs)
+    fast.DENSE_AFTER = 10 ** 12
+    h, w = tags.shape[1:3]
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:h, :w]
+    border = np.flatnonzero((yy < 2) | (yy >= h - 2) | (xx < 2) | (xx >= w - 2))
+    for j in range(17):
+        flat = np.concatenate([border, rng.integers(0, h * w, 20_000)])
+        np.testing.assert_array_equal(fast.tags_at(j, flat), tags[j].reshape(-1, 2)[flat])
+
+
+def test_upsample_at_equals_torch_bitwise_on_random_maps():
+    """Wide magnitudes (products and sums at very different scales), every pixel."""
     rng = np.random.default_rng(1)
-    src = rng.normal(0, 3, (3, 7, 11)).astype(np.float32)
-    ref = F.interpolate(torch.from_numpy(src)[None], size=(14, 22), mode="bilinear",
+    src = (rng.normal(0, 3, (3, 57, 71)) * np.exp(rng.normal(0, 8, (3, 57, 71))))
+    src = src.astype(np.float32)
+    ref = F.interpolate(torch.from_numpy(src)[None], size=(114, 142), mode="bilinear",
                         align_corners=False)[0].numpy()
-    c, y, x = np.meshgrid(np.arange(3), np.arange(14), np.arange(22), indexing="ij")
-    np.testing.assert_allclose(upsample_at(src, c, y, x), ref, atol=1e-6)
+    c, y, x = np.meshgrid(np.arange(3), np.arange(114), np.arange(142), indexing="ij")
+    np.testing.assert_array_equal(upsample_at(src, c, y, x), ref)
+    for k in range(3):
+        np.testing.assert_array_equal(upsample_dense(src[k]), ref[k])
+    assert emulation_is_exact()  # so Aggregated uses point evaluation, not its torch fallback
+
+
+def _fma_exact(a, w, p) -> np.float32:
+    """Correctly rounded float32 of the exact ``a * w + p`` (fractions; ties to even)."""
+    exact = Fraction(float(a)) * Fraction(float(w)) + Fraction(float(p))
+    guess = np.float32(float(exact))
+    near = [np.nextafter(guess, np.float32(-np.inf)), guess, np.nextafter(guess, np.float32(np.inf))]
+    err = [abs(Fraction(float(c)) - exact) for c in near]
+    best = min(err)
+    ties = [c for c, e in zip(near, err) if e == best]
+    return min(ties, key=lambda c: int(np.array(c).view(np.int32)) & 1)
+
+
+def test_fma32_is_a_correctly_rounded_fma():
+    """Random operands, and midpoint cases where float64 evaluation rounds twice wrongly:
+    ``(1 + 2^-23) * 0.75`` is a float32 midpoint, a tiny negative addend must round down."""
+    a = np.float32(1 + 2 ** -23)
+    assert fma32(np.array([a]), np.array([np.float32(0.75)]),
+                 np.array([np.float32(-2.0 ** -80)]))[0] == np.float32(0.75 + 2 ** -24)
+    assert np.float32(float(a) * 0.75 - 2.0 ** -80) != np.float32(0.75 + 2 ** -24)  # naive
+    rng = np.random.default_rng(2)
+    n = 3000
+    a = (rng.normal(size=n) * np.exp(rng.normal(0, 10, n))).astype(np.float32)
+    w = rng.choice(np.float32([0.25, 0.75, 1.0, 0.0, 0.3, 1.7]), n)
+    p = (rng.normal(size=n) * np.exp(rng.normal(0, 10, n))).astype(np.float32)
+    mid = np.float32(1 + 2 ** -23) * (2.0 ** rng.integers(-20, 20, n // 3)).astype(np.float32)
+    a[: n // 3], w[: n // 3] = mid, np.float32(0.75)  # midpoints with addends of any scale
+    got = fma32(a, w, p)
+    want = np.array([_fma_exact(*t) for t in zip(a, w, p)], dtype=np.float32)
+    np.testing.assert_array_equal(got, want)
 
 
 def test_tag_block_bounds_contain_every_tag(crafted, dense):

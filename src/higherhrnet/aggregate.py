@@ -13,8 +13,9 @@ Inputs per pass: ``out0`` ``[1,34,H/4,W/4]`` (17 heatmaps + 17 tags; the ONNX gr
 :func:`aggregate` returns the dense reference result.  :class:`Aggregated` is what the fast
 path uses: the full-resolution heatmaps only in the tiles grouping looks at
 (:mod:`higherhrnet.heatmap_tiles`, bit-identical to the dense maps) and tags only at the
-points grouping asks for, evaluated from the half-resolution tag maps with the bilinear
-formula (within 1 float32 ulp of torch's kernel), which saves most of the upsampling.
+points grouping asks for, evaluated from the half-resolution tag maps with torch's bilinear
+arithmetic emulated bit for bit (:func:`upsample_at`, :func:`fma32`), which saves most of the
+upsampling.
 """
 
 from __future__ import annotations
@@ -87,23 +88,72 @@ def _axis_taps(coord: np.ndarray, n_src: int):
     return i0, i1, np.float32(1) - lam, lam
 
 
+def fma32(a: np.ndarray, w: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """float32 ``fma(a, w, p)`` (``a * w + p`` rounded once), bit-exactly, for finite inputs.
+
+    Why exact: the product of two float32 numbers (24-bit significands) has at most 48 bits,
+    so it is exact in float64.  The float64 sum ``s`` may round; TwoSum gives its exact
+    error, and nudging an inexact ``s`` with an even last bit one ulp toward the error makes
+    it the sum *rounded to odd*.  Rounding a round-to-odd result with 53 bits to 24 bits
+    (53 >= 24 + 2) equals rounding the exact sum once (Boldo & Melquiond, "Emulation of
+    FMA and correctly rounded sums: proved algorithms using rounding to odd", 2008), so the
+    final cast is the float32 fma.  Plain float64 evaluation would round twice and can
+    differ when the first rounding lands on a float32 midpoint.
+    """
+    x = a.astype(np.float64) * w.astype(np.float64)  # exact
+    y = p.astype(np.float64)
+    s = x + y
+    back = s - x
+    err = (x - (s - back)) + (y - back)  # TwoSum: s + err == x + y exactly
+    even = (s.view(np.int64) & 1) == 0
+    s = np.where((err != 0) & even, np.nextafter(s, np.where(err > 0, np.inf, -np.inf)), s)
+    return s.astype(np.float32)
+
+
+def _lerp(t0, w0, t1, w1):
+    """One level of torch's CPU bilinear kernel: ``fma(t0, w0, t1 * w1)`` in float32
+    (the compiler contracts ``t0 * w0 + t1 * w1`` into this; checked by
+    :func:`emulation_is_exact`)."""
+    return fma32(t0, w0, t1 * w1)
+
+
 def upsample_at(src: np.ndarray, ch: np.ndarray | int, ys: np.ndarray, xs: np.ndarray):
-    """Values of the x2 bilinear upsample of ``src [C,h,w]`` at output points (ys, xs)."""
+    """Values of torch's x2 bilinear upsample of ``src [C,h,w]`` at output points (ys, xs),
+    bit-identical (columns within each source row first, then rows, as the kernel does)."""
     y0, y1, wy0, wy1 = _axis_taps(np.asarray(ys), src.shape[1])
     x0, x1, wx0, wx1 = _axis_taps(np.asarray(xs), src.shape[2])
-    top = src[ch, y0, x0] * wx0 + src[ch, y0, x1] * wx1
-    bottom = src[ch, y1, x0] * wx0 + src[ch, y1, x1] * wx1
-    return top * wy0 + bottom * wy1
+    top = _lerp(src[ch, y0, x0], wx0, src[ch, y0, x1], wx1)
+    bottom = _lerp(src[ch, y1, x0], wx0, src[ch, y1, x1], wx1)
+    return _lerp(top, wy0, bottom, wy1)
 
 
 def upsample_dense(src: np.ndarray) -> np.ndarray:
     """The x2 upsample of one map ``[h,w]``, bit-identical to :func:`upsample_at` everywhere
-    (rows interpolated first, then columns of rows, the same float32 operations)."""
+    (the same float operations on whole rows)."""
     h, w = src.shape
     x0, x1, wx0, wx1 = _axis_taps(np.arange(2 * w), w)
     y0, y1, wy0, wy1 = _axis_taps(np.arange(2 * h), h)
-    rows = src[:, x0] * wx0 + src[:, x1] * wx1
-    return rows[y0] * wy0[:, None] + rows[y1] * wy1[:, None]
+    rows = _lerp(src[:, x0], wx0, src[:, x1], wx1)
+    return _lerp(rows[y0], wy0[:, None], rows[y1], wy1[:, None])
+
+
+#: torch resizes small outputs (height + width <= 128) with another, separable kernel; maps
+#: up to this size get their tags from torch itself (they are tiny anyway).
+SMALL_OUTPUT = 256
+_EMULATION_EXACT: bool | None = None
+
+
+def emulation_is_exact() -> bool:
+    """Whether :func:`upsample_at` equals torch's resize bit for bit here (checked once per
+    process on a random probe with a wide range of magnitudes, borders included)."""
+    global _EMULATION_EXACT
+    if _EMULATION_EXACT is None:
+        rng = np.random.default_rng(0)
+        src = (rng.normal(0, 3, (2, 83, 61)) * np.exp(rng.normal(0, 6, (2, 83, 61))))
+        src = src.astype(np.float32)
+        ref = resize_bilinear(src, (166, 122))
+        _EMULATION_EXACT = all(np.array_equal(upsample_dense(s), r) for s, r in zip(src, ref))
+    return _EMULATION_EXACT
 
 
 class Aggregated:
@@ -125,6 +175,12 @@ class Aggregated:
         self._asked = np.zeros(heatmaps.shape[0], dtype=np.int64)
         self._dense: dict[int, np.ndarray] = {}
         self._bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        _, h, w = heatmaps.shape
+        if h + w <= SMALL_OUTPUT or not emulation_is_exact():
+            tags = resize_bilinear(np.concatenate([tag_n_half, tag_f_half]), (h, w))
+            n = tag_n_half.shape[0]
+            for j in range(n):
+                self._dense[j] = np.stack([tags[j].ravel(), tags[n + j].ravel()], -1)
 
     @property
     def det(self) -> np.ndarray:
