@@ -218,6 +218,22 @@ def test_batched_refine_equals_brute_force(monkeypatch, chunk):
     np.testing.assert_array_equal(fast, brute)
 
 
+@pytest.mark.parametrize("first_blocks", [1, 16])
+def test_argmax_pairs_mixed_joints_equal_numpy_argmax(monkeypatch, first_blocks):
+    """Pairs of different joints searched at once: each is the row-major-first argmax of
+    ``det[j] - round(||tag[j] - prev||)`` (ties from the plateaus included)."""
+    monkeypatch.setattr(RefineSearch, "FIRST_BLOCKS", first_blocks)
+    det, tags, _ = _noise_maps(11)
+    rng = np.random.default_rng(11)
+    js = rng.integers(0, 17, 60)
+    prevs = rng.normal(0, 2.0, (60, 2)).astype(np.float32)
+    prevs[:10] = 0.25
+    got = RefineSearch(DenseMaps(det, tags)).argmax_pairs(js, prevs)
+    for j, prev, idx in zip(js, prevs, got):
+        tt = ((tags[j] - prev[None, None, :]) ** 2).sum(axis=2) ** 0.5
+        assert idx == np.argmax(det[j] - np.round(tt))
+
+
 def test_full_parse_fast_equals_brute_on_noise_outputs():
     """Noise network outputs (hundreds of candidate people): identical grouping and refine."""
     rng = np.random.default_rng(5)

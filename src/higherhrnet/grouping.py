@@ -256,49 +256,66 @@ class RefineSearch:
         r = np.arange(self.BLOCK)
         self._offsets = (r[:, None] * w + r[None, :]).ravel()  # pixels of block (0, 0)
 
-    def _scores(self, j: int, flat: np.ndarray, prev: np.ndarray) -> np.ndarray:
-        """Reference scores at ``flat [m,k]`` for tags ``prev [m,2]`` (same float32 ops)."""
-        tags = self.maps.tags_at(j, flat.ravel()).reshape(*flat.shape, -1)
-        d = (tags - prev[:, None, :]) ** 2
+    def _scores(self, js: np.ndarray, flat: np.ndarray, prev: np.ndarray) -> np.ndarray:
+        """Reference scores at ``flat [m,k]`` of joints ``js [m]`` for tags ``prev [m,2]``
+        (the same float32 operations as the reference's whole-map computation)."""
+        jj = np.asarray(js, dtype=np.intp)[:, None]
+        d = (self.maps.tags_at(jj, flat) - prev[:, None, :]) ** 2
         tt = (d[..., 0] + d[..., 1]) ** 0.5  # == .sum(axis=-1) of the two components
-        return self.hm.at(j, flat) - np.round(tt)
+        return self.hm.at(jj, flat) - np.round(tt)
+
+    def _joint_bounds(self, j: int):
+        """Per block of joint ``j``: heatmap upper bound, tag component minima and maxima."""
+        if j not in self._bounds:  # block maxima may be upper bounds: only bounds matter
+            lo, hi = self.maps.tag_block_bounds(j, self.BLOCK)
+            self._bounds[j] = (self.hm.block_bound(j, self.BLOCK).ravel(),
+                               lo.reshape(-1, lo.shape[-1]), hi.reshape(-1, hi.shape[-1]))
+        return self._bounds[j]
 
     def argmax(self, j: int, prev: np.ndarray) -> int:
         return int(self.argmax_many(j, np.asarray(prev)[None])[0])
 
     def argmax_many(self, j: int, prevs: np.ndarray) -> np.ndarray:
         """Row-major-first argmax (flat index) of joint ``j``'s score map for each tag row."""
-        prevs = np.asarray(prevs, dtype=np.float32)
+        return self.argmax_pairs(np.full(len(prevs), j, dtype=np.intp), prevs)
+
+    def argmax_pairs(self, js: np.ndarray, prevs: np.ndarray) -> np.ndarray:
+        """Row-major-first argmax (flat index) of the score map of joint ``js[i]`` for tag
+        ``prevs[i]``, for all pairs at once (each pair is an independent search)."""
+        js = np.asarray(js, dtype=np.intp)
+        prevs = np.asarray(prevs, dtype=np.float32).reshape(len(js), -1)
         if not self._blocked:
-            return np.array([self._threshold(j, p) for p in prevs], dtype=np.intp)
+            return np.array([self._threshold(j, p) for j, p in zip(js, prevs)], dtype=np.intp)
         b = self.BLOCK
-        _, h, w = self.hm.shape
-        if j not in self._bounds:  # block maxima may be upper bounds: only bounds matter
-            lo, hi = self.maps.tag_block_bounds(j, b)
-            self._bounds[j] = (self.hm.block_bound(j, b).ravel(),
-                               lo.reshape(-1, lo.shape[-1]), hi.reshape(-1, hi.shape[-1]))
-        dmax, lo, hi = self._bounds[j]
+        w = self.hm.shape[2]
+        joints, k_of = np.unique(js, return_inverse=True)
+        dmax, lo, hi = (np.stack(x) for x in zip(*(self._joint_bounds(j) for j in joints)))
+        nblocks = dmax.shape[1]
         nbx = w // b
-        block_start = (np.arange(dmax.size) // nbx) * (b * w) + (np.arange(dmax.size) % nbx) * b
-        out = np.empty(len(prevs), dtype=np.intp)
-        step = max(1, self.CHUNK // (dmax.size * 4))
-        for c0 in range(0, len(prevs), step):
-            p = prevs[c0: c0 + step]
-            gap = np.maximum(np.maximum(lo[None] - p[:, None], p[:, None] - hi[None]), 0)
+        block_start = (np.arange(nblocks) // nbx) * (b * w) + (np.arange(nblocks) % nbx) * b
+        out = np.empty(len(js), dtype=np.intp)
+        step = max(1, self.CHUNK // (nblocks * 4))
+        order = np.argsort(k_of, kind="stable")  # chunks of one joint broadcast its bounds
+        for c0 in range(0, len(js), step):
+            sl = order[c0: c0 + step]
+            p, k = prevs[sl], k_of[sl]
+            if (k == k[0]).all():
+                k = k[:1]
+            gap = np.maximum(np.maximum(lo[k] - p[:, None], p[:, None] - hi[k]), 0)
             dist = np.sqrt(gap[..., 0] * gap[..., 0] + gap[..., 1] * gap[..., 1])
             lb = np.maximum(dist * np.float32(1 - 1e-5) - np.float32(self.SLACK), 0)
-            bound = dmax[None] - np.round(lb)  # [n, blocks]
-            k = min(self.FIRST_BLOCKS, bound.shape[1])
-            top = np.argpartition(-bound, k - 1, axis=1)[:, :k]  # the k highest bounds
-            first = (block_start[top][:, :, None] + self._offsets[None, None]).reshape(len(p), -1)
-            best = self._scores(j, first, p).max(axis=1)
+            bound = dmax[k] - np.round(lb)  # [n, blocks]
+            n_first = min(self.FIRST_BLOCKS, nblocks)
+            top = np.argpartition(-bound, n_first - 1, axis=1)[:, :n_first]  # highest bounds
+            first = (block_start[top][:, :, None] + self._offsets).reshape(len(p), -1)
+            best = self._scores(js[sl], first, p).max(axis=1)
             slack = self.SLACK * (1.0 + np.abs(best))
             pi, bi = np.nonzero(bound >= (best - slack)[:, None])
-            out[c0: c0 + step] = self._best_in_blocks(j, p, best - slack, pi, block_start[bi])
+            out[sl] = self._best_in_blocks(js[sl], p, best - slack, pi, block_start[bi])
         return out
 
-    def _best_in_blocks(self, j, prevs, floor, pi, starts):
-        """Per person: the smallest flat index of the max score over its candidate blocks.
+    def _best_in_blocks(self, js, prevs, floor, pi, starts):
+        """Per pair: the smallest flat index of the max score over its candidate blocks.
 
         Only pixels with ``det >= floor`` (a score already reached) are scored: elsewhere
         ``score <= det < floor``.  Streams over chunks of blocks, so memory stays bounded.
@@ -309,10 +326,10 @@ class RefineSearch:
         per = max(1, self.CHUNK // self._offsets.size)
         for k in range(0, len(pi), per):
             flat = starts[k: k + per, None] + self._offsets[None]
-            keep = self.hm.at(j, flat) >= floor[pi[k: k + per]][:, None]
+            keep = self.hm.at(js[pi[k: k + per], None], flat) >= floor[pi[k: k + per]][:, None]
             who = np.broadcast_to(pi[k: k + per, None], flat.shape)[keep]
             flat = flat[keep]
-            s = self._scores(j, flat[:, None], prevs[who])[:, 0]
+            s = self._scores(js[who], flat[:, None], prevs[who])[:, 0]
             top = np.full(len(prevs), -np.inf, dtype=np.float32)
             np.maximum.at(top, who, s)
             first = np.full(len(prevs), big, dtype=np.intp)
@@ -327,52 +344,52 @@ class RefineSearch:
         t = d.max()
         while True:
             flat = np.flatnonzero(d >= t)  # ascending, so argmax picks the row-major first
-            s = self._scores(j, flat[None], prev[None])[0]
+            s = self._scores(np.array([j]), flat[None], prev[None])[0]
             best = s.max()
             if best >= t or flat.size == d.size:
                 return int(flat[np.argmax(s)])
             t = best
 
 
-def _refined_joints(hm, j: int, flat: np.ndarray):
-    """Refined positions and values at flat indices of joint ``j``: ``(x, y, val)`` arrays."""
+def _refined_joints(hm, j, flat: np.ndarray):
+    """Refined positions and values at flat indices of joint(s) ``j``: ``(x, y, val)``."""
     flat = np.asarray(flat, dtype=np.intp)
     y, x = np.divmod(flat, hm.shape[2])
     dx, dy = quarter_offsets(hm, j, x, y)
     return x + 0.5 + dx, y + 0.5 + dy, hm.at(j, flat)
 
 
+def _person_tags(maps, persons: np.ndarray) -> list:
+    """Per person: the mean tag at its detected joints' (truncated) positions, or None."""
+    w = maps.heatmaps.shape[2]
+    p, j = np.nonzero(persons[:, :, 2] > 0)  # person-major, joints ascending per person
+    pos = persons[p, j, 1].astype(np.int32) * w + persons[p, j, 0].astype(np.int32)
+    tags = maps.tags_at(j, pos) if p.size else np.zeros((0, 2), dtype=np.float32)
+    found = [[] for _ in persons]
+    for who, t in zip(p.tolist(), tags):
+        found[who].append(t)
+    return [np.mean(f, axis=0) if f else None for f in found]
+
+
 def refine_people(search: RefineSearch, persons: np.ndarray) -> np.ndarray:
     """Fill missing joints (val == 0) at the best tag-consistent peak (in place).
 
     Equals :func:`refine_brute` applied to each person: the mean tag of a person's
-    detected joints is fixed before any joint is filled, so people and joints are independent.
+    detected joints is fixed before any joint is filled, so every (person, missing joint)
+    pair is an independent search, and all of them are searched at once.
     """
-    hm = search.hm
-    n_joints, _, w = hm.shape
     if len(persons) == 0:
         return persons
-    found = [[] for _ in persons]
-    for j in range(n_joints):  # tags at the detected joints, gathered per joint
-        who = np.flatnonzero(persons[:, j, 2] > 0)
-        if who.size:
-            pos = persons[who, j, 1].astype(np.int32) * w + persons[who, j, 0].astype(np.int32)
-            for p, t in zip(who, search.maps.tags_at(j, pos)):
-                found[p].append(t)
-    prevs = [np.mean(f, axis=0) if f else None for f in found]
-    for j in range(n_joints):
-        need = np.flatnonzero(persons[:, j, 2] == 0)
-        if need.size == 0:
-            continue
-        has = [p for p in need if prevs[p] is not None]
-        idx = dict.fromkeys(need.tolist(), 0)  # no detected joint: NaN mean, argmax = 0
-        if has:
-            idx.update(zip(has, search.argmax_many(j, np.array([prevs[p] for p in has])).tolist()))
-        who = np.fromiter(idx.keys(), dtype=np.intp, count=len(idx))
-        x, y, val = _refined_joints(hm, j, np.fromiter(idx.values(), np.intp, len(idx)))
-        fill = val > 0
-        persons[who[fill], j, 0], persons[who[fill], j, 1] = x[fill], y[fill]
-        persons[who[fill], j, 2] = val[fill]
+    prevs = _person_tags(search.maps, persons)
+    who, js = np.nonzero(persons[:, :, 2] == 0)
+    idx = np.zeros(who.size, dtype=np.intp)  # no detected joint: NaN mean, argmax = 0
+    has = np.array([prevs[p] is not None for p in who.tolist()], dtype=bool)
+    if has.any():
+        idx[has] = search.argmax_pairs(js[has], np.array([prevs[p] for p in who[has]]))
+    x, y, val = _refined_joints(search.hm, js, idx)
+    fill = val > 0
+    who, js = who[fill], js[fill]
+    persons[who, js, 0], persons[who, js, 1], persons[who, js, 2] = x[fill], y[fill], val[fill]
     return persons
 
 

@@ -58,17 +58,27 @@ def block_reduce(a: np.ndarray, b: int, fn) -> np.ndarray:
 def window_reduce(a: np.ndarray, hb: int, fn) -> np.ndarray:
     """Reduce ``a [..., h, w]`` over windows of rows and columns ``[k*hb - 1, k*hb + hb]``
     (clamped) for each block k: the source pixels a x2 bilinear upsample reads for output
-    pixels ``[2*k*hb, 2*k*hb + 2*hb)``."""
-    pad = [(0, 0)] * (a.ndim - 2) + [(1, 1), (1, 1)]
-    p = np.pad(a, pad, mode="edge")  # clamping = edge padding; window k: p[k*hb : k*hb+hb+2]
+    pixels ``[2*k*hb, 2*k*hb + 2*hb)``.
+
+    Rows first (each strided row slice is contiguous memory, so the first pass reads the
+    array about once), then columns of the ``hb`` times smaller result.  Clamped halo
+    indices repeat a pixel of the window, so they are simply left out.
+    """
     nby, nbx = a.shape[-2] // hb, a.shape[-1] // hb
-    cols = p[..., 0: nbx * hb: hb].copy()
-    for s in range(1, hb + 2):
-        fn(cols, p[..., s: s + nbx * hb: hb], out=cols)
-    out = cols[..., 0: nby * hb: hb, :].copy()
-    for s in range(1, hb + 2):
-        fn(out, cols[..., s: s + nby * hb: hb, :], out=out)
-    return out
+    return _reduce_axis(_reduce_axis(a, -2, nby, hb, fn), -1, nbx, hb, fn)
+
+
+def _reduce_axis(a: np.ndarray, axis: int, nb: int, hb: int, fn) -> np.ndarray:
+    """``fn`` over indices ``[k*hb - 1, k*hb + hb]`` (within bounds) of ``axis``, k < nb."""
+    a = np.moveaxis(a, axis, 0)
+    out = a[0: nb * hb: hb].copy()
+    for s in range(1, hb):
+        fn(out, a[s: nb * hb: hb], out=out)
+    left = a[hb - 1: (nb - 1) * hb: hb]  # index k*hb - 1 for k >= 1
+    fn(out[1: 1 + len(left)], left, out=out[1: 1 + len(left)])
+    right = a[hb: (nb + 1) * hb: hb]  # index k*hb + hb where it exists
+    fn(out[: len(right)], right, out=out[: len(right)])
+    return np.moveaxis(out, 0, axis)
 
 
 def _upper(bn: np.ndarray, bf: np.ndarray) -> np.ndarray:
@@ -188,14 +198,15 @@ class LazyHeatmaps:
             found.append((ty + self._ys[a]) * w + tx + self._xs[b])
         return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.intp)
 
-    def at(self, j: int, flat: np.ndarray) -> np.ndarray:
-        """Exact values of joint ``j`` at flat indices (computing the tiles they fall in)."""
+    def at(self, j, flat: np.ndarray) -> np.ndarray:
+        """Exact values of joint(s) ``j`` (an int or an array broadcast with ``flat``) at
+        flat indices (computing the tiles they fall in)."""
         flat = np.asarray(flat, dtype=np.intp)
         if self._dense is None:
             ty, tx, ys, xs = self._tile_of(flat)
-            self.ensure(np.full(ty.size, j), ty.ravel(), tx.ravel())
+            self.ensure(np.broadcast_to(j, ty.shape).ravel(), ty.ravel(), tx.ravel())
             return self._stored(j, ty, tx, ys, xs)
-        return self._dense[j].ravel()[flat]
+        return self._dense.ravel()[np.asarray(j) * (self.shape[1] * self.shape[2]) + flat]
 
     def above_or_low(self, j: int, flat: np.ndarray, threshold: float) -> np.ndarray:
         """Exact values where they may exceed ``threshold``, ``-inf`` where they cannot
@@ -209,10 +220,17 @@ class LazyHeatmaps:
 
     def block_bound(self, j: int, b: int) -> np.ndarray:
         """Upper bound of each ``b`` x ``b`` block's maximum ``[H/b, W/b]`` (exact maxima
-        once the map is dense; otherwise from the blocks' source windows)."""
+        once the map is dense; otherwise the bound of the tile holding the block)."""
         if self._dense is not None:
             return block_reduce(self._dense[j], b, np.maximum)
-        return _upper(*(window_reduce(src[j], b // 2, np.maximum) for src in self._src))
+        _, h, w = self.shape
+        if TILE % b or h % b or w % b:
+            return _upper(*(window_reduce(src[j], b // 2, np.maximum) for src in self._src))
+        # Whole blocks lie in the tile that holds their first pixel (also the last, shifted
+        # tile, which ends at the border), so that tile's bound bounds them: no extra pass.
+        ty = np.minimum(np.arange(0, h, b) // TILE, self._ys.size - 1)
+        tx = np.minimum(np.arange(0, w, b) // TILE, self._xs.size - 1)
+        return self.tile_bounds()[j][ty[:, None], tx[None, :]]
 
     def dense_map(self, j: int) -> np.ndarray:
         return self.materialize()[j]
@@ -227,6 +245,7 @@ class DenseHeatmaps:
         self.det = det
         self.shape = det.shape
         self._flat = det.reshape(det.shape[0], -1)
+        self._all = det.reshape(-1)
 
     def prepare(self, threshold: float) -> None:
         pass
@@ -234,8 +253,8 @@ class DenseHeatmaps:
     def above(self, j: int, threshold: float) -> np.ndarray:
         return np.flatnonzero(self._flat[j] > threshold)
 
-    def at(self, j: int, flat: np.ndarray) -> np.ndarray:
-        return self._flat[j][np.asarray(flat, dtype=np.intp)]
+    def at(self, j, flat: np.ndarray) -> np.ndarray:
+        return self._all[np.asarray(j) * self._flat.shape[1] + np.asarray(flat, dtype=np.intp)]
 
     def above_or_low(self, j: int, flat: np.ndarray, threshold: float) -> np.ndarray:
         return self.at(j, flat)
