@@ -43,3 +43,14 @@ def test_crafted_tiles_above_threshold(reference):
         np.testing.assert_array_equal(hm.above(j, 0.1), np.flatnonzero(dense[j] > 0.1))
         low = hm.above_or_low(j, np.arange(dense[j].size), 0.1)
         assert ((low == dense[j].ravel()) | ((low == -np.inf) & (dense[j].ravel() <= 0.1))).all()
+
+
+def test_above_all_equals_per_joint_above(reference):
+    """The batched search over all joints' tiles finds exactly each joint's pixels."""
+    crafted = np.load(reference / "postprocess" / "crafted_640x427.npz")
+    hm = Aggregated.from_outputs(*(crafted[k] for k in OUTPUTS)).heatmaps
+    js, flat = hm.above_all(0.1)
+    assert not hm.is_dense
+    for j in range(17):
+        np.testing.assert_array_equal(flat[js == j], hm.above(j, 0.1))
+    assert np.all(np.diff(js) >= 0)

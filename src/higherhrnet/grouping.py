@@ -110,36 +110,56 @@ def _local_max_mask_sparse(values, shape, ys: np.ndarray, xs: np.ndarray, pad: i
     return ~(ok & (nb > values(ys * w + xs)[None])).any(axis=0)
 
 
+def _dense_peaks(hm, j: int, params: GroupingParams) -> np.ndarray:
+    """Ascending flat indices of joint ``j``'s NMS peaks above the threshold (dense map)."""
+    _, _, w = hm.shape
+    flat = hm.above(j, params.detection_threshold)
+    if flat.size > 200_000:  # one max-pool is cheaper than windowed gathers
+        dj = hm.dense_map(j)
+        pooled = F.max_pool2d(torch.from_numpy(dj)[None, None], params.nms_kernel, 1,
+                              params.nms_padding)
+        return flat[(pooled[0, 0].numpy().ravel()[flat] == dj.ravel()[flat])]
+    if flat.size:
+        return flat[_local_max_mask(hm.dense_map(j), *np.divmod(flat, w), params.nms_padding)]
+    return flat
+
+
+def _peaks(hm, params: GroupingParams):
+    """All joints' NMS peaks above the threshold: ``(joints, flat)`` sorted by joint."""
+    n_joints, h, w = hm.shape
+    hm.prepare(params.detection_threshold)  # may decide to compute the maps densely
+    if hm.is_dense:
+        peaks = [_dense_peaks(hm, j, params) for j in range(n_joints)]
+        return (np.repeat(np.arange(n_joints), [p.size for p in peaks]),
+                np.concatenate(peaks).astype(np.intp))
+    thr = params.detection_threshold
+    js, flat = hm.above_all(thr)  # tiled: values known exactly wherever they exceed thr
+    keep = _local_max_mask_sparse(lambda f: hm.above_or_low(js, f, thr), (h, w),
+                                  *np.divmod(flat, w), params.nms_padding)
+    return js[keep], flat[keep]
+
+
 def top_candidates(det, tags_at, params: GroupingParams) -> list:
     """Per joint: rows ``(x, y, val, t1, t2)`` (float64) of the NMS peaks above the threshold,
     the ``max_people`` highest, value-descending (equal values in row-major order).
 
-    ``det``: the heatmaps, an array ``[17,H,W]`` or a :class:`LazyHeatmaps`."""
+    ``det``: the heatmaps, an array ``[17,H,W]`` or a :class:`LazyHeatmaps`.  All joints
+    are handled in one batch (values, ordering and tags gathered once)."""
     hm = as_heatmaps(det)
-    n_joints, h, w = hm.shape
-    pad, thr = params.nms_padding, params.detection_threshold
-    out = []
-    for j in range(n_joints):
-        flat = hm.above(j, thr)
-        if flat.size > 200_000:  # dense: one max-pool is cheaper than windowed gathers
-            dj = hm.dense_map(j)
-            pooled = F.max_pool2d(torch.from_numpy(dj)[None, None], params.nms_kernel, 1, pad)
-            flat = flat[(pooled[0, 0].numpy().ravel()[flat] == dj.ravel()[flat])]
-        elif flat.size and hm.is_dense:
-            flat = flat[_local_max_mask(hm.dense_map(j), *np.divmod(flat, w), pad)]
-        elif flat.size:
-            flat = flat[_local_max_mask_sparse(lambda f: hm.above_or_low(j, f, thr), (h, w),
-                                               *np.divmod(flat, w), pad)]
-        vals = hm.at(j, flat)
-        order = np.lexsort((flat, -vals))[: params.max_people]
-        flat, vals = flat[order], vals[order]
-        rows = np.zeros((flat.size, 5), dtype=np.float64)
-        rows[:, 0], rows[:, 1] = flat % w, flat // w
-        rows[:, 2] = vals
-        if flat.size:
-            rows[:, 3:5] = tags_at(j, flat)
-        out.append(rows)
-    return out
+    n_joints, _, w = hm.shape
+    js, flat = _peaks(hm, params)
+    vals = hm.at(js, flat)
+    order = np.lexsort((flat, -vals, js))  # per joint: value-descending, then row-major
+    js, flat, vals = js[order], flat[order], vals[order]
+    starts = np.searchsorted(js, np.arange(n_joints + 1))
+    keep = np.arange(js.size) - starts[js] < params.max_people
+    js, flat, vals = js[keep], flat[keep], vals[keep]
+    rows = np.zeros((flat.size, 5), dtype=np.float64)
+    rows[:, 0], rows[:, 1] = flat % w, flat // w
+    rows[:, 2] = vals
+    if flat.size:
+        rows[:, 3:5] = tags_at(js, flat)
+    return np.split(rows, np.searchsorted(js, np.arange(1, n_joints)))
 
 
 # ----------------------------------------------------------------------------- matching

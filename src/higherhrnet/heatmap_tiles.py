@@ -198,6 +198,18 @@ class LazyHeatmaps:
             found.append((ty + self._ys[a]) * w + tx + self._xs[b])
         return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.intp)
 
+    def above_all(self, threshold: float):
+        """All joints' pixels above ``threshold``: ``(joints, flat)`` sorted by joint, then
+        flat index (one pass over the computed tiles instead of one per joint)."""
+        self.prepare(threshold)
+        n, h, w = self.shape
+        if self._dense is not None:
+            return np.nonzero(self._dense.reshape(n, -1) > threshold)
+        tj, ta, tb = np.nonzero(self.tile_bounds() > threshold)
+        i, ty, tx = np.nonzero(self._buf[tj, ta, tb] > threshold)
+        key = tj[i] * (h * w) + (ty + self._ys[ta[i]]) * w + tx + self._xs[tb[i]]
+        return np.divmod(np.unique(key), h * w)  # unique: shifted border tiles overlap
+
     def at(self, j, flat: np.ndarray) -> np.ndarray:
         """Exact values of joint(s) ``j`` (an int or an array broadcast with ``flat``) at
         flat indices (computing the tiles they fall in)."""
@@ -208,13 +220,13 @@ class LazyHeatmaps:
             return self._stored(j, ty, tx, ys, xs)
         return self._dense.ravel()[np.asarray(j) * (self.shape[1] * self.shape[2]) + flat]
 
-    def above_or_low(self, j: int, flat: np.ndarray, threshold: float) -> np.ndarray:
-        """Exact values where they may exceed ``threshold``, ``-inf`` where they cannot
+    def above_or_low(self, j, flat: np.ndarray, threshold: float) -> np.ndarray:
+        """Exact values of joint(s) ``j`` where they may exceed ``threshold``, ``-inf`` where they cannot
         (tiles never computed): enough to compare against values above the threshold."""
         self.prepare(threshold)
         flat = np.asarray(flat, dtype=np.intp)
         if self._dense is not None:
-            return self._dense[j].ravel()[flat]
+            return self.at(j, flat)
         ty, tx, ys, xs = self._tile_of(flat)
         return np.where(self._done[j, ty, tx], self._stored(j, ty, tx, ys, xs), -np.inf)
 
