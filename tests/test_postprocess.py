@@ -263,3 +263,35 @@ def test_oracle_outputs_on_coco_sample_reach_high_ap(root, coco_sample, tmp_path
     print("oracle metrics", m)
     assert m["AP"] > 0.9, m
     assert m["AR"] > 0.9, m
+
+
+def test_output_reader_equals_load_output_and_falls_back(tmp_path):
+    """Reused buffers give each file's values; other layouts and bad files behave exactly as
+    load_output (converted, or the same WorkflowError)."""
+    from higherhrnet.postprocess import OutputReader, load_output
+
+    rng = np.random.default_rng(0)
+    reader = OutputReader()
+    for i in range(2):  # the second image overwrites the first one's buffer
+        a = rng.normal(size=(1, 17, 8, 12)).astype(np.float32)
+        np.save(tmp_path / f"a{i}.npy", a)
+        np.testing.assert_array_equal(reader.read(0, tmp_path / f"a{i}.npy", a.shape), a)
+    a = rng.normal(size=(1, 17, 8, 12))
+    np.save(tmp_path / "f64.npy", a)
+    np.save(tmp_path / "fortran.npy", np.asfortranarray(a.astype(np.float32)))
+    for name in ("f64.npy", "fortran.npy"):
+        got = reader.read(1, tmp_path / name, a.shape)
+        np.testing.assert_array_equal(got, load_output(tmp_path / name, a.shape))
+        assert got.dtype == np.float32
+    np.save(tmp_path / "cut.npy", a.astype(np.float32))
+    data = (tmp_path / "cut.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(data[:-8])
+    b = a.astype(np.float32)
+    b[0, 3, 2, 1] = np.nan
+    np.save(tmp_path / "nan.npy", b)
+    for name, words in (("cut.npy", "not a readable"), ("nan.npy", "1 NaN or inf"),
+                        ("missing.npy", "not a readable")):
+        with pytest.raises(WorkflowError, match=words):
+            reader.read(2, tmp_path / name, a.shape)
+    with pytest.raises(WorkflowError, match="shape"):
+        reader.read(2, tmp_path / "f64.npy", (1, 17, 8, 13))
