@@ -218,11 +218,13 @@ def test_batched_refine_equals_brute_force(monkeypatch, chunk):
     np.testing.assert_array_equal(fast, brute)
 
 
-@pytest.mark.parametrize("first_blocks", [1, 16])
-def test_argmax_pairs_mixed_joints_equal_numpy_argmax(monkeypatch, first_blocks):
+@pytest.mark.parametrize("first_blocks,few", [(1, 0), (16, 0), (16, 10 ** 6)])
+def test_argmax_pairs_mixed_joints_equal_numpy_argmax(monkeypatch, first_blocks, few):
     """Pairs of different joints searched at once: each is the row-major-first argmax of
-    ``det[j] - round(||tag[j] - prev||)`` (ties from the plateaus included)."""
+    ``det[j] - round(||tag[j] - prev||)`` (ties from the plateaus included), with and
+    without the second bar-raising step."""
     monkeypatch.setattr(RefineSearch, "FIRST_BLOCKS", first_blocks)
+    monkeypatch.setattr(RefineSearch, "FEW_BLOCKS", few)
     det, tags, _ = _noise_maps(11)
     rng = np.random.default_rng(11)
     js = rng.integers(0, 17, 60)

@@ -254,8 +254,9 @@ class RefineSearch:
     and the range of each tag component (``maps.tag_block_bounds``) bound the score from
     above: ``max det - round(lower bound of dist)`` (``np.round`` is monotone).  The block
     with the highest bound is scored first; its best score ``b`` rules out every block whose
-    bound is below ``b``; the rest are scored exactly (the ``FIRST_BLOCKS`` highest bounds
-    are scored first: a higher ``b`` rules out more blocks).  Positions outside the scored blocks
+    bound is below ``b``; the rest are scored exactly (when that leaves more than
+    ``FEW_BLOCKS`` blocks, the ``FIRST_BLOCKS`` highest bounds are scored first: a higher
+    ``b`` rules out more blocks).  Positions outside the scored blocks
     score strictly less than ``b``, so the row-major-first argmax is the reference's.
     :meth:`argmax_many` does this for many people's tags at once (refine of one person does
     not depend on the others).  Maps whose size is not a multiple of ``BLOCK`` fall back to
@@ -263,7 +264,8 @@ class RefineSearch:
     """
 
     BLOCK = 8
-    FIRST_BLOCKS = 16  # blocks scored first, to set a high bar for the rest
+    FEW_BLOCKS = 32  # open blocks per pair after scoring the best-bounded one: search them
+    FIRST_BLOCKS = 16  # otherwise score this many first, to set a higher bar for the rest
     SLACK = 1e-4  # float32 rounding of scores and tag bounds: include blocks conservatively
     CHUNK = 1 << 21  # pixels scored per batch (bounds memory)
 
@@ -325,14 +327,28 @@ class RefineSearch:
             dist = np.sqrt(gap[..., 0] * gap[..., 0] + gap[..., 1] * gap[..., 1])
             lb = np.maximum(dist * np.float32(1 - 1e-5) - np.float32(self.SLACK), 0)
             bound = dmax[k] - np.round(lb)  # [n, blocks]
-            n_first = min(self.FIRST_BLOCKS, nblocks)
-            top = np.argpartition(-bound, n_first - 1, axis=1)[:, :n_first]  # highest bounds
-            first = (block_start[top][:, :, None] + self._offsets).reshape(len(p), -1)
-            best = self._scores(js[sl], first, p).max(axis=1)
-            slack = self.SLACK * (1.0 + np.abs(best))
-            pi, bi = np.nonzero(bound >= (best - slack)[:, None])
-            out[sl] = self._best_in_blocks(js[sl], p, best - slack, pi, block_start[bi])
+            best = self._best_of_top(js[sl], p, bound, block_start, 1)
+            pi, bi = self._open_blocks(bound, best)
+            if np.bincount(pi).max(initial=0) > self.FEW_BLOCKS:  # raise the bar first
+                best = np.maximum(best, self._best_of_top(js[sl], p, bound, block_start,
+                                                          self.FIRST_BLOCKS))
+                pi, bi = self._open_blocks(bound, best)
+            floor = best - self.SLACK * (1.0 + np.abs(best))
+            out[sl] = self._best_in_blocks(js[sl], p, floor, pi, block_start[bi])
         return out
+
+    def _best_of_top(self, js, prevs, bound, block_start, n_blocks: int) -> np.ndarray:
+        """Per pair: the best score in its ``n_blocks`` blocks of highest bound (a score
+        reached somewhere, so a valid floor for the rest of the search)."""
+        n_blocks = min(n_blocks, bound.shape[1])
+        top = np.argpartition(-bound, n_blocks - 1, axis=1)[:, :n_blocks]
+        first = (block_start[top][:, :, None] + self._offsets).reshape(len(prevs), -1)
+        return self._scores(js, first, prevs).max(axis=1)
+
+    def _open_blocks(self, bound, best):
+        """``(pair, block)`` of the blocks whose bound reaches the score ``best`` already
+        found (with a float-rounding slack: a block left out scores strictly less)."""
+        return np.nonzero(bound >= (best - self.SLACK * (1.0 + np.abs(best)))[:, None])
 
     def _best_in_blocks(self, js, prevs, floor, pi, starts):
         """Per pair: the smallest flat index of the max score over its candidate blocks.
