@@ -211,17 +211,15 @@ class Aggregated:
         ``flat``) at flat (row-major) input-resolution indices, bit-identical to the dense
         reference tags.  Joints asked for more than ``DENSE_AFTER`` points get their whole
         map cached."""
+        if np.ndim(j) == 0:  # one joint: no per-point joint indices
+            return self._tags_of_joint(int(j), np.asarray(flat, dtype=np.intp))
         js, flat = np.broadcast_arrays(np.asarray(j, dtype=np.intp),
                                        np.asarray(flat, dtype=np.intp))
         shape, js, flat = flat.shape, js.ravel(), flat.ravel()
         self._asked += np.bincount(js, minlength=self._asked.size)
         hw = self.heatmaps.shape[1] * self.heatmaps.shape[2]
         for k in np.flatnonzero((self._asked > self.DENSE_AFTER) & ~self._filled):
-            # torch's resize of both passes' map: the reference's own kernel (not a small
-            # output here, see SMALL_OUTPUT), faster than the emulation on whole maps
-            up = resize_bilinear(np.stack([t[k] for t in self._half]), self.heatmaps.shape[1:])
-            self._dense[k * hw: (k + 1) * hw] = up.reshape(2, -1).T
-            self._filled[k] = True
+            self._fill(k)
         if self._filled[js].all():
             return self._dense[js * hw + flat].reshape(*shape, 2)
         out = np.empty((flat.size, 2), dtype=np.float32)
@@ -232,6 +230,26 @@ class Aggregated:
             ys, xs = np.divmod(flat[rest], self.heatmaps.shape[2])
             out[rest] = upsample_points(self._half, js[rest], ys, xs).T
         return out.reshape(*shape, 2)
+
+    def _tags_of_joint(self, j: int, flat: np.ndarray) -> np.ndarray:
+        """:meth:`tags_at` for one joint (the same values, fewer passes over the points)."""
+        self._asked[j] += flat.size
+        hw = self.heatmaps.shape[1] * self.heatmaps.shape[2]
+        if not self._filled[j] and self._asked[j] <= self.DENSE_AFTER:
+            ys, xs = np.divmod(flat, self.heatmaps.shape[2])
+            return np.moveaxis(upsample_points(self._half, j, ys, xs), 0, -1)
+        if not self._filled[j]:
+            self._fill(j)
+        return self._dense[j * hw: (j + 1) * hw][flat]
+
+    def _fill(self, j: int) -> None:
+        """Cache joint ``j``'s whole tag maps: torch's resize of both passes' maps, the
+        reference's own kernel (not a small output here, see SMALL_OUTPUT), faster than the
+        emulation on whole maps."""
+        hw = self.heatmaps.shape[1] * self.heatmaps.shape[2]
+        up = resize_bilinear(np.stack([t[j] for t in self._half]), self.heatmaps.shape[1:])
+        self._dense[j * hw: (j + 1) * hw] = up.reshape(2, -1).T
+        self._filled[j] = True
 
     def tag_block_bounds(self, j: int, block: int):
         """Per ``block`` x ``block`` input-resolution block: min and max of each tag component

@@ -281,7 +281,7 @@ class RefineSearch:
     def _scores(self, js: np.ndarray, flat: np.ndarray, prev: np.ndarray) -> np.ndarray:
         """Reference scores at ``flat [m,k]`` of joints ``js [m]`` for tags ``prev [m,2]``
         (the same float32 operations as the reference's whole-map computation)."""
-        jj = np.asarray(js, dtype=np.intp)[:, None]
+        jj = js if np.ndim(js) == 0 else np.asarray(js, dtype=np.intp)[:, None]
         d = (self.maps.tags_at(jj, flat) - prev[:, None, :]) ** 2
         tt = (d[..., 0] + d[..., 1]) ** 0.5  # == .sum(axis=-1) of the two components
         return self.hm.at(jj, flat) - np.round(tt)
@@ -321,20 +321,21 @@ class RefineSearch:
         for c0 in range(0, len(js), step):
             sl = order[c0: c0 + step]
             p, k = prevs[sl], k_of[sl]
-            if (k == k[0]).all():
-                k = k[:1]
+            jsel = js[sl]
+            if (k == k[0]).all():  # one joint: broadcast its bounds, pass it as a scalar
+                k, jsel = k[:1], int(jsel[0])
             gap = np.maximum(np.maximum(lo[k] - p[:, None], p[:, None] - hi[k]), 0)
             dist = np.sqrt(gap[..., 0] * gap[..., 0] + gap[..., 1] * gap[..., 1])
             lb = np.maximum(dist * np.float32(1 - 1e-5) - np.float32(self.SLACK), 0)
             bound = dmax[k] - np.round(lb)  # [n, blocks]
-            best = self._best_of_top(js[sl], p, bound, block_start, 1)
+            best = self._best_of_top(jsel, p, bound, block_start, 1)
             pi, bi = self._open_blocks(bound, best)
             if np.bincount(pi).max(initial=0) > self.FEW_BLOCKS:  # raise the bar first
-                best = np.maximum(best, self._best_of_top(js[sl], p, bound, block_start,
+                best = np.maximum(best, self._best_of_top(jsel, p, bound, block_start,
                                                           self.FIRST_BLOCKS))
                 pi, bi = self._open_blocks(bound, best)
             floor = best - self.SLACK * (1.0 + np.abs(best))
-            out[sl] = self._best_in_blocks(js[sl], p, floor, pi, block_start[bi])
+            out[sl] = self._best_in_blocks(jsel, p, floor, pi, block_start[bi])
         return out
 
     def _best_of_top(self, js, prevs, bound, block_start, n_blocks: int) -> np.ndarray:
@@ -362,10 +363,11 @@ class RefineSearch:
         per = max(1, self.CHUNK // self._offsets.size)
         for k in range(0, len(pi), per):
             flat = starts[k: k + per, None] + self._offsets[None]
-            keep = self.hm.at(js[pi[k: k + per], None], flat) >= floor[pi[k: k + per]][:, None]
+            jk = js if np.ndim(js) == 0 else js[pi[k: k + per], None]
+            keep = self.hm.at(jk, flat) >= floor[pi[k: k + per]][:, None]
             who = np.broadcast_to(pi[k: k + per, None], flat.shape)[keep]
             flat = flat[keep]
-            s = self._scores(js[who], flat[:, None], prevs[who])[:, 0]
+            s = self._scores(js if np.ndim(js) == 0 else js[who], flat[:, None], prevs[who])[:, 0]
             top = np.full(len(prevs), -np.inf, dtype=np.float32)
             np.maximum.at(top, who, s)
             first = np.full(len(prevs), big, dtype=np.intp)

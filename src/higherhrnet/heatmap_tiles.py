@@ -218,6 +218,8 @@ class LazyHeatmaps:
             ty, tx, ys, xs = self._tile_of(flat)
             self.ensure(np.broadcast_to(j, ty.shape).ravel(), ty.ravel(), tx.ravel())
             return self._stored(j, ty, tx, ys, xs)
+        if np.ndim(j) == 0:
+            return self._dense[j].ravel()[flat]
         return self._dense.ravel()[np.asarray(j) * (self.shape[1] * self.shape[2]) + flat]
 
     def above_or_low(self, j, flat: np.ndarray, threshold: float) -> np.ndarray:
@@ -266,6 +268,8 @@ class DenseHeatmaps:
         return np.flatnonzero(self._flat[j] > threshold)
 
     def at(self, j, flat: np.ndarray) -> np.ndarray:
+        if np.ndim(j) == 0:
+            return self._flat[j][np.asarray(flat, dtype=np.intp)]
         return self._all[np.asarray(j) * self._flat.shape[1] + np.asarray(flat, dtype=np.intp)]
 
     def above_or_low(self, j: int, flat: np.ndarray, threshold: float) -> np.ndarray:
