@@ -2,7 +2,6 @@
 
 import importlib.util
 import shlex
-import shutil
 from pathlib import Path
 
 import yaml
