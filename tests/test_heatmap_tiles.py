@@ -54,3 +54,25 @@ def test_above_all_equals_per_joint_above(reference):
     for j in range(17):
         np.testing.assert_array_equal(flat[js == j], hm.above(j, 0.1))
     assert np.all(np.diff(js) >= 0)
+
+
+@pytest.mark.parametrize("hw", [(32, 32), (33, 47), (64, 96), (73, 101), (130, 65)])
+def test_tile_and_block_bounds_equal_sliced_maxima(hw):
+    """The torch block reductions give exactly the maxima/minima of the source windows
+    each tile (or 8x8 block) of the x2 resize reads, shifted last tiles included."""
+    from higherhrnet.heatmap_tiles import TILE, tile_window_max, window_reduce
+    rng = np.random.default_rng(hw[0] * hw[1])
+    src = rng.normal(0, 3, (3, *hw)).astype(np.float32)
+    h, w = hw
+    ys = np.minimum(np.arange(0, 2 * h, TILE), 2 * h - TILE)
+    xs = np.minimum(np.arange(0, 2 * w, TILE), 2 * w - TILE)
+    win = lambda s, n, a=TILE // 2: slice(max(s // 2 - 1, 0), min(s // 2 + a + 1, n))  # noqa
+    expected = np.array([[[src[c, win(y, h), win(x, w)].max() for x in xs] for y in ys]
+                         for c in range(3)])
+    assert np.array_equal(tile_window_max(src, (2 * h, 2 * w)), expected)
+    for hb in (1, 4, 5):
+        for fn, red in ((np.maximum, np.max), (np.minimum, np.min)):
+            want = np.array([[[red(src[c, win(2 * by * hb, h, hb), win(2 * bx * hb, w, hb)])
+                               for bx in range(w // hb)] for by in range(h // hb)]
+                             for c in range(3)])
+            assert np.array_equal(window_reduce(src, hb, fn), want)

@@ -58,27 +58,60 @@ def block_reduce(a: np.ndarray, b: int, fn) -> np.ndarray:
 def window_reduce(a: np.ndarray, hb: int, fn) -> np.ndarray:
     """Reduce ``a [..., h, w]`` over windows of rows and columns ``[k*hb - 1, k*hb + hb]``
     (clamped) for each block k: the source pixels a x2 bilinear upsample reads for output
-    pixels ``[2*k*hb, 2*k*hb + 2*hb)``.
+    pixels ``[2*k*hb, 2*k*hb + 2*hb)``.  ``fn`` is ``np.maximum`` or ``np.minimum``.
 
-    Rows first (each strided row slice is contiguous memory, so the first pass reads the
-    array about once), then columns of the ``hb`` times smaller result.  Clamped halo
-    indices repeat a pixel of the window, so they are simply left out.
+    Rows first, then columns of the ``hb`` times smaller result.  Along each axis, the
+    ``hb`` pixels of each block are reduced by torch's ``amax``/``amin`` over a reshaped view
+    (one contiguous pass, several times faster than strided numpy slices), then the two
+    halo pixels are folded in.  Min and max select one of their operands, so any order of
+    evaluation gives the same values.  Clamped halo indices repeat a pixel of the window,
+    so they are simply left out.
     """
     nby, nbx = a.shape[-2] // hb, a.shape[-1] // hb
-    return _reduce_axis(_reduce_axis(a, -2, nby, hb, fn), -1, nbx, hb, fn)
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    return _reduce_axis(_reduce_axis(t, -2, nby, hb, fn), -1, nbx, hb, fn).numpy()
 
 
-def _reduce_axis(a: np.ndarray, axis: int, nb: int, hb: int, fn) -> np.ndarray:
-    """``fn`` over indices ``[k*hb - 1, k*hb + hb]`` (within bounds) of ``axis``, k < nb."""
-    a = np.moveaxis(a, axis, 0)
-    out = a[0: nb * hb: hb].copy()
-    for s in range(1, hb):
-        fn(out, a[s: nb * hb: hb], out=out)
-    left = a[hb - 1: (nb - 1) * hb: hb]  # index k*hb - 1 for k >= 1
-    fn(out[1: 1 + len(left)], left, out=out[1: 1 + len(left)])
-    right = a[hb: (nb + 1) * hb: hb]  # index k*hb + hb where it exists
-    fn(out[: len(right)], right, out=out[: len(right)])
-    return np.moveaxis(out, 0, axis)
+def _reduce_axis(t: torch.Tensor, dim: int, nb: int, hb: int, fn) -> torch.Tensor:
+    """``fn`` over indices ``[k*hb - 1, k*hb + hb]`` (within bounds) of ``dim`` (negative),
+    k < nb."""
+    block, pair = (torch.amax, torch.maximum) if fn is np.maximum else (torch.amin, torch.minimum)
+    out = block(t.narrow(dim, 0, nb * hb).unflatten(dim, (nb, hb)), dim=dim)
+
+    def every_hb(start: int, stop: int) -> torch.Tensor:
+        index = [slice(None)] * t.dim()
+        index[dim] = slice(start, min(stop, t.shape[dim]), hb)
+        return t[tuple(index)]
+
+    left = every_hb(hb - 1, (nb - 1) * hb)  # index k*hb - 1 for k >= 1
+    if left.shape[dim]:
+        o = out.narrow(dim, 1, left.shape[dim])
+        pair(o, left, out=o)
+    right = every_hb(hb, (nb + 1) * hb)  # index k*hb + hb where it exists
+    if right.shape[dim]:
+        o = out.narrow(dim, 0, right.shape[dim])
+        pair(o, right, out=o)
+    return out
+
+
+def tile_window_max(src: np.ndarray, n_out: tuple[int, int]) -> np.ndarray:
+    """Per tile of :class:`LazyHeatmaps` (starts :func:`_starts` of the output size
+    ``n_out``): the maximum of the source pixels its x2 resize reads ``[C, tiles_y, tiles_x]``.
+
+    Tiles starting at multiples of ``TILE`` read source windows ``[k*TILE/2 - 1, k*TILE/2 +
+    TILE/2]``: :func:`window_reduce`'s windows with ``hb = TILE/2``; a last tile shifted
+    back to end at the border reads the last ``TILE/2 + 1`` source pixels.
+    """
+    half = TILE // 2
+    t = torch.from_numpy(np.ascontiguousarray(src))
+    for dim, size in ((-2, n_out[0]), (-1, n_out[1])):
+        n_src = t.shape[dim]
+        parts = [_reduce_axis(t, dim, n_src // half, half, np.maximum)]
+        if size % TILE:  # the shifted last tile
+            lo = max(n_src - half - 1, 0)
+            parts.append(t.narrow(dim, lo, n_src - lo).amax(dim=dim, keepdim=True))
+        t = torch.cat(parts, dim=dim)
+    return t.numpy()
 
 
 def _upper(bn: np.ndarray, bf: np.ndarray) -> np.ndarray:
@@ -134,12 +167,7 @@ class LazyHeatmaps:
     def tile_bounds(self) -> np.ndarray:
         """Upper bounds ``[C, tiles_y, tiles_x]`` (float64) of each tile's values."""
         if self._bounds is None:
-            per_pass = []
-            for src in self._src:
-                rows = np.stack([src[:, max(y // 2 - 1, 0): y // 2 + TILE // 2 + 1].max(axis=1)
-                                 for y in self._ys], axis=1)
-                per_pass.append(np.stack([rows[..., max(x // 2 - 1, 0): x // 2 + TILE // 2 + 1]
-                                          .max(axis=-1) for x in self._xs], axis=-1))
+            per_pass = [tile_window_max(src, self.shape[1:]) for src in self._src]
             self._bounds = _upper(*per_pass)
         return self._bounds
 
