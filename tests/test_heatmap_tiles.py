@@ -76,3 +76,30 @@ def test_tile_and_block_bounds_equal_sliced_maxima(hw):
                                for bx in range(w // hb)] for by in range(h // hb)]
                              for c in range(3)])
             assert np.array_equal(window_reduce(src, hb, fn), want)
+
+
+def test_tiled_nms_equals_dense_max_pool():
+    """Peaks from the tiles' own max-pool (windows inside a tile or cut by the image border)
+    plus the gathered windows near inner tile edges equal the reference's dense max-pool,
+    with ties (quantised values) and blobs across tile edges and shifted border tiles."""
+    from higherhrnet.grouping import GroupingParams, _peaks
+    rng = np.random.default_rng(5)
+    h, w = 100, 130  # output 200x260: the last tile row and column are shifted
+    yy, xx = np.mgrid[0:h, 0:w]
+    src = []
+    for _ in "nf":
+        maps = rng.uniform(0, 0.05, (4, h, w))
+        for j, (cy, cx) in enumerate([(32, 32), (1, 64), (h - 2, w - 3), (50, 97)]):
+            blob = 0.9 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 60.0)
+            maps[j] += np.round(blob * 8) / 8  # plateaus: ties
+        src.append(torch.from_numpy(maps.astype(np.float32)))
+    lazy, dense = LazyHeatmaps(*src), project(*src)
+    params = GroupingParams()
+    js, flat = _peaks(lazy, params)
+    assert not lazy.is_dense
+    _, _, decided, _ = lazy.above_all(params.detection_threshold, params.nms_padding)
+    assert decided.any() and not decided.all()  # both ways of deciding are exercised
+    pooled = torch.nn.functional.max_pool2d(torch.from_numpy(dense)[None], 5, 1, 2)[0].numpy()
+    want = np.nonzero(((dense > 0.1) & (pooled == dense)).reshape(4, -1))
+    np.testing.assert_array_equal(js, want[0])
+    np.testing.assert_array_equal(flat, want[1])

@@ -133,9 +133,12 @@ def _peaks(hm, params: GroupingParams):
         return (np.repeat(np.arange(n_joints), [p.size for p in peaks]),
                 np.concatenate(peaks).astype(np.intp))
     thr = params.detection_threshold
-    js, flat = hm.above_all(thr)  # tiled: values known exactly wherever they exceed thr
-    keep = _local_max_mask_sparse(lambda f: hm.above_or_low(js, f, thr), (h, w),
-                                  *np.divmod(flat, w), params.nms_padding)
+    # tiled: values known exactly wherever they exceed thr; NMS decided by a max-pool of
+    # each tile, except near inner tile edges, whose windows reach into other tiles
+    js, flat, decided, keep = hm.above_all(thr, params.nms_padding)
+    rest = np.flatnonzero(~decided)
+    keep[rest] = _local_max_mask_sparse(lambda f: hm.above_or_low(js[rest], f, thr), (h, w),
+                                        *np.divmod(flat[rest], w), params.nms_padding)
     return js[keep], flat[keep]
 
 

@@ -114,6 +114,21 @@ def tile_window_max(src: np.ndarray, n_out: tuple[int, int]) -> np.ndarray:
     return t.numpy()
 
 
+def square_max(a: np.ndarray, pad: int) -> np.ndarray:
+    """Max of each pixel's ``(2*pad+1)^2`` window in ``a [N,h,w]``, clipped at the borders
+    (``max_pool2d(a, 2*pad+1, 1, pad)``): rows, then columns, by shifted slices (torch's
+    max-pool is about 10 times slower on small maps; max is exact in any order)."""
+    rows = a.copy()
+    for d in range(1, pad + 1):
+        np.maximum(rows[:, d:], a[:, :-d], out=rows[:, d:])
+        np.maximum(rows[:, :-d], a[:, d:], out=rows[:, :-d])
+    out = rows.copy()
+    for d in range(1, pad + 1):
+        np.maximum(out[:, :, d:], rows[:, :, :-d], out=out[:, :, d:])
+        np.maximum(out[:, :, :-d], rows[:, :, d:], out=out[:, :, :-d])
+    return out
+
+
 def _upper(bn: np.ndarray, bf: np.ndarray) -> np.ndarray:
     """An upper bound (float64) of ``(up_n + up_f) / 2`` from bounds of each pass's values."""
     bn, bf = bn.astype(np.float64), bf.astype(np.float64)
@@ -226,17 +241,38 @@ class LazyHeatmaps:
             found.append((ty + self._ys[a]) * w + tx + self._xs[b])
         return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.intp)
 
-    def above_all(self, threshold: float):
+    def above_all(self, threshold: float, nms_pad: int | None = None):
         """All joints' pixels above ``threshold``: ``(joints, flat)`` sorted by joint, then
-        flat index (one pass over the computed tiles instead of one per joint)."""
+        flat index (one pass over the computed tiles instead of one per joint).
+
+        With ``nms_pad``, also ``(decided, peak)`` per pixel: whether its NMS window
+        (``2*nms_pad + 1`` square) lies inside the tile it was found in, or is cut only by
+        the image border, where the reference's max-pool pads with -inf too; and, where
+        decided, whether the pixel equals its window's maximum (one max-pool over the
+        computed tiles instead of a gather per window pixel).  Undecided pixels are
+        near an inner tile edge and need :meth:`above_or_low`.
+        """
         self.prepare(threshold)
         n, h, w = self.shape
         if self._dense is not None:
-            return np.nonzero(self._dense.reshape(n, -1) > threshold)
+            js, flat = np.nonzero(self._dense.reshape(n, -1) > threshold)
+            if nms_pad is None:
+                return js, flat
+            return js, flat, np.zeros(js.size, dtype=bool), np.zeros(js.size, dtype=bool)
         tj, ta, tb = np.nonzero(self.tile_bounds() > threshold)
-        i, ty, tx = np.nonzero(self._buf[tj, ta, tb] > threshold)
+        tiles = self._buf[tj, ta, tb]
+        i, ty, tx = np.nonzero(tiles > threshold)
         key = tj[i] * (h * w) + (ty + self._ys[ta[i]]) * w + tx + self._xs[tb[i]]
-        return np.divmod(np.unique(key), h * w)  # unique: shifted border tiles overlap
+        # unique: shifted border tiles overlap; keep each pixel's first occurrence
+        key, first = np.unique(key, return_index=True)
+        if nms_pad is None:
+            return np.divmod(key, h * w)
+        i, ty, tx = i[first], ty[first], tx[first]
+        y0, x0 = self._ys[ta[i]], self._xs[tb[i]]
+        decided = (((ty >= nms_pad) | (y0 == 0)) & ((ty < TILE - nms_pad) | (y0 + TILE == h))
+                   & ((tx >= nms_pad) | (x0 == 0)) & ((tx < TILE - nms_pad) | (x0 + TILE == w)))
+        peak = decided & (square_max(tiles, nms_pad)[i, ty, tx] == tiles[i, ty, tx])
+        return (*np.divmod(key, h * w), decided, peak)
 
     def at(self, j, flat: np.ndarray) -> np.ndarray:
         """Exact values of joint(s) ``j`` (an int or an array broadcast with ``flat``) at
