@@ -55,7 +55,7 @@ def _half_pass(out0, out1, flipped: bool):
     o0 = torch.from_numpy(np.ascontiguousarray(out0))
     o1 = torch.from_numpy(np.ascontiguousarray(out1))
     up = F.interpolate(o0, size=tuple(o1.shape[1:]), mode="bilinear", align_corners=False)[0]
-    hm = (up[:NUM_JOINTS] + o1[:NUM_JOINTS]) / 2
+    hm = up[:NUM_JOINTS].add_(o1[:NUM_JOINTS]).div_(2)  # in place: no fresh large maps
     tag = up[NUM_JOINTS:]
     if flipped:  # back to the normal orientation
         return hm.flip(2), tag.flip(2)
