@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 import torch.nn.functional as F
 
 TILE = 64  # input pixels: interior crops of 34x34 sources give 68x68 outputs (68 + 68 > 128)
@@ -207,9 +208,9 @@ class LazyHeatmaps:
         self._done[tiles[:, 0], tiles[:, 1], tiles[:, 2]] = True
 
     def _compute(self, js, r0, c0, hc: int, wc: int, oy: int, ox: int) -> None:
-        rows = (r0[:, None] + np.arange(hc))[:, :, None]
-        cols = (c0[:, None] + np.arange(wc))[:, None, :]
-        crops = np.concatenate([src[js[:, None, None], rows, cols] for src in self._src])
+        # crops [n, hc, wc] as rows of a window view (much faster than per-pixel indices)
+        crops = np.concatenate([sliding_window_view(src, (hc, wc), axis=(1, 2))[js, r0, c0]
+                                for src in self._src])
         up = F.interpolate(torch.from_numpy(crops)[:, None], size=(2 * hc, 2 * wc),
                            mode="bilinear", align_corners=False)[:, 0]
         n = len(js)
