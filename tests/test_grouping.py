@@ -379,3 +379,25 @@ def test_munkres_matches_the_package_when_installed():
         expected = [tuple(map(int, p)) for p in munkres.Munkres().compute(cost.copy())]
         rows, cols = munkres_assignment(cost)
         assert list(zip(rows.tolist(), cols.tolist())) == expected
+
+
+def test_batched_adjust_equals_per_joint_rule():
+    """adjust handles all detected joints in one batch: each equals the +-0.25 rule applied
+    joint by joint (integer-valued maps give ties; points on every border)."""
+    from higherhrnet.grouping import adjust, quarter_offsets
+    from higherhrnet.heatmap_tiles import DenseHeatmaps
+    rng = np.random.default_rng(3)
+    det = rng.integers(0, 3, (17, 20, 30)).astype(np.float32)
+    persons = np.zeros((6, 17, 5), dtype=np.float32)
+    persons[:, :, 0] = rng.integers(0, 30, (6, 17))
+    persons[:, :, 1] = rng.integers(0, 20, (6, 17))
+    persons[:, :, 2] = rng.integers(0, 2, (6, 17)) * rng.uniform(0.2, 1, (6, 17))
+    persons[0, :4, :2] = [[0, 0], [29, 19], [0, 19], [29, 0]]
+    expected = persons.copy()
+    for p, j in zip(*np.nonzero(persons[:, :, 2] > 0)):
+        dx, dy = quarter_offsets(DenseHeatmaps(det), int(j), persons[p, j, 0:1].astype(np.intp),
+                                 persons[p, j, 1:2].astype(np.intp))
+        expected[p, j, 0] = expected[p, j, 0] + np.float32(dx[0]) + np.float32(0.5)
+        expected[p, j, 1] = expected[p, j, 1] + np.float32(dy[0]) + np.float32(0.5)
+    got = adjust(persons.copy(), det)
+    np.testing.assert_array_equal(got, expected)

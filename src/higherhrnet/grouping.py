@@ -220,10 +220,10 @@ def match_by_tag(candidates: list, params: GroupingParams) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- adjust / refine
 
-def quarter_offsets(hm, j: int, xs: np.ndarray, ys: np.ndarray):
-    """The reference's +-0.25 rule at integer points of joint ``j``'s map: ``(dx, dy)``
-    arrays; toward the higher of the two neighbours (clamped at the border), a tie gives
-    -0.25."""
+def quarter_offsets(hm, j, xs: np.ndarray, ys: np.ndarray):
+    """The reference's +-0.25 rule at integer points of joint(s) ``j`` (an int or an array
+    like ``xs``): ``(dx, dy)`` arrays; toward the higher of the two neighbours (clamped at
+    the border), a tie gives -0.25."""
     _, h, w = hm.shape
     xs, ys = np.asarray(xs, dtype=np.intp), np.asarray(ys, dtype=np.intp)
     nb = hm.at(j, np.stack([ys * w + np.minimum(xs + 1, w - 1), ys * w + np.maximum(xs - 1, 0),
@@ -233,15 +233,13 @@ def quarter_offsets(hm, j: int, xs: np.ndarray, ys: np.ndarray):
 
 def adjust(persons: np.ndarray, det) -> np.ndarray:
     """Quarter-pixel shift toward the higher neighbour, plus 0.5 (in place; float32)."""
-    hm = as_heatmaps(det)
-    for j in range(persons.shape[1]):
-        who = np.flatnonzero(persons[:, j, 2] > 0)
-        if who.size == 0:
-            continue
-        dx, dy = quarter_offsets(hm, j, persons[who, j, 0].astype(np.intp),
-                                 persons[who, j, 1].astype(np.intp))
-        persons[who, j, 0] = persons[who, j, 0] + dx.astype(np.float32) + np.float32(0.5)
-        persons[who, j, 1] = persons[who, j, 1] + dy.astype(np.float32) + np.float32(0.5)
+    who, js = np.nonzero(persons[:, :, 2] > 0)  # all detected joints in one batch
+    if who.size == 0:
+        return persons
+    dx, dy = quarter_offsets(as_heatmaps(det), js, persons[who, js, 0].astype(np.intp),
+                             persons[who, js, 1].astype(np.intp))
+    persons[who, js, 0] = persons[who, js, 0] + dx.astype(np.float32) + np.float32(0.5)
+    persons[who, js, 1] = persons[who, js, 1] + dy.astype(np.float32) + np.float32(0.5)
     return persons
 
 
