@@ -8,33 +8,31 @@ from collections import defaultdict
 from pathlib import Path
 
 from .errors import WorkflowError
+from .evaluate import GUIDE, METRICS
 from .jsonfile import read_json
 
-METRIC_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
-#: HigherHRNet-W32, input 512, single scale + flip (reference README; Ascend 310P3 OM: AP 67.1).
-GUIDE = {"AP": 67.1, "AP50": 86.2, "AP75": 73.0, "APm": 61.5, "APl": 76.1}
 
 
 def read_metrics(path: str | Path) -> dict[str, float]:
     """Metrics json written by the evaluate stage (values in 0..1)."""
     path = Path(path)
     data = read_json(path, "metrics")
-    if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
-        data = data["metrics"]
-    missing = [m for m in METRIC_NAMES if m not in data]
+    if not isinstance(data, dict):
+        raise WorkflowError(f"metrics {path}: expected a JSON object of metric values")
+    missing = [m for m in METRICS if m not in data]
     if missing:
         raise WorkflowError(f"metrics {path}: missing {', '.join(missing)}")
-    return {m: float(data[m]) for m in METRIC_NAMES}
+    return {m: float(data[m]) for m in METRICS}
 
 
 def metrics_html(metrics: dict[str, float], *, weights: str, dataset: str, backend: str) -> str:
     rows = []
-    for m in METRIC_NAMES:
+    for m in METRICS:
         ours = 100.0 * metrics[m]
-        guide = GUIDE.get(m)
+        guide = None if m not in GUIDE else 100.0 * GUIDE[m]
         diff = "" if guide is None else f"{ours - guide:+.1f}"
         rows.append(
-            f"<tr><td>{m}</td><td>{ours:.1f}</td><td>{'' if guide is None else guide}</td>"
+            f"<tr><td>{m}</td><td>{ours:.1f}</td><td>{'' if guide is None else f'{guide:.1f}'}</td>"
             f"<td>{diff}</td></tr>"
         )
     warning = ""
