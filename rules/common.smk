@@ -2,12 +2,16 @@
 
 import importlib.util
 import shlex
+import sys
 from pathlib import Path
 
 import yaml
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+sys.path.insert(0, str(Path(workflow.basedir, "src")))
+from higherhrnet.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
 
 
 def coerce_cli_scalars(values, schema):

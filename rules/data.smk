@@ -1,7 +1,5 @@
 # Data: COCO val2017 (guide layout, or download + unpack), the synthetic offline set, weights.
-
-COCO_IMAGES_ZIP = "http://images.cocodataset.org/zips/val2017.zip"
-COCO_ANN_ZIP = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
+# URLs, sizes and md5s of the COCO zips come from higherhrnet.download (imported in common.smk).
 
 
 rule download_coco_images:
@@ -12,9 +10,9 @@ rule download_coco_images:
     conda:
         "../envs/data.yaml"
     params:
-        url=COCO_IMAGES_ZIP,
-        md5="442b8da7639aecaf257c1dceb8ba8c80",
-        size=815585330,
+        url=COCO_VAL2017_IMAGES.url,
+        md5=COCO_VAL2017_IMAGES.md5,
+        size=COCO_VAL2017_IMAGES.size,
     shell:
         'python "$HHRNET_SCRIPTS/download.py" --url {params.url} --md5 {params.md5} '
         "--size {params.size} --output {output} 2> {log}"
@@ -28,9 +26,9 @@ rule download_coco_annotations:
     conda:
         "../envs/data.yaml"
     params:
-        url=COCO_ANN_ZIP,
-        md5="f4bbac642086de4f52a3fdda2de5fa2c",
-        size=252907541,
+        url=COCO_ANNOTATIONS_TRAINVAL2017.url,
+        md5=COCO_ANNOTATIONS_TRAINVAL2017.md5,
+        size=COCO_ANNOTATIONS_TRAINVAL2017.size,
     shell:
         'python "$HHRNET_SCRIPTS/download.py" --url {params.url} --md5 {params.md5} '
         "--size {params.size} --output {output} 2> {log}"

@@ -14,9 +14,6 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-import numpy as np
-
-
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -54,6 +51,8 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         fh.write(text)
 
 
-def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+def save_npy(path: str | os.PathLike, array) -> None:
+    import numpy as np  # lazily: the Snakefile imports the download constants, stdlib only
+
     with atomic_open(path, "wb") as fh:
         np.save(fh, array, allow_pickle=False)
