@@ -1,11 +1,15 @@
 # The guide's two ais_bench runs (normal and flipped inputs), on the configured backend.
 # Every backend writes ais_bench's layout: <out>/<dirname>/<stem>_{0,1}.npy + <dirname>_summary.json.
+# Tensor folders are inputs through ancient(): their manifest carries the timestamp. Snakemake
+# deletes a temp folder file by file, so a run killed meanwhile leaves a half-deleted folder with
+# a fresh mtime, which would otherwise re-run a finished job on what is left of it.
 
 
 rule infer:
     input:
         model=backend_model(),
-        tensors=f"{DS}/prep/shard{{shard}}",
+        tensors=ancient(f"{DS}/prep/shard{{shard}}"),
+        manifest=f"{DS}/prep/shard{{shard}}.manifest.json",
     output:
         outputs=maybe_temp(directory(f"{RUN}/infer/shard{{shard}}/output_dir")),
         summary=f"{RUN}/infer/shard{{shard}}/output_dir_summary.json",
@@ -26,13 +30,14 @@ rule infer:
     shell:
         'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
         "--input {input.tensors}/prep_dir --output {params.outdir} --output-dirname output_dir "
-        "--allow-empty {params.args} 2> {log}"
+        "--manifest {input.manifest} --allow-empty {params.args} 2> {log}"
 
 
 rule infer_flip:
     input:
         model=backend_model(),
-        tensors=f"{DS}/prep_flip/shard{{shard}}",
+        tensors=ancient(f"{DS}/prep_flip/shard{{shard}}"),
+        manifest=f"{DS}/prep_flip/shard{{shard}}.manifest.json",
     output:
         outputs=maybe_temp(directory(f"{RUN}/infer/shard{{shard}}/output_flip_dir")),
         summary=f"{RUN}/infer/shard{{shard}}/output_flip_dir_summary.json",
@@ -54,4 +59,4 @@ rule infer_flip:
         'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
         "--input {input.tensors}/prep_flip_dir --output {params.outdir} "
         "--output-dirname output_flip_dir "
-        "--allow-empty {params.args} 2> {log}"
+        "--manifest {input.manifest} --allow-empty {params.args} 2> {log}"

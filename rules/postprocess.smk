@@ -4,8 +4,11 @@
 
 rule postprocess:
     input:
-        outputs=f"{RUN}/infer/shard{{shard}}/output_dir",
-        outputs_flip=f"{RUN}/infer/shard{{shard}}/output_flip_dir",
+        # ancient(): the summaries carry the timestamp (see infer.smk)
+        outputs=ancient(f"{RUN}/infer/shard{{shard}}/output_dir"),
+        outputs_flip=ancient(f"{RUN}/infer/shard{{shard}}/output_flip_dir"),
+        summary=f"{RUN}/infer/shard{{shard}}/output_dir_summary.json",
+        summary_flip=f"{RUN}/infer/shard{{shard}}/output_flip_dir_summary.json",
         manifest=f"{DS}/prep/shard{{shard}}.manifest.json",
     output:
         f"{RUN}/postprocess/shard{{shard}}.json",

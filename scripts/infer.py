@@ -22,6 +22,7 @@ from higherhrnet.atomic import write_text  # noqa: E402
 from higherhrnet.backends import BACKENDS, run_infer  # noqa: E402
 from higherhrnet.backends.ascend import DEFAULT_CANN_ENV  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
+from higherhrnet.manifest import Manifest  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,6 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--allow-empty", "--allow_empty", dest="allow_empty", action="store_true",
                    help="an input folder without tensors gives empty outputs instead of an "
                         "error (the workflow's empty shards)")
+    p.add_argument("--manifest", default=None,
+                   help="preprocess manifest of the input folder: refuse a folder whose tensors "
+                        "are not exactly the manifest's (the workflow passes it)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p.parse_args(argv)
 
@@ -60,6 +64,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     cmd = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
+    if args.manifest:
+        Manifest.read(args.manifest).check_tensors(args.input, args.manifest)
     summary = run_infer(
         args.backend, args.model, args.input, args.output, args.output_dirname,
         threads=args.threads, batch_size=args.batch_size, providers=args.providers,

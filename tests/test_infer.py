@@ -259,3 +259,27 @@ def test_empty_shard_allowed_only_when_asked(tmp_path):
     assert list((tmp_path / "out" / "output_dir").iterdir()) == []
     summary = json.loads((tmp_path / "out" / "output_dir_summary.json").read_text())
     assert summary["num_inputs"] == 0 and summary["filesinfo"] == {}
+
+
+def test_manifest_refuses_half_deleted_tensor_folder(tiny_onnx, inputs, tmp_path):
+    """A temp tensor folder that a killed run left half-deleted is named, not half-inferred."""
+    from higherhrnet.manifest import Manifest, ManifestEntry
+
+    entries = [ManifestEntry(stem, int(stem), f"{stem}.jpg", w, h, w, h, (w // 2, h // 2),
+                             (w / 200, h / 200)) for stem, (h, w) in SHAPES.items()]
+    manifest = tmp_path / "shard0.manifest.json"
+    Manifest(entries, "ascend17").write(manifest)
+    args = ("--model", tiny_onnx, "--input", inputs, "--output", tmp_path / "o",
+            "--output-dirname", "output_dir", "--manifest", manifest)
+    assert run_cli(*args).returncode == 0
+    (inputs / "000000000002.npy").unlink()
+    res = run_cli(*args)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert (f"{inputs}: 1 of the 3 tensors listed in {manifest} are missing "
+            "(000000000002.npy)") in res.stderr
+    assert "delete it and run the workflow again" in res.stderr
+    np.save(inputs / "000000000009.npy", np.zeros((1, 3, 64, 64), np.float32))
+    (inputs / "000000000002.npy").symlink_to(inputs / "000000000001.npy")
+    res = run_cli(*args)
+    assert res.returncode == 2 and "1 tensor(s) are not listed" in res.stderr
+    assert "000000000009.npy" in res.stderr

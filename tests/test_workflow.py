@@ -99,11 +99,19 @@ def test_killed_run_resumes_without_recomputing_finished_shards(synthetic_run, t
         proc = subprocess.Popen(command(work, "--cores", "2"), env=env(), start_new_session=True,
                                 stdout=fh, stderr=subprocess.STDOUT)
     finished = re.compile(r"Finished jobid: \d+ \(Rule: infer(_flip)?\)")
+    removing = re.compile(r"Removing temporary output (\S+)\.$", re.M)
+
+    def first_inference_done_and_cleaned() -> bool:
+        text = log.read_text()
+        removed = [work / p for p in removing.findall(text[finished.search(text).end():])] \
+            if finished.search(text) else []
+        return bool(removed) and not any(p.exists() for p in removed)
+
     deadline = time.time() + 600
-    try:
-        while (not finished.search(log.read_text()) and time.time() < deadline
+    try:  # kill once a tensor folder is consumed and gone (a half-deleted one: the test below)
+        while (not first_inference_done_and_cleaned() and time.time() < deadline
                and proc.poll() is None):
-            time.sleep(0.05)
+            time.sleep(0.02)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # a crash: no clean-up by Snakemake
         proc.wait()
@@ -113,7 +121,8 @@ def test_killed_run_resumes_without_recomputing_finished_shards(synthetic_run, t
     snakemake(work, "--unlock")
     every = {work / RUN / f"infer/shard{k}/{d}_summary.json"
              for k in (0, 1) for d in ("output_dir", "output_flip_dir")}
-    planned = {work / p for p in re.findall(r"\S+_summary\.json", snakemake(work, "-n").stdout)}
+    planned = {work / p for p in planned_outputs(snakemake(work, "-n").stdout, "infer", "infer_flip")
+               if p.endswith("_summary.json")}
     done = every - planned
     assert done and len(done) < 4, "the kill must land between two inference jobs"
     before = {p: p.stat().st_mtime_ns for p in done}
@@ -123,8 +132,41 @@ def test_killed_run_resumes_without_recomputing_finished_shards(synthetic_run, t
     resumed = (work / RUN / "keypoints_results.json").read_bytes()
     assert resumed == (synthetic_run / RUN / "keypoints_results.json").read_bytes()
     # default config: preprocessed tensors and raw outputs were temp() and are gone
-    assert not (work / "results/synthetic/prep/shard0").exists()
-    assert not (work / RUN / "infer/shard0/output_dir").exists()
+    for k in (0, 1):
+        assert not (work / f"results/synthetic/prep/shard{k}").exists()
+        assert not (work / f"results/synthetic/prep_flip/shard{k}").exists()
+        assert not (work / RUN / f"infer/shard{k}/output_dir").exists()
+    check_half_deleted_temp_folders(work)
+
+
+def planned_outputs(dry_run: str, *rules: str) -> list[str]:
+    """The output files of the jobs of these rules in a dry run's job listing."""
+    blocks = re.findall(r"^(?:local)?rule (\w+):\n(.*?)(?=^\S)", dry_run, re.S | re.M)
+    return [f for rule, body in blocks if rule in rules
+            for line in re.findall(r"^\s+output: (.*)$", body, re.M) for f in line.split(", ")]
+
+
+def check_half_deleted_temp_folders(work):
+    """Snakemake deletes a temp folder file by file: a kill meanwhile leaves part of it, without
+    its .snakemake_timestamp, so with a fresh mtime. Nothing may re-run on it; forced, inference
+    refuses it by name; --delete-temp-output clears it."""
+    tensors = work / "results/synthetic/prep/shard0"
+    outputs = work / RUN / "infer/shard0/output_dir"
+    (tensors / "prep_dir").mkdir(parents=True)
+    (tensors / "prep_dir" / "000000000001.npy").write_bytes(b"left over")
+    outputs.mkdir()
+    (outputs / "000000000001_0.npy").write_bytes(b"left over")
+    out = snakemake(work, "-n")
+    assert "Nothing to be done" in out.stdout + out.stderr, out.stdout
+    summary = RUN / "infer/shard0/output_dir_summary.json"
+    forced = snakemake(work, "--cores", "1", "--forcerun", "infer", "--", str(summary),
+                       check=False)
+    assert forced.returncode != 0
+    infer_log = (work / "logs/synthetic/onnxruntime/infer/shard0.log").read_text()
+    assert f"{tensors}/prep_dir".replace(str(work) + "/", "") in infer_log
+    assert "tensors listed in" in infer_log and "delete it and run the workflow again" in infer_log
+    snakemake(work, "--cores", "1", "--delete-temp-output")
+    assert not tensors.exists()
 
 
 @pytest.mark.slow

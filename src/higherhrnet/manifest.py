@@ -84,3 +84,27 @@ class Manifest:
             entries.append(ManifestEntry(**item))
         return cls(entries, data.get("shape_policy", "ascend17"),
                    int(data.get("shard", 0)), int(data.get("num_shards", 1)))
+
+    def check_tensors(self, folder: str | os.PathLike,
+                      path: str | os.PathLike = "the manifest") -> None:
+        """Fail naming the folder if a tensor the manifest lists is missing or if the folder has
+        tensors the manifest does not list (e.g. a temp folder half-deleted by a killed run)."""
+        folder = Path(folder)
+        present = {p.stem for p in folder.glob("*.npy")} if folder.is_dir() else set()
+        listed = [e.stem for e in self.entries]
+        missing = [s for s in listed if s not in present]
+        extra = sorted(present - set(listed))
+        if not missing and not extra:
+            return
+        problems = []
+        if missing:
+            problems.append(f"{len(missing)} of the {len(listed)} tensors listed in {path} are "
+                            f"missing ({', '.join(s + '.npy' for s in missing[:5])}"
+                            f"{', ...' if len(missing) > 5 else ''})")
+        if extra:
+            problems.append(f"{len(extra)} tensor(s) are not listed in {path} "
+                            f"({', '.join(s + '.npy' for s in extra[:5])}"
+                            f"{', ...' if len(extra) > 5 else ''})")
+        raise WorkflowError(f"{folder}: {'; '.join(problems)}. The folder does not match its "
+                            "preprocess run (a killed run can leave a temporary folder "
+                            "half-deleted): delete it and run the workflow again.")
