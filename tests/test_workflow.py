@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from higherhrnet.shapes import ASCEND_SHAPES
-from workflow_helpers import CONFIGS, ROOT, command, env, planned_jobs, snakemake
+from workflow_helpers import CONFIGS, ROOT, command, env, planned_jobs, planned_outputs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -103,8 +103,8 @@ def test_killed_run_resumes_without_recomputing_finished_shards(synthetic_run, t
 
     def first_inference_done_and_cleaned() -> bool:
         text = log.read_text()
-        removed = [work / p for p in removing.findall(text[finished.search(text).end():])] \
-            if finished.search(text) else []
+        first = finished.search(text)
+        removed = [work / p for p in removing.findall(text, first.end())] if first else []
         return bool(removed) and not any(p.exists() for p in removed)
 
     deadline = time.time() + 600
@@ -121,7 +121,8 @@ def test_killed_run_resumes_without_recomputing_finished_shards(synthetic_run, t
     snakemake(work, "--unlock")
     every = {work / RUN / f"infer/shard{k}/{d}_summary.json"
              for k in (0, 1) for d in ("output_dir", "output_flip_dir")}
-    planned = {work / p for p in planned_outputs(snakemake(work, "-n").stdout, "infer", "infer_flip")
+    dry_run = snakemake(work, "-n").stdout
+    planned = {work / p for p in planned_outputs(dry_run, "infer", "infer_flip")
                if p.endswith("_summary.json")}
     done = every - planned
     assert done and len(done) < 4, "the kill must land between two inference jobs"
@@ -137,13 +138,6 @@ def test_killed_run_resumes_without_recomputing_finished_shards(synthetic_run, t
         assert not (work / f"results/synthetic/prep_flip/shard{k}").exists()
         assert not (work / RUN / f"infer/shard{k}/output_dir").exists()
     check_half_deleted_temp_folders(work)
-
-
-def planned_outputs(dry_run: str, *rules: str) -> list[str]:
-    """The output files of the jobs of these rules in a dry run's job listing."""
-    blocks = re.findall(r"^(?:local)?rule (\w+):\n(.*?)(?=^\S)", dry_run, re.S | re.M)
-    return [f for rule, body in blocks if rule in rules
-            for line in re.findall(r"^\s+output: (.*)$", body, re.M) for f in line.split(", ")]
 
 
 def check_half_deleted_temp_folders(work):
@@ -163,7 +157,7 @@ def check_half_deleted_temp_folders(work):
                        check=False)
     assert forced.returncode != 0
     infer_log = (work / "logs/synthetic/onnxruntime/infer/shard0.log").read_text()
-    assert f"{tensors}/prep_dir".replace(str(work) + "/", "") in infer_log
+    assert "results/synthetic/prep/shard0/prep_dir" in infer_log
     assert "tensors listed in" in infer_log and "delete it and run the workflow again" in infer_log
     snakemake(work, "--cores", "1", "--delete-temp-output")
     assert not tensors.exists()

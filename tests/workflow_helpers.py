@@ -50,3 +50,10 @@ def planned_jobs(output: str) -> dict[str, int]:
         if len(parts) == 2 and parts[1].isdigit():
             jobs[parts[0]] = int(parts[1])
     return jobs
+
+
+def planned_outputs(dry_run: str, *rules: str) -> list[str]:
+    """The output files of the jobs of these rules in a dry run's job listing."""
+    blocks = re.findall(r"^(?:local)?rule (\w+):\n(.*?)(?=^\S)", dry_run, re.S | re.M)
+    return [f for rule, body in blocks if rule in rules
+            for line in re.findall(r"^\s+output: (.*)$", body, re.M) for f in line.split(", ")]

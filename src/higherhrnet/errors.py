@@ -15,6 +15,13 @@ class WorkflowError(Exception):
     """A problem the user can act on; the message names the file and what is wrong."""
 
 
+def first_few(items, n: int = 10) -> str:
+    """``a, b, c, ... (+N more)``: the first ``n`` items of a list for an error message."""
+    items = list(items)
+    text = ", ".join(items[:n])
+    return text + (f", ... (+{len(items) - n} more)" if len(items) > n else "")
+
+
 def cli_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:
     """Run a stage's ``main`` and turn :class:`WorkflowError` into a clean exit 2."""
     try:

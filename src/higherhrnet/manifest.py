@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .atomic import write_json
-from .errors import WorkflowError
+from .errors import WorkflowError, first_few
 from .jsonfile import read_json
 from .shapes import Geometry
 
@@ -99,12 +99,10 @@ class Manifest:
         problems = []
         if missing:
             problems.append(f"{len(missing)} of the {len(listed)} tensors listed in {path} are "
-                            f"missing ({', '.join(s + '.npy' for s in missing[:5])}"
-                            f"{', ...' if len(missing) > 5 else ''})")
+                            f"missing ({first_few([s + '.npy' for s in missing], 5)})")
         if extra:
             problems.append(f"{len(extra)} tensor(s) are not listed in {path} "
-                            f"({', '.join(s + '.npy' for s in extra[:5])}"
-                            f"{', ...' if len(extra) > 5 else ''})")
+                            f"({first_few([s + '.npy' for s in extra], 5)})")
         raise WorkflowError(f"{folder}: {'; '.join(problems)}. The folder does not match its "
                             "preprocess run (a killed run can leave a temporary folder "
                             "half-deleted): delete it and run the workflow again.")

@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..atomic import save_npy, write_json
-from ..errors import WorkflowError
+from ..errors import WorkflowError, first_few
 
 #: Output index -> (ONNX output name, channels, stride w.r.t. the input).
 OUTPUTS = (("output1", 34, 4), ("output2", 17, 2))
@@ -148,17 +148,12 @@ def verify_outputs(inputs: Sequence[InputFile], output: str | os.PathLike, dirna
     folder = Path(output) / dirname
     problems = []
     if missing:
-        problems.append(f"{len(missing)} output file(s) missing: {_first(missing)}")
+        problems.append(f"{len(missing)} output file(s) missing: {first_few(missing)}")
     if wrong:
-        problems.append(f"{len(wrong)} output file(s) with the wrong shape: {_first(wrong)}")
+        problems.append(f"{len(wrong)} output file(s) with the wrong shape: {first_few(wrong)}")
     if problems:
         raise WorkflowError(f"{folder}: inference did not produce the expected outputs for "
                             f"{len(inputs)} input(s): " + "; ".join(problems))
-
-
-def _first(items: Sequence[str], n: int = 10) -> str:
-    text = ", ".join(items[:n])
-    return text + (f", ... (+{len(items) - n} more)" if len(items) > n else "")
 
 
 def latency_stats(values_ms: Sequence[float]) -> dict:
