@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from higherhrnet.shapes import ASCEND_SHAPES
-from workflow_helpers import CONFIGS, ROOT, command, env, planned_jobs, planned_outputs, snakemake
+from workflow_helpers import (CONFIGS, ROOT, assert_raw_outputs_close, command, env, planned_jobs,
+                              planned_outputs, snakemake)
 
 pytestmark = pytest.mark.workflow
 
@@ -34,6 +37,15 @@ def synthetic_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("wf_synthetic")
     snakemake(work, "--cores", "2", config=KEEP)
     return work
+
+
+def assert_results_well_formed(path: Path) -> list[dict]:
+    results = json.loads(path.read_text())
+    assert results, f"{path} is empty"
+    for r in results:
+        assert {"image_id", "category_id", "keypoints", "score"} <= set(r)
+        assert r["category_id"] == 1 and len(r["keypoints"]) == 51
+    return results
 
 
 @pytest.mark.slow
@@ -270,17 +282,16 @@ def test_ascend_backend_through_tool_doubles(synthetic_run, monkeypatch):
     issued = [json.loads(line) for line in calls.read_text().splitlines()]
     assert [c for c in issued if c[0] == "atc"] == [["atc", *atc]]
     assert sorted(c[1:] for c in issued if c[0] == "python3 -m ais_bench") == sorted(runs)
-    ours = json.loads((synthetic_run / "results/synthetic/ascend/keypoints_results.json").read_text())
-    ort = json.loads((synthetic_run / RUN / "keypoints_results.json").read_text())
-    assert len(ours) == len(ort)
-    for a, b in zip(ours, ort):
-        assert a["image_id"] == b["image_id"]
-        assert a["keypoints"] == pytest.approx(b["keypoints"], abs=1e-2)
-    assert (synthetic_run / "results/synthetic/ascend/metrics.json").is_file()
+    # the doubles' session is another numerical path (its own thread count): compare raw
+    # outputs within tolerance, not noise-derived results
+    ascend = synthetic_run / "results/synthetic/ascend"
+    assert assert_raw_outputs_close(ascend, synthetic_run / RUN) == 24
+    assert_results_well_formed(ascend / "keypoints_results.json")
+    assert (ascend / "metrics.json").is_file()
 
 
 @pytest.mark.slow
-def test_torch_backend_reuses_preprocessing_and_agrees_with_onnxruntime(synthetic_run):
+def test_torch_backend_reuses_preprocessing_and_agrees_with_onnxruntime(synthetic_run, tmp_path):
     config = KEEP + ["backend=torch"]
     dry = planned_jobs(snakemake(synthetic_run, "-n", config=config).stdout)
     assert dry["infer"] == 2 and dry["infer_flip"] == 2
@@ -289,11 +300,22 @@ def test_torch_backend_reuses_preprocessing_and_agrees_with_onnxruntime(syntheti
     run = synthetic_run / "results/synthetic/torch"
     summary = json.loads((run / "infer/shard0/output_dir_summary.json").read_text())
     assert summary["backend"] == "torch" and summary["threads"] == 2
-    ours = json.loads((run / "keypoints_results.json").read_text())
-    ort = json.loads((synthetic_run / RUN / "keypoints_results.json").read_text())
-    assert [r["image_id"] for r in ours] == [r["image_id"] for r in ort]
-    for a, b in zip(ours, ort):
-        assert a["keypoints"] == pytest.approx(b["keypoints"], abs=1e-2)
+    # torch and ONNX Runtime agree to ~1e-5; on the synthetic set's noise that flips near-tied
+    # grouping decisions (which ones depends on the CPU), so the engines are compared on every
+    # raw output file within tolerance, and the results only for their form
+    assert assert_raw_outputs_close(run, synthetic_run / RUN) == 24
+    assert_results_well_formed(run / "keypoints_results.json")
+    assert (run / "metrics.json").is_file()
+    # the comparison catches a real regression: one value of one output off by 1e-3
+    perturbed = tmp_path / "perturbed"
+    shutil.copytree(run / "infer", perturbed / "infer")
+    victim = perturbed / "infer/shard1/output_flip_dir" / sorted(
+        p.name for p in (run / "infer/shard1/output_flip_dir").glob("*_1.npy"))[0]
+    heatmaps = np.load(victim)
+    heatmaps.flat[heatmaps.size // 2] += 1e-3
+    np.save(victim, heatmaps)
+    with pytest.raises(AssertionError, match="output_flip_dir"):
+        assert_raw_outputs_close(perturbed, synthetic_run / RUN)
 
 
 @pytest.mark.slow
