@@ -132,7 +132,9 @@ ONNX = "results/model/higher_hrnet_dynamic.onnx"
 OM = f"results/model/higher_hrnet_dynamic_{config['ascend']['soc_version']}.om"
 # YAML reads a bare `off` as false
 AOE = config["ascend"]["aoe"] or "off"
-OM_AOE = f"results/model/higher_hrnet_dynamic_{config['ascend']['soc_version']}_aoe_{AOE}.om"
+OM_AOE = (
+    f"results/model/higher_hrnet_dynamic_{config['ascend']['soc_version']}_aoe_{AOE}.om"
+)
 
 
 def backend_model():
@@ -182,7 +184,8 @@ def ais_bench_handed_paths():
 
 def check_ais_bench_paths():
     """ais_bench refuses bad characters and symbolic links before it runs (its path rule):
-    say so now, not after hours of preprocessing. Modes are fixed by the jobs themselves."""
+    say so now, not after hours of preprocessing. Modes are fixed by the jobs themselves.
+    """
     problems = []
     for path in ais_bench_handed_paths():
         problems += ais_bench_paths.string_violations(path)
