@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from higherhrnet.backends import run_infer
-from higherhrnet.backends.ascend import (ais_bench_argv, aoe_argv, atc_argv, compile_om,
-                                         resolve_device, tune_om)
+from higherhrnet.backends.ascend import (ais_bench_argv, aoe_argv, atc_argv,
+                                         cann_python_warning, compile_om, resolve_device,
+                                         tune_om)
 from higherhrnet.errors import WorkflowError
 from infer_support import FAKES, calls, expect, export_tiny, random_inputs, use_fakes
 
@@ -394,3 +395,18 @@ def test_ais_bench_loop_benchmark(monkeypatch, tmp_path, cann, tiny_onnx):
     assert all(r["throughput"] == pytest.approx(1000 / r["latency_mean_ms"])
                for r in result["shapes"])
     assert "185.28" in table_html(result)
+
+
+def test_numpy_2_under_atc_is_warned(monkeypatch, tmp_path, cann):
+    """ATC's operator compilation runs python3 from PATH; CANN needs numpy < 2 there. Here
+    python3 is the test interpreter (numpy 2, requirements.txt)."""
+    import numpy
+
+    msg = cann_python_warning(cann)
+    assert f"numpy {numpy.__version__}" in msg and "numpy < 2" in msg
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python3").write_text("#!/bin/sh\necho 1.26.4 3 11\n")
+    (fake / "python3").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    assert cann_python_warning(cann) == ""

@@ -211,6 +211,28 @@ def normalise_om(output_prefix: str | os.PathLike, tool: str, log: str | os.Path
     return om
 
 
+_NUMPY_PROBE = "import sys, numpy; print(numpy.__version__, *sys.version_info[:2])"
+
+
+def cann_python_warning(cann_env: str | os.PathLike | None, python: str = "python3") -> str:
+    """'' or why ``python3`` (what ATC's operator compilation runs, from PATH) misses CANN's
+    requirement numpy < 2 on Python < 3.13 (CANN instg_0045; envs/ascend.yaml meets it)."""
+    try:
+        res = subprocess.run(_env_wrapped([python, "-c", _NUMPY_PROBE], cann_env),
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    except (FileNotFoundError, WorkflowError):
+        return ""
+    parts = res.stdout.split()
+    if res.returncode != 0 or len(parts) != 3:
+        return (f"`{python}` on PATH cannot import numpy, which ATC's operator compilation "
+                "needs (CANN's Python requirements; see envs/ascend.yaml)")
+    version, major, minor = parts[0], int(parts[1]), int(parts[2])
+    if (major, minor) < (3, 13) and int(version.split(".")[0]) >= 2:
+        return (f"`{python}` on PATH has numpy {version} on Python {major}.{minor}; CANN needs "
+                "numpy < 2 there (ATC's operator compilation may fail; use envs/ascend.yaml)")
+    return ""
+
+
 def compile_om(onnx: str | os.PathLike, output_prefix: str | os.PathLike, soc_version: str,
                log: str | os.PathLike, shape_policy: str = "ascend17",
                precision_mode: str | None = None, extra_args: Sequence[str] = (),
@@ -222,6 +244,9 @@ def compile_om(onnx: str | os.PathLike, output_prefix: str | os.PathLike, soc_ve
     clear_om(output_prefix)
     print(f"compile_om: atc for {soc_version} ({len(ASCEND_SHAPES)} shapes), log {log}",
           file=sys.stderr, flush=True)
+    warning = cann_python_warning(cann_env)
+    if warning:
+        print(f"compile_om: warning: {warning}", file=sys.stderr, flush=True)
     seconds = run_logged(argv, log, cann_env, "atc", INSTALL_CANN)
     om = normalise_om(output_prefix, "atc", log)
     print(f"compile_om: wrote {om} in {seconds:.0f} s", file=sys.stderr, flush=True)
