@@ -19,6 +19,7 @@ include: "rules/model.smk"
 include: "rules/preprocess.smk"
 include: "rules/infer.smk"
 include: "rules/postprocess.smk"
+include: "rules/benchmark.smk"
 include: "rules/report.smk"
 
 

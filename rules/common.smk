@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
+from higherhrnet import ais_bench_paths
 from higherhrnet.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
 
 
@@ -129,11 +130,18 @@ def weights_path():
 WEIGHTS = weights_path()
 ONNX = "results/model/higher_hrnet_dynamic.onnx"
 OM = f"results/model/higher_hrnet_dynamic_{config['ascend']['soc_version']}.om"
+# YAML reads a bare `off` as false
+AOE = config["ascend"]["aoe"] or "off"
+OM_AOE = (
+    f"results/model/higher_hrnet_dynamic_{config['ascend']['soc_version']}_aoe_{AOE}.om"
+)
 
 
 def backend_model():
-    """What the configured backend loads: the .om (ascend), the .onnx, or the .pth (torch)."""
-    return {"ascend": OM, "onnxruntime": ONNX, "torch": WEIGHTS}[BACKEND]
+    """What the configured backend loads: the .om (ascend; AOE-tuned when ascend.aoe is on),
+    the .onnx, or the .pth (torch)."""
+    om = OM if AOE == "off" else OM_AOE
+    return {"ascend": om, "onnxruntime": ONNX, "torch": WEIGHTS}[BACKEND]
 
 
 def check_backend_tools():
@@ -159,8 +167,38 @@ def check_backend_tools():
                 f"backend ascend: the CANN environment script {cann} (ascend.cann_env) does "
                 "not exist; install the CANN toolkit or choose backend: onnxruntime"
             )
+        check_ais_bench_paths()
 
 
+def ais_bench_handed_paths():
+    """The paths the rules hand to ais_bench (--model, --input, --output), as given to it."""
+    paths = [backend_model()]
+    for shard in SHARDS:
+        paths += [
+            f"{DS}/prep/shard{shard}/prep_dir",
+            f"{DS}/prep_flip/shard{shard}/prep_flip_dir",
+            f"{RUN}/infer/shard{shard}",
+        ]
+    return paths + [BENCH_WORK]
+
+
+def check_ais_bench_paths():
+    """ais_bench refuses bad characters and symbolic links before it runs (its path rule):
+    say so now, not after hours of preprocessing. Modes are fixed by the jobs themselves.
+    """
+    problems = []
+    for path in ais_bench_handed_paths():
+        problems += ais_bench_paths.string_violations(path)
+        if Path(path).is_symlink():
+            problems.append(f"{path}: is a symbolic link")
+    if problems:
+        fail(
+            f"backend ascend: {len(problems)} path(s) handed to ais_bench break its rule: "
+            f"{'; '.join(problems[:5])}. {ais_bench_paths.RULE}"
+        )
+
+
+BENCH_WORK = f"{RUN}/benchmark_model_work"
 check_backend_tools()
 
 
@@ -187,6 +225,14 @@ def infer_args():
     return f"--device {a['device']} --cann-env={shlex.quote(a['cann_env'])}"
 
 
+def benchmark_args():
+    """The engine options of infer_args(), without batching (benchmarks run batch 1)."""
+    i = config["infer"]
+    if BACKEND == "onnxruntime":
+        return f"--threads {i['threads']} --providers {i['onnxruntime_provider']}"
+    return infer_args()
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -201,7 +247,11 @@ def stage_benchmarks():
     if BACKEND != "torch":
         files.append("benchmarks/model/export_onnx.tsv")
     if BACKEND == "ascend":
-        files.append("benchmarks/model/compile_om.tsv")
+        files.append(
+            "benchmarks/model/compile_om.tsv"
+            if AOE == "off"
+            else f"benchmarks/model/tune_om_{AOE}.tsv"
+        )
     return files
 
 
@@ -213,10 +263,13 @@ def shard_paths(pattern):
 
 
 def final_targets():
-    return [
+    targets = [
         f"{RUN}/metrics.json",
         f"{RUN}/metrics.csv",
         f"{RUN}/metrics.html",
         f"{RUN}/stage_times.png",
         f"{RUN}/drawings",
     ]
+    if config["benchmark_model"]["enabled"]:
+        targets.append(f"{RUN}/benchmark_model.html")
+    return targets

@@ -50,3 +50,31 @@ rule compile_om:
         "--soc-version {params.soc} --shape-policy {params.policy} "
         "--cann-env={params.cann_env:q} --precision-mode={params.precision:q} "
         "--extra-args={params.extra:q} --log {log}"
+
+
+rule tune_om:
+    input:
+        onnx=ONNX,
+    output:
+        OM_AOE,
+    log:
+        f"logs/model/tune_om_{AOE}.log",
+    benchmark:
+        f"benchmarks/model/tune_om_{AOE}.tsv"
+    conda:
+        "../envs/ascend.yaml"
+    threads: 4
+    resources:
+        mem_mb=16000,
+        runtime=600,
+        npu=1,
+    params:
+        prefix=lambda wildcards, output: output[0][: -len(".om")],
+        mode=AOE,
+        policy=config["preprocess"]["shape_policy"],
+        cann_env=config["ascend"]["cann_env"],
+        extra=config["ascend"]["aoe_extra_args"],
+    shell:
+        'python "$HHRNET_SCRIPTS/tune_om.py" --onnx {input.onnx} --output {params.prefix} '
+        "--mode {params.mode} --shape-policy {params.policy} "
+        "--cann-env={params.cann_env:q} --extra-args={params.extra:q} --log {log} 2> {log}"

@@ -42,7 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--providers", "--accelerator", dest="providers", default="cpu",
                    choices=("cpu", "cuda", "tensorrt"),
                    help="onnxruntime execution provider / torch device type (default cpu)")
-    p.add_argument("--device", type=int, default=None, help="GPU or NPU id (default 0)")
+    p.add_argument("--device", type=int, default=None,
+                   help="GPU id, or NPU logical index within ASCEND_RT_VISIBLE_DEVICES "
+                        "(default 0)")
     p.add_argument("--log", default=None,
                    help="log file (ascend: ais_bench's output; default "
                         "<output>/<dirname>.ais_bench.log)")

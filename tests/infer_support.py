@@ -110,8 +110,9 @@ def use_fakes(monkeypatch, tmp: Path, pylib: str | None = "pylib",
         ([str(FAKES / pylib)] if pylib else []) + [_PYTHONPATH]))
     monkeypatch.setenv("FAKE_PYTHON", sys.executable)
     monkeypatch.setenv("FAKE_CALLS", str(tmp / "calls.jsonl"))
-    for key in ("FAKE_ATC_EXPECT", "FAKE_AIS_BENCH_EXPECT", "FAKE_ATC_FAIL",
-                "FAKE_AIS_BENCH_FAIL", "FAKE_AIS_BENCH_SKIP", "FAKE_CANN_SOURCED"):
+    for key in ("FAKE_ATC_EXPECT", "FAKE_AIS_BENCH_EXPECT", "FAKE_AOE_EXPECT", "FAKE_ATC_FAIL",
+                "FAKE_AOE_FAIL", "FAKE_AIS_BENCH_FAIL", "FAKE_AIS_BENCH_SKIP", "FAKE_OM_OS_ARCH",
+                "FAKE_CANN_SOURCED", "ASCEND_RT_VISIBLE_DEVICES"):
         monkeypatch.delenv(key, raising=False)
     return FAKES / "cann" / "set_env.sh"
 

@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 from higherhrnet.backends import run_infer
-from higherhrnet.backends.ascend import ais_bench_argv, atc_argv, compile_om
+from higherhrnet.backends.ascend import (ais_bench_argv, aoe_argv, atc_argv,
+                                         cann_python_warning, compile_om, resolve_device,
+                                         tune_om)
 from higherhrnet.errors import WorkflowError
 from infer_support import FAKES, calls, expect, export_tiny, random_inputs, use_fakes
 
@@ -112,7 +114,7 @@ def test_two_ais_bench_runs_consumed_and_verified(monkeypatch, tmp_path, cann, t
         summary = json.loads((out / f"{name}_summary.json").read_text())
         # ais_bench's own fields survive; ours are added
         assert summary["NPU_compute_time"]["count"] == 3
-        assert summary["H2D_latency"]["mean"] == 0.5
+        assert summary["H2D_latency"]["count"] == 0 and summary["D2H_latency"]["mean"] == 0.0
         assert len(summary["filesinfo"]) == 3
         assert summary["backend"] == "ascend" and summary["device"] == "npu:0"
         assert summary["batch_size"] == 1 and summary["num_inputs"] == 3
@@ -218,3 +220,193 @@ def test_fakes_refuse_unexpected_argv(monkeypatch, tmp_path, cann, tiny_onnx):
         compile_om(tiny_onnx, prefix, "Ascend310P3", tmp_path / "atc.log", cann_env=cann)
     assert "unexpected arguments" in (tmp_path / "atc.log").read_text()
     assert os.access(FAKES / "bin" / "atc", os.X_OK)
+
+
+# --- the real tools' behaviour (../shared/ASCEND_TOOLS.md), issue 11 -------------------------
+
+def fake_ais_bench(*args, cwd=None):
+    """The ais_bench double run directly (no checks of ours in between)."""
+    env = {**os.environ, "FAKE_CANN_SOURCED": "1"}  # as after sourcing the fake set_env.sh
+    return subprocess.run([sys.executable, "-m", "ais_bench", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def test_suffixed_om_is_renamed_to_the_rules_output(monkeypatch, tmp_path, cann, tiny_onnx):
+    """ATC may write <prefix>_linux_aarch64.om; before the fix compile_om stopped with
+    'atc exited 0 but ... .om was not written'."""
+    monkeypatch.setenv("FAKE_OM_OS_ARCH", "linux_aarch64")
+    prefix = tmp_path / "higher_hrnet_dynamic"
+    stale = tmp_path / "higher_hrnet_dynamic_linux_x86_64.om"
+    stale.write_bytes(b"old")  # an earlier compile's model must not be mistaken for this one
+    om = make_om(monkeypatch, tmp_path, cann, tiny_onnx)
+    assert om == Path(f"{prefix}.om") and om.read_bytes().startswith(b"FAKEOM ")
+    assert sorted(p.name for p in tmp_path.glob("*.om")) == ["higher_hrnet_dynamic.om"]
+    # the double really writes the suffixed name (what the old code missed)
+    expect(monkeypatch, "FAKE_ATC_EXPECT", atc_expected(tiny_onnx, tmp_path / "x"))
+    res = subprocess.run(["bash", "-c", 'source "$0"; exec "$@"', cann,
+                          *atc_argv(tiny_onnx, tmp_path / "x", "Ascend310P3")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0 and (tmp_path / "x_linux_aarch64.om").is_file()
+    assert not (tmp_path / "x.om").exists()
+
+
+def test_no_om_written_is_named(monkeypatch, tmp_path, cann, tiny_onnx):
+    monkeypatch.setenv("FAKE_OM_OS_ARCH", "linux_aarch64")
+    expect(monkeypatch, "FAKE_ATC_EXPECT", atc_expected(tiny_onnx, tmp_path / "m"))
+    monkeypatch.setattr("higherhrnet.backends.ascend._suffixed_om", lambda prefix: [])
+    with pytest.raises(WorkflowError, match=r"neither .*m\.om nor .*m_<os>_<arch>\.om"):
+        compile_om(tiny_onnx, tmp_path / "m", "Ascend310P3", tmp_path / "atc.log",
+                   cann_env=cann)
+
+
+def test_umask_002_paths_are_made_acceptable(monkeypatch, tmp_path, cann, tiny_onnx):
+    """Under umask 002 tensors and folders are group-writable, which ais_bench refuses."""
+    om = make_om(monkeypatch, tmp_path, cann, tiny_onnx)
+    old = os.umask(0o002)
+    try:
+        prep = random_inputs(tmp_path / "prep", {"000000000001": (512, 512)})
+        (tmp_path / "o").mkdir()
+        assert (prep / "000000000001.npy").stat().st_mode & 0o020
+        expect(monkeypatch, "FAKE_AIS_BENCH_EXPECT", ais_expected(om, prep, tmp_path / "o", "d"))
+        # the double refuses it as the real tool does (what every job met before the fix)
+        res = fake_ais_bench(*ais_expected(om, prep, tmp_path / "o", "d"))
+        assert res.returncode == 2 and "group writable" in res.stdout, res.stdout + res.stderr
+        s = run_infer("ascend", om, prep, tmp_path / "o", "d", cann_env=cann, progress=False)
+    finally:
+        os.umask(old)
+    assert s["num_inputs"] == 1
+    for p in (prep, prep / "000000000001.npy", om):
+        assert p.stat().st_mode & 0o022 == 0, p
+
+
+def test_symlink_and_bad_characters_refused_before_the_job(monkeypatch, tmp_path, cann,
+                                                           tiny_onnx):
+    om = make_om(monkeypatch, tmp_path, cann, tiny_onnx)
+    real = random_inputs(tmp_path / "real", {"000000000001": (512, 512)})
+    (tmp_path / "linked").symlink_to(real)
+    with pytest.raises(WorkflowError) as err:
+        run_infer("ascend", om, tmp_path / "linked", tmp_path / "o", "d", cann_env=cann,
+                  progress=False)
+    msg = str(err.value)
+    assert f"{tmp_path / 'linked'}: is a symbolic link" in msg and "mode at most 0o755" in msg
+    spaced = random_inputs(tmp_path / "my data", {"000000000001": (512, 512)})
+    with pytest.raises(WorkflowError, match=r"my data: contains ' ', outside \[A-Za-z0-9_\./-\]"):
+        run_infer("ascend", om, spaced, tmp_path / "o", "d", cann_env=cann, progress=False)
+    assert not [c for c in calls(tmp_path) if c[0] == "python3 -m ais_bench"]
+    # the double refuses both too
+    for folder in (tmp_path / "linked", spaced):
+        expect(monkeypatch, "FAKE_AIS_BENCH_EXPECT", ais_expected(om, folder, tmp_path, "d"))
+        res = fake_ais_bench(*ais_expected(om, folder, tmp_path, "d"))
+        assert res.returncode == 2 and "is illegal" in res.stderr
+
+
+def test_double_takes_npy_and_bin_in_natural_order(monkeypatch, tmp_path, cann, tiny_onnx):
+    """Before: every file of --input in lexical order. Real: *.npy|*.NPY|*.bin|*.BIN, natural
+    order. Our side refuses a folder with files ais_bench would run but we would not check."""
+    om = make_om(monkeypatch, tmp_path, cann, tiny_onnx)
+    prep = random_inputs(tmp_path / "prep", {"2": (512, 512), "10": (512, 512)})
+    (prep / "notes.txt").write_text("not a tensor")
+    os.chmod(prep / "notes.txt", 0o644)
+    expect(monkeypatch, "FAKE_AIS_BENCH_EXPECT", ais_expected(om, prep, tmp_path / "o", "d"))
+    (tmp_path / "o").mkdir()
+    res = fake_ais_bench(*ais_expected(om, prep, tmp_path / "o", "d"))
+    assert res.returncode == 0, res.stdout + res.stderr
+    info = json.loads((tmp_path / "o" / "d_summary.json").read_text())
+    assert [Path(v["infiles"][0]).name for v in info["filesinfo"].values()] == ["2.npy",
+                                                                                  "10.npy"]
+    (prep / "extra.bin").write_bytes(np.zeros(3, np.float32).tobytes())
+    with pytest.raises(WorkflowError, match=r"prep: ais_bench would also run 1 file\(s\) .*"
+                                            r"extra\.bin"):
+        run_infer("ascend", om, prep, tmp_path / "o", "d", cann_env=cann, progress=False)
+
+
+def test_double_fails_on_dims_mismatch_like_ais_bench(monkeypatch, tmp_path, cann, tiny_onnx):
+    om = make_om(monkeypatch, tmp_path, cann, tiny_onnx)
+    prep = random_inputs(tmp_path / "prep", {"000000000001": (512, 480)})
+    expect(monkeypatch, "FAKE_AIS_BENCH_EXPECT", ais_expected(om, prep, tmp_path, "d"))
+    res = fake_ais_bench(*ais_expected(om, prep, tmp_path, "d"))
+    assert res.returncode == 1 and "the dynamic_dims parameter is not correct" in res.stdout
+    assert "Traceback" in res.stdout
+
+
+def test_wrong_package_cannot_run_as_module(monkeypatch, tmp_path):
+    use_fakes(monkeypatch, tmp_path, pylib="wrong_pylib")
+    res = fake_ais_bench("--model", "m.om")
+    assert res.returncode == 1 and "cannot be directly executed" in res.stderr
+
+
+def test_device_is_a_logical_index_within_visible_devices(monkeypatch, tmp_path, cann,
+                                                          tiny_onnx):
+    assert resolve_device(1, {}) == (1, "npu:1")
+    assert resolve_device(1, {"ASCEND_RT_VISIBLE_DEVICES": "4,5"}) == (
+        1, "npu:1 (physical 5 of ASCEND_RT_VISIBLE_DEVICES=4,5)")
+    om = make_om(monkeypatch, tmp_path, cann, tiny_onnx)
+    prep = random_inputs(tmp_path / "prep", {"000000000001": (512, 512)})
+    monkeypatch.setenv("ASCEND_RT_VISIBLE_DEVICES", "6")
+    with pytest.raises(WorkflowError, match=r"--device 1: a logical index .*gives this job 1 "):
+        run_infer("ascend", om, prep, tmp_path / "o", "d", device=1, cann_env=cann,
+                  progress=False)
+    # the double fails a device outside the allocation, as the runtime would
+    expect(monkeypatch, "FAKE_AIS_BENCH_EXPECT", ais_expected(om, prep, tmp_path, "d", "--device",
+                                                              "1"))
+    res = fake_ais_bench(*ais_expected(om, prep, tmp_path, "d", "--device", "1"))
+    assert res.returncode == 1 and "set_device" in res.stdout
+    expect(monkeypatch, "FAKE_AIS_BENCH_EXPECT", ais_expected(om, prep, tmp_path / "o", "d",
+                                                              "--device", "0"))
+    s = run_infer("ascend", om, prep, tmp_path / "o", "d", device=0, cann_env=cann,
+                  progress=False)
+    assert s["device"] == "npu:0 (physical 6 of ASCEND_RT_VISIBLE_DEVICES=6)"
+
+
+def aoe_expected(onnx, prefix, job_type):
+    return ["--framework=5", f"--model={onnx}", f"--job_type={job_type}", "--input_format=ND",
+            "--input_shape=input:1,3,-1,-1", f"--dynamic_dims={GUIDE_DIMS}",
+            f"--output={prefix}"]
+
+
+def test_aoe_both_tunes_subgraphs_then_operators(monkeypatch, tmp_path, cann, tiny_onnx):
+    monkeypatch.setenv("FAKE_OM_OS_ARCH", "linux_aarch64")
+    prefix = tmp_path / "tuned"
+    assert aoe_argv(tiny_onnx, prefix, 1) == ["aoe", *aoe_expected(tiny_onnx, prefix, 1)]
+    expect(monkeypatch, "FAKE_AOE_EXPECT", [aoe_expected(tiny_onnx, prefix, 1),
+                                            aoe_expected(tiny_onnx, prefix, 2)])
+    om, times = tune_om(tiny_onnx, prefix, "both", tmp_path / "tune.log", cann_env=cann)
+    assert om == tmp_path / "tuned.om" and list(times) == ["subgraph", "operator"]
+    assert om.read_bytes().split(b"\n", 1)[0].endswith(b"aoe_job_type=2")
+    assert [c[0] for c in calls(tmp_path)] == ["aoe", "aoe"]
+    assert "AOE subgraph tuning" in (tmp_path / "tune.subgraph.log").read_text()
+    monkeypatch.setenv("FAKE_AOE_FAIL", "1")
+    with pytest.raises(WorkflowError, match="aoe subgraph tuning failed with exit status 1"):
+        tune_om(tiny_onnx, prefix, "subgraph", tmp_path / "tune.log", cann_env=cann)
+    assert not om.exists()
+
+
+def test_ais_bench_loop_benchmark(monkeypatch, tmp_path, cann, tiny_onnx):
+    from higherhrnet.model_benchmark import benchmark, table_html
+
+    om = make_om(monkeypatch, tmp_path, cann, tiny_onnx)
+    work = tmp_path / "bench"
+    expect(monkeypatch, "FAKE_AIS_BENCH_EXPECT", [
+        ais_expected(om, work / f"{h}x{w}" / "input", work / f"{h}x{w}", "output") +
+        ["--loop", "3", "--warmup_count", "1"] for h, w in ((512, 512), (768, 512))])
+    result = benchmark("ascend", om, [(512, 512), (768, 512)], 3, 1, work, cann_env=cann)
+    assert [(r["height"], r["width"], r["count"]) for r in result["shapes"]] == [
+        (512, 512, 3), (768, 512, 3)]
+    assert all(r["throughput"] == pytest.approx(1000 / r["latency_mean_ms"])
+               for r in result["shapes"])
+    assert "185.28" in table_html(result)
+
+
+def test_numpy_2_under_atc_is_warned(monkeypatch, tmp_path, cann):
+    """ATC's operator compilation runs python3 from PATH; CANN needs numpy < 2 there. Here
+    python3 is the test interpreter (numpy 2, requirements.txt)."""
+    import numpy
+
+    msg = cann_python_warning(cann)
+    assert f"numpy {numpy.__version__}" in msg and "numpy < 2" in msg
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "python3").write_text("#!/bin/sh\necho 1.26.4 3 11\n")
+    (fake / "python3").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    assert cann_python_warning(cann) == ""

@@ -66,9 +66,15 @@ def test_full_dag_produces_metrics_and_report(synthetic_run):
     assert sorted(p.name for p in (w / "logs/synthetic/preprocess").iterdir()) == [
         "shard0.log", "shard1.log"]
     assert (w / "benchmarks/synthetic/onnxruntime/infer/shard1.tsv").is_file()
+    bench = json.loads((w / RUN / "benchmark_model.json").read_text())
+    assert [(r["height"], r["width"], r["count"]) for r in bench["shapes"]] == [
+        (512, 512, 2), (512, 576, 2)]
+    assert all(r["throughput"] > 0 for r in bench["shapes"]) and bench["threads"] == 2
+    assert "185.28" in (w / RUN / "benchmark_model.html").read_text()
     snakemake(w, "--report", "report.html", config=KEEP)
     page = (w / "report.html").read_text(errors="replace")
     assert len(page) > 50_000 and "metrics.html" in page and "stage_times.png" in page
+    assert "benchmark_model.html" in page
 
 
 @pytest.mark.slow
@@ -234,6 +240,22 @@ def test_missing_backend_tools_reported_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_ais_bench_path_rule_checked_before_any_job(tmp_path):
+    """A symlinked tensor folder would be refused by ais_bench hours later: say so now."""
+    fakes = ROOT / "tests" / "fakes"
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (tmp_path / "results/synthetic/prep/shard1").mkdir(parents=True)
+    (tmp_path / "results/synthetic/prep/shard1/prep_dir").symlink_to(target)
+    out = snakemake(tmp_path, "--cores", "1", check=False, config=[
+        "backend=ascend", f"ascend={{cann_env: {fakes / 'cann' / 'set_env.sh'}}}"])
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "results/synthetic/prep/shard1/prep_dir: is a symbolic link" in text, text[-2000:]
+    assert "group- nor other-writable" in text
+    assert not (tmp_path / "resources").exists()
+
+
 def test_dry_run_of_default_config_without_data_lists_downloads(tmp_path):
     out = snakemake(tmp_path, "-n", configfile=ROOT / "config.yaml")
     jobs = planned_jobs(out.stdout)
@@ -252,42 +274,95 @@ def test_guide_layout_is_used_without_download(tmp_path):
     assert "download_weights" in jobs
 
 
+def ais_bench_runs(om, device="0"):
+    """The argvs the workflow hands to the ais_bench double: both passes per shard, then the
+    benchmark's --loop runs for tests/configs/synthetic.yaml's two shapes."""
+    runs = [[f"--model={om}", f"--input=results/synthetic/{prep}/shard{k}/{prep}_dir",
+             f"--output=results/synthetic/ascend/infer/shard{k}", f"--output_dirname={name}",
+             "--outfmt", "NPY", "--auto_set_dymdims_mode", "1", "--device", device]
+            for k in (0, 1) for prep, name in (("prep", "output_dir"),
+                                               ("prep_flip", "output_flip_dir"))]
+    work = "results/synthetic/ascend/benchmark_model_work"
+    return runs + [[f"--model={om}", f"--input={work}/{shape}/input", f"--output={work}/{shape}",
+                    "--output_dirname=output", "--outfmt", "NPY", "--auto_set_dymdims_mode",
+                    "1", "--loop", "2", "--warmup_count", "1", "--device", device]
+                   for shape in ("512x512", "512x576")]
+
+
+def agrees_with_onnxruntime(work):
+    """The doubles' ONNX Runtime session is another numerical path (its own thread count):
+    compare raw outputs within tolerance, not noise-derived results."""
+    ascend = work / "results/synthetic/ascend"
+    assert assert_raw_outputs_close(ascend, work / RUN) == 24
+    assert_results_well_formed(ascend / "keypoints_results.json")
+    assert (ascend / "metrics.json").is_file()
+
+
 @pytest.mark.slow
 def test_ascend_backend_through_tool_doubles(synthetic_run, monkeypatch):
-    """backend: ascend in the same folder: compile_om + both ais_bench runs per shard, through
-    the doubles of atc / ais_bench (tests/fakes), reusing the export and the preprocessed
-    tensors; results agree with the ONNX Runtime run (the doubles compute with ONNX Runtime)."""
+    """backend: ascend in the same folder, through the doubles of atc / aoe / ais_bench
+    (tests/fakes), reusing the export and the preprocessed tensors; results agree with the ONNX
+    Runtime run (the doubles compute with ONNX Runtime).
+
+    First run: under umask 002 with tensors as preprocess writes them under it (group-
+    writable), ATC writing <prefix>_linux_aarch64.om: compile_om + both ais_bench runs per shard
+    + the benchmark's ais_bench --loop runs. Second run: ascend.aoe both: AOE subgraph then
+    operator tuning replaces the ATC model; inference and benchmark rerun on the tuned one."""
     fakes = ROOT / "tests" / "fakes"
     om = "results/model/higher_hrnet_dynamic_Ascend310P3.om"
     dims = ";".join(f"{h},{w}" for h, w in ASCEND_SHAPES)
+    shape = ["--input_format=ND", "--input_shape=input:1,3,-1,-1", f"--dynamic_dims={dims}"]
     atc = ["--framework=5", "--model=results/model/higher_hrnet_dynamic.onnx",
-           "--output=results/model/higher_hrnet_dynamic_Ascend310P3", "--input_format=ND",
-           "--input_shape=input:1,3,-1,-1", f"--dynamic_dims={dims}", "--soc_version=Ascend310P3"]
-    runs = [[f"--model={om}", f"--input=results/synthetic/{prep}/shard{k}/{prep}_dir",
-             f"--output=results/synthetic/ascend/infer/shard{k}", f"--output_dirname={name}",
-             "--outfmt", "NPY", "--auto_set_dymdims_mode", "1", "--device", "0"]
-            for k in (0, 1) for prep, name in (("prep", "output_dir"), ("prep_flip", "output_flip_dir"))]
+           "--output=results/model/higher_hrnet_dynamic_Ascend310P3", *shape,
+           "--soc_version=Ascend310P3"]
     calls = synthetic_run / "ascend_calls.jsonl"
     monkeypatch.setenv("PATH", f"{fakes / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("PYTHONPATH", str(fakes / "pylib"))
     monkeypatch.setenv("FAKE_PYTHON", sys.executable)
     monkeypatch.setenv("FAKE_CALLS", str(calls))
+    monkeypatch.setenv("FAKE_OM_OS_ARCH", "linux_aarch64")
     monkeypatch.setenv("FAKE_ATC_EXPECT", json.dumps(atc))
-    monkeypatch.setenv("FAKE_AIS_BENCH_EXPECT", json.dumps(runs))
+    monkeypatch.setenv("FAKE_AIS_BENCH_EXPECT", json.dumps(ais_bench_runs(om)))
     config = KEEP + ["backend=ascend", f"ascend={{cann_env: {fakes / 'cann' / 'set_env.sh'}}}"]
     dry = planned_jobs(snakemake(synthetic_run, "-n", config=config).stdout)
     assert dry["compile_om"] == 1 and dry["infer"] == 2 and dry["infer_flip"] == 2
+    assert dry["benchmark_model"] == 1 and "tune_om" not in dry
     assert "export_onnx" not in dry and "preprocess" not in dry
-    snakemake(synthetic_run, "--cores", "2", config=config)
+    for folder in (synthetic_run / "results/synthetic").glob("prep*/shard*/prep*_dir"):
+        for p in (folder, *folder.iterdir()):
+            p.chmod(p.stat().st_mode | 0o020)  # as written under umask 002
+    old = os.umask(0o002)
+    try:
+        snakemake(synthetic_run, "--cores", "2", config=config)
+    finally:
+        os.umask(old)
     issued = [json.loads(line) for line in calls.read_text().splitlines()]
     assert [c for c in issued if c[0] == "atc"] == [["atc", *atc]]
-    assert sorted(c[1:] for c in issued if c[0] == "python3 -m ais_bench") == sorted(runs)
-    # the doubles' session is another numerical path (its own thread count): compare raw
-    # outputs within tolerance, not noise-derived results
-    ascend = synthetic_run / "results/synthetic/ascend"
-    assert assert_raw_outputs_close(ascend, synthetic_run / RUN) == 24
-    assert_results_well_formed(ascend / "keypoints_results.json")
-    assert (ascend / "metrics.json").is_file()
+    assert sorted(c[1:] for c in issued if c[0] == "python3 -m ais_bench") == sorted(
+        ais_bench_runs(om))
+    assert not list((synthetic_run / "results/model").glob("*_linux_aarch64.om"))
+    agrees_with_onnxruntime(synthetic_run)
+    bench = json.loads((synthetic_run / "results/synthetic/ascend/benchmark_model.json")
+                       .read_text())
+    assert [r["count"] for r in bench["shapes"]] == [2, 2] and bench["backend"] == "ascend"
+
+    tuned = "results/model/higher_hrnet_dynamic_Ascend310P3_aoe_both.om"
+    aoe = [["--framework=5", "--model=results/model/higher_hrnet_dynamic.onnx",
+            f"--job_type={j}", *shape, "--output=" + tuned[:-3]] for j in (1, 2)]
+    monkeypatch.setenv("FAKE_AOE_EXPECT", json.dumps(aoe))
+    monkeypatch.setenv("FAKE_AIS_BENCH_EXPECT", json.dumps(ais_bench_runs(tuned)))
+    calls.unlink()
+    config = KEEP + ["backend=ascend",
+                     f"ascend={{cann_env: {fakes / 'cann' / 'set_env.sh'}, aoe: both}}"]
+    snakemake(synthetic_run, "--cores", "2", config=config)
+    issued = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert [c for c in issued if c[0] in ("atc", "aoe")] == [["aoe", *a] for a in aoe]
+    assert sorted(c[1:] for c in issued if c[0] == "python3 -m ais_bench") == sorted(
+        ais_bench_runs(tuned))
+    log = (synthetic_run / "logs/model/tune_om_both.log").read_text()
+    assert re.search(r"aoe subgraph tuning \(--job_type=1\): [0-9.]+ s", log)
+    assert re.search(r"aoe operator tuning \(--job_type=2\): [0-9.]+ s", log)
+    agrees_with_onnxruntime(synthetic_run)
 
 
 @pytest.mark.slow

@@ -9,10 +9,16 @@ them, and then checks and annotates what ais_bench wrote:
 - ``atc --framework=5 --model=X.onnx --output=PREFIX --input_format=ND
   --input_shape=input:1,3,-1,-1 --dynamic_dims=<17 H,W pairs> --soc_version=<chip>``
   (+ ``--precision_mode=<mode>`` and extra flags when configured; our ONNX outputs are named
-  ``output1``/``output2`` so no ``--out_nodes``) writes ``PREFIX.om``;
+  ``output1``/``output2`` so no ``--out_nodes``) writes ``PREFIX.om`` or
+  ``PREFIX_<os>_<arch>.om`` (CANN atlasatcparam_16_0029/0033); either is renamed to
+  ``PREFIX.om``, the one path the rule declares;
+- ``aoe --framework=5 --model=X.onnx --job_type=1|2 ...`` (same shape options) writes the
+  AOE-tuned ``PREFIX.om`` (same naming, same renaming), see :func:`tune_om`;
 - ``python3 -m ais_bench --model=X.om --input=DIR --output=OUT --output_dirname=NAME
   --outfmt NPY --auto_set_dymdims_mode 1 [--device N]`` writes ``OUT/NAME/<stem>_0.npy``,
-  ``<stem>_1.npy`` and ``OUT/NAME_summary.json``.
+  ``<stem>_1.npy`` and ``OUT/NAME_summary.json``. Every path handed to it must meet its
+  path rule (:mod:`higherhrnet.ais_bench_paths`); ``--device`` is a logical index within
+  the job's NPUs (``ASCEND_RT_VISIBLE_DEVICES``), see :func:`resolve_device`.
 
 The inference tool is the ``ais_bench`` package of Ascend tools / ait (it has the
 ``ais_bench.infer`` subpackage and needs ``aclruntime``). The PyPI package
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -32,8 +39,9 @@ from collections import deque
 from pathlib import Path
 from typing import Sequence
 
+from .. import ais_bench_paths
 from ..atomic import write_json
-from ..errors import WorkflowError
+from ..errors import WorkflowError, first_few
 from ..shapes import ASCEND_SHAPES
 from .common import (SELECT_HINT, check_dirname, check_model_file, clear_outputs,
                      discover_inputs, summary_path, verify_outputs)
@@ -45,6 +53,9 @@ INSTALL_AIS_BENCH = ("install the Ascend inference tool ais_bench: the aclruntim
                      "ais_bench wheels from https://gitee.com/ascend/tools/tree/master/"
                      "ais-bench_workload/tool/ais_bench (or ait's benchmark component)")
 TAIL_LINES = 20
+#: AOE's --job_type per ``ascend.aoe`` value (aoepar_16_020): 1 subgraph, 2 operator tuning.
+AOE_JOB_TYPES = {"off": (), "subgraph": (1,), "operator": (2,), "both": (1, 2)}
+VISIBLE_DEVICES = "ASCEND_RT_VISIBLE_DEVICES"
 
 # Runs in the target environment: which `ais_bench` would `python3 -m ais_bench` run?
 _PROBE = r"""
@@ -94,11 +105,17 @@ def atc_argv(onnx: str | os.PathLike, output_prefix: str | os.PathLike, soc_vers
 
 def ais_bench_argv(model_om: str | os.PathLike, input_dir: str | os.PathLike,
                    output: str | os.PathLike, dirname: str, device: int | None = None,
-                   python: str = "python3") -> list[str]:
-    """The guide's ais_bench command as an argument vector."""
+                   python: str = "python3", loop: int | None = None,
+                   warmup: int | None = None) -> list[str]:
+    """The guide's ais_bench command as an argument vector (``loop``/``warmup``: the
+    performance measurement, ``--loop N --warmup_count W``)."""
     argv = [python, "-m", "ais_bench", f"--model={model_om}", f"--input={input_dir}",
             f"--output={output}", f"--output_dirname={dirname}", "--outfmt", "NPY",
             "--auto_set_dymdims_mode", "1"]
+    if loop is not None:
+        argv += ["--loop", str(int(loop))]
+    if warmup is not None:
+        argv += ["--warmup_count", str(int(warmup))]
     if device is not None:
         argv += ["--device", str(int(device))]
     return argv
@@ -154,6 +171,68 @@ def run_logged(argv: Sequence[str], log: str | os.PathLike, cann_env: str | os.P
     return elapsed
 
 
+def _suffixed_om(prefix: Path) -> list[Path]:
+    """``<prefix>_<os>_<arch>.om`` files (ATC/AOE may add the suffix; atlasatcparam_16_0029)."""
+    pattern = re.compile(re.escape(prefix.name) + r"_[a-z]+_[A-Za-z0-9_]+\.om$")
+    folder = prefix.parent if str(prefix.parent) else Path(".")
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if pattern.fullmatch(p.name))
+
+
+def clear_om(output_prefix: str | os.PathLike) -> None:
+    """Remove ``<prefix>.om`` and ``<prefix>_<os>_<arch>.om`` of an earlier run, so that a
+    failed compile cannot leave an old model looking current."""
+    prefix = Path(output_prefix)
+    for p in [Path(f"{prefix}.om"), *_suffixed_om(prefix)]:
+        p.unlink(missing_ok=True)
+
+
+def normalise_om(output_prefix: str | os.PathLike, tool: str, log: str | os.PathLike) -> Path:
+    """The model a tool wrote for ``--output=<prefix>``, as ``<prefix>.om``.
+
+    ATC and AOE write ``<prefix>.om`` or ``<prefix>_<os>_<arch>.om`` (e.g.
+    ``..._linux_aarch64.om``); the suffixed file is renamed so the rule's output is one
+    predictable path. Its mode loses group/other write bits (ais_bench's path rule).
+    """
+    prefix = Path(output_prefix)
+    om = Path(f"{prefix}.om")
+    suffixed = _suffixed_om(prefix)
+    if not om.is_file():
+        if len(suffixed) > 1:
+            raise WorkflowError(f"{tool} wrote several models for --output={prefix}: "
+                                f"{first_few(str(p) for p in suffixed)}; expected one; log {log}")
+        if suffixed:
+            os.replace(suffixed[0], om)
+    if not om.is_file() or om.stat().st_size == 0:
+        raise WorkflowError(f"{tool} exited 0 but neither {om} nor {prefix}_<os>_<arch>.om "
+                            f"was written; log {log}, last lines:\n{_tail(Path(log))}")
+    ais_bench_paths.tighten(om)
+    return om
+
+
+_NUMPY_PROBE = "import sys, numpy; print(numpy.__version__, *sys.version_info[:2])"
+
+
+def cann_python_warning(cann_env: str | os.PathLike | None, python: str = "python3") -> str:
+    """'' or why ``python3`` (what ATC's operator compilation runs, from PATH) misses CANN's
+    requirement numpy < 2 on Python < 3.13 (CANN instg_0045; envs/ascend.yaml meets it)."""
+    try:
+        res = subprocess.run(_env_wrapped([python, "-c", _NUMPY_PROBE], cann_env),
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    except (FileNotFoundError, WorkflowError):
+        return ""
+    parts = res.stdout.split()
+    if res.returncode != 0 or len(parts) != 3:
+        return (f"`{python}` on PATH cannot import numpy, which ATC's operator compilation "
+                "needs (CANN's Python requirements; see envs/ascend.yaml)")
+    version, major, minor = parts[0], int(parts[1]), int(parts[2])
+    if (major, minor) < (3, 13) and int(version.split(".")[0]) >= 2:
+        return (f"`{python}` on PATH has numpy {version} on Python {major}.{minor}; CANN needs "
+                "numpy < 2 there (ATC's operator compilation may fail; use envs/ascend.yaml)")
+    return ""
+
+
 def compile_om(onnx: str | os.PathLike, output_prefix: str | os.PathLike, soc_version: str,
                log: str | os.PathLike, shape_policy: str = "ascend17",
                precision_mode: str | None = None, extra_args: Sequence[str] = (),
@@ -161,17 +240,83 @@ def compile_om(onnx: str | os.PathLike, output_prefix: str | os.PathLike, soc_ve
     """ATC: ``onnx`` -> ``<output_prefix>.om`` (the 17 shapes of the policy)."""
     onnx = check_model_file(onnx, "ONNX model")
     argv = atc_argv(onnx, output_prefix, soc_version, shape_policy, precision_mode, extra_args)
-    om = Path(f"{output_prefix}.om")
-    om.parent.mkdir(parents=True, exist_ok=True)
-    om.unlink(missing_ok=True)  # a failed run must not leave an old .om looking current
+    Path(output_prefix).parent.mkdir(parents=True, exist_ok=True)
+    clear_om(output_prefix)
     print(f"compile_om: atc for {soc_version} ({len(ASCEND_SHAPES)} shapes), log {log}",
           file=sys.stderr, flush=True)
+    warning = cann_python_warning(cann_env)
+    if warning:
+        print(f"compile_om: warning: {warning}", file=sys.stderr, flush=True)
     seconds = run_logged(argv, log, cann_env, "atc", INSTALL_CANN)
-    if not om.is_file() or om.stat().st_size == 0:
-        raise WorkflowError(f"atc exited 0 but {om} was not written; log {log}, last lines:\n"
-                            f"{_tail(Path(log))}")
+    om = normalise_om(output_prefix, "atc", log)
     print(f"compile_om: wrote {om} in {seconds:.0f} s", file=sys.stderr, flush=True)
     return om
+
+
+def aoe_argv(onnx: str | os.PathLike, output_prefix: str | os.PathLike, job_type: int,
+             shape_policy: str = "ascend17", extra_args: Sequence[str] = ()) -> list[str]:
+    """AOE on the ONNX model with ATC's shape options (aoepar_16_020)."""
+    if job_type not in (1, 2):
+        raise WorkflowError(f"aoe --job_type={job_type}: 1 (subgraph) or 2 (operator)")
+    return ["aoe", "--framework=5", f"--model={onnx}", f"--job_type={job_type}",
+            "--input_format=ND", "--input_shape=input:1,3,-1,-1",
+            f"--dynamic_dims={dynamic_dims(shape_list(shape_policy))}",
+            f"--output={output_prefix}", *extra_args]
+
+
+def tune_om(onnx: str | os.PathLike, output_prefix: str | os.PathLike, mode: str,
+            log: str | os.PathLike, shape_policy: str = "ascend17",
+            extra_args: Sequence[str] = (),
+            cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV) -> tuple[Path, dict]:
+    """AOE tuning (``mode``: subgraph, operator or both, in that order) -> tuned ``.om``.
+
+    Each AOE run tunes the ONNX model with the compiled shapes and writes ``<prefix>.om``;
+    with ``both`` the operator run comes second (it finds the subgraph run's knowledge base
+    in AOE's custom repository) and its model is the result. Returns the .om and the seconds
+    per job type (also printed to stderr, the rule's log); AOE's own output goes to
+    ``<log stem>.subgraph.log`` / ``.operator.log`` beside ``log``.
+    """
+    if mode not in AOE_JOB_TYPES or mode == "off":
+        raise WorkflowError(f"ascend.aoe {mode!r}: choose subgraph, operator or both")
+    onnx = check_model_file(onnx, "ONNX model")
+    log = Path(log)
+    Path(output_prefix).parent.mkdir(parents=True, exist_ok=True)
+    times: dict = {}
+    lines = []
+    for job_type in AOE_JOB_TYPES[mode]:
+        name = {1: "subgraph", 2: "operator"}[job_type]
+        clear_om(output_prefix)
+        argv = aoe_argv(onnx, output_prefix, job_type, shape_policy, extra_args)
+        part = log.with_name(f"{log.stem}.{name}{log.suffix or '.log'}")
+        print(f"tune_om: aoe {name} tuning (--job_type={job_type}), log {part}",
+              file=sys.stderr, flush=True)
+        times[name] = run_logged(argv, part, cann_env, f"aoe {name} tuning", INSTALL_CANN)
+        om = normalise_om(output_prefix, "aoe", part)
+        lines.append(f"aoe {name} tuning (--job_type={job_type}): {times[name]:.1f} s, "
+                     f"log {part}")
+    lines.append(f"tuned model {om}, {sum(times.values()):.1f} s in all")
+    for line in lines:
+        print(f"tune_om: {line}", file=sys.stderr, flush=True)
+    return om, times
+
+
+def resolve_device(device: int | None, environ=os.environ) -> tuple[int, str]:
+    """The logical NPU index for ais_bench ``--device`` and a description of it.
+
+    ``ascend.device`` is a logical index within the NPUs this job may use: when the scheduler
+    sets ``ASCEND_RT_VISIBLE_DEVICES`` (e.g. ``4,5``), index 0 is its first entry (physical 4);
+    the runtime maps it, so the index is passed as is and checked against the list.
+    """
+    index = int(device or 0)
+    visible = environ.get(VISIBLE_DEVICES, "").strip()
+    if not visible:
+        return index, f"npu:{index}"
+    ids = [v.strip() for v in visible.split(",") if v.strip()]
+    if index >= len(ids):
+        raise WorkflowError(f"ascend.device / --device {index}: a logical index within the "
+                            f"job's NPUs, but {VISIBLE_DEVICES}={visible} gives this job "
+                            f"{len(ids)} device(s) (indices 0..{len(ids) - 1})")
+    return index, f"npu:{index} (physical {ids[index]} of {VISIBLE_DEVICES}={visible})"
 
 
 def probe_ais_bench(python: str = "python3",
@@ -209,6 +354,14 @@ def run_ascend(model_om: str | os.PathLike, input_dir: str | os.PathLike,
     """One inference run with ais_bench; verifies outputs, annotates and returns the summary."""
     check_dirname(dirname)
     inputs = discover_inputs(input_dir)
+    # ais_bench runs every *.npy|*.NPY|*.bin|*.BIN of the folder (ASCEND_TOOLS.md); the
+    # outputs of files we do not count would be unverified and mixed into the summary
+    others = sorted(p.name for p in Path(input_dir).iterdir()
+                    if p.suffix in (".NPY", ".bin", ".BIN"))
+    if others:
+        raise WorkflowError(f"{input_dir}: ais_bench would also run {len(others)} file(s) "
+                            f"that are not <stem>.npy tensors: {first_few(others)}; remove "
+                            "them (it takes every .npy/.NPY/.bin/.BIN of the folder)")
     compiled = set(ASCEND_SHAPES)
     for item in inputs:
         if item.hw not in compiled:
@@ -218,13 +371,18 @@ def run_ascend(model_om: str | os.PathLike, input_dir: str | os.PathLike,
                 "512x512..512x1024, 576x512..1024x512); preprocess with shape_policy ascend17")
     model_om = check_model_file(model_om, "Ascend offline model (.om)")
     log = Path(log) if log else Path(output) / f"{dirname}.ais_bench.log"
+    index, where = resolve_device(device)
     probe_ais_bench(python, cann_env)
     Path(output).mkdir(parents=True, exist_ok=True)
     clear_outputs(inputs, output, dirname)
-    argv = ais_bench_argv(model_om, input_dir, output, dirname, device, python)
+    tightened = ais_bench_paths.prepare(model_om, input_dir, output, dirname)
+    argv = ais_bench_argv(model_om, input_dir, output, dirname,
+                          None if device is None else index, python)
     if progress:
+        note = (f"; {tightened} path(s) made not group/other-writable for ais_bench"
+                if tightened else "")
         print(f"infer[ascend]: {len(inputs)} input(s) from {input_dir} -> "
-              f"{Path(output) / dirname} with ais_bench (device {device or 0}), log {log}",
+              f"{Path(output) / dirname} with ais_bench ({where}), log {log}{note}",
               file=sys.stderr, flush=True)
     wall = run_logged(argv, log, cann_env, "ais_bench", INSTALL_AIS_BENCH)
     verify_outputs(inputs, output, dirname)
@@ -236,7 +394,7 @@ def run_ascend(model_om: str | os.PathLike, input_dir: str | os.PathLike,
                             f"{log}") from None
     compute = summary.get("NPU_compute_time", {})
     summary.update({
-        "backend": "ascend", "device": f"npu:{device or 0}", "threads": None,
+        "backend": "ascend", "device": where, "threads": None,
         "providers": ["ais_bench"], "batch_size": 1,
         # ais_bench loads the model inside its own process and does not report how long
         # that took; overhead_s is the wall time the NPU was not computing (interpreter and
@@ -252,4 +410,32 @@ def run_ascend(model_om: str | os.PathLike, input_dir: str | os.PathLike,
     if progress:
         print(f"infer[ascend]: {len(inputs)} input(s) in {wall:.1f} s, throughput "
               f"{summary.get('throughput', 0):.1f}/s on the NPU", file=sys.stderr, flush=True)
+    return summary
+
+
+def run_loop(model_om: str | os.PathLike, input_dir: str | os.PathLike,
+             output: str | os.PathLike, dirname: str, loop: int, warmup: int,
+             device: int | None = None, log: str | os.PathLike | None = None,
+             cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV,
+             python: str = "python3") -> dict:
+    """ais_bench's performance measurement: ``--loop`` runs per input after ``--warmup_count``
+    warm-up runs (not counted); returns its summary (``NPU_compute_time``, ``throughput``)."""
+    check_dirname(dirname)
+    model_om = check_model_file(model_om, "Ascend offline model (.om)")
+    index, where = resolve_device(device)
+    probe_ais_bench(python, cann_env)
+    Path(output).mkdir(parents=True, exist_ok=True)
+    spath = summary_path(output, dirname)
+    spath.unlink(missing_ok=True)
+    ais_bench_paths.prepare(model_om, input_dir, output, dirname)
+    argv = ais_bench_argv(model_om, input_dir, output, dirname,
+                          None if device is None else index, python, loop=loop, warmup=warmup)
+    log = Path(log) if log else Path(output) / f"{dirname}.ais_bench.log"
+    run_logged(argv, log, cann_env, "ais_bench --loop", INSTALL_AIS_BENCH)
+    try:
+        summary = json.loads(spath.read_text())
+    except (OSError, ValueError) as exc:
+        raise WorkflowError(f"{spath}: ais_bench summary missing or unreadable ({exc}); log "
+                            f"{log}") from None
+    summary.update({"device": where, "command": argv, "log": str(log)})
     return summary

@@ -1,0 +1,65 @@
+#!/usr/bin/env python
+"""Benchmark stage: throughput (images/s) and latency of the model per compiled input shape.
+
+    python scripts/benchmark_model.py --backend onnxruntime --model M.onnx \
+        --shapes 512x512 512x768 --loops 20 --warmup 2 --output bench.json --html bench.html
+
+On Ascend it runs `python3 -m ais_bench --loop N --warmup_count W` per shape (inputs and
+ais_bench outputs under --workdir); elsewhere the infer stage's in-process engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from higherhrnet.backends import BACKENDS  # noqa: E402
+from higherhrnet.backends.ascend import DEFAULT_CANN_ENV  # noqa: E402
+from higherhrnet.errors import cli_main  # noqa: E402
+from higherhrnet.model_benchmark import benchmark, parse_shapes, write  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
+    p.add_argument("--model", required=True, help=".onnx, .pth (torch) or .om (ascend)")
+    p.add_argument("--shapes", nargs="*", default=[],
+                   help="HxW shapes to measure (default: all 17 compiled shapes)")
+    p.add_argument("--loops", type=int, default=20, help="timed runs per shape")
+    p.add_argument("--warmup", type=int, default=2, help="uncounted runs per shape first")
+    p.add_argument("--threads", type=int, default=None, help="onnxruntime/torch threads")
+    p.add_argument("--providers", default="cpu", choices=("cpu", "cuda", "tensorrt"))
+    p.add_argument("--device", type=int, default=None, help="GPU id, or NPU logical index")
+    p.add_argument("--cann-env", "--cann_env", dest="cann_env", default=DEFAULT_CANN_ENV,
+                   help="ascend: CANN set_env.sh sourced first ('' = none)")
+    p.add_argument("--python", default="python3", help="ascend: runs `-m ais_bench`")
+    p.add_argument("--workdir", default=None,
+                   help="ascend: folder for the per-shape input and ais_bench outputs "
+                        "(removed afterwards when this run created it)")
+    p.add_argument("--output", required=True, help="results json")
+    p.add_argument("--html", required=True, help="table for the report")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    workdir = Path(a.workdir or str(Path(a.output).with_suffix("")) + "_ais_bench")
+    ours = not workdir.exists()
+    result = benchmark(a.backend, a.model, parse_shapes(a.shapes), a.loops, a.warmup, workdir,
+                       threads=a.threads, providers=a.providers, device=a.device,
+                       cann_env=a.cann_env or None, python=a.python)
+    write(result, a.output, a.html)
+    if ours and workdir.exists():  # ais_bench's inputs/outputs: only the summaries mattered
+        shutil.rmtree(workdir)
+    for r in result["shapes"]:
+        print(f"benchmark_model: {r['height']}x{r['width']}: {r['throughput']:.2f} images/s, "
+              f"mean {r['latency_mean_ms']:.1f} ms", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    cli_main(main)
