@@ -31,9 +31,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from higherhrnet.aggregate import FLIP_INDEX, Aggregated, DenseMaps, aggregate  # noqa: E402
-from higherhrnet.coco_results import to_image  # noqa: E402
-from higherhrnet.grouping import GroupingParams, parse  # noqa: E402
+from higherhrnet.postprocess.aggregate import (FLIP_INDEX, Aggregated, DenseMaps,  # noqa: E402
+                                               aggregate)
+from higherhrnet.postprocess.coco_results import to_image  # noqa: E402
+from higherhrnet.postprocess.grouping import GroupingParams, parse  # noqa: E402
 from higherhrnet.shapes import input_geometry  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "reference"

@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import WorkflowError, cli_main  # noqa: E402
-from higherhrnet.grouping import GroupingParams  # noqa: E402
-from higherhrnet.postprocess import run  # noqa: E402
+from higherhrnet.postprocess.grouping import GroupingParams  # noqa: E402
+from higherhrnet.postprocess.stage import run  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from higherhrnet.aggregate import (FLIP_INDEX, Aggregated, DenseMaps, aggregate,
+from higherhrnet.postprocess.aggregate import (FLIP_INDEX, Aggregated, DenseMaps, aggregate,
                                    emulation_is_exact, fma32, upsample_at, upsample_dense)
-from higherhrnet.grouping import (GroupingParams, RefineSearch, match_by_tag, parse,
+from higherhrnet.postprocess.grouping import (GroupingParams, RefineSearch, match_by_tag, parse,
                                   refine_brute, refine_people, refine_person)
 
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
@@ -52,7 +52,7 @@ def test_aggregated_maps_match_reference(crafted, dense):
 
 def test_flipped_pass_is_bitwise_the_reference_order(crafted):
     """Resize, flip back, then permute (reference order) == our permute-resize-flip."""
-    from higherhrnet.aggregate import FLIP_INDEX, half_resolution
+    from higherhrnet.postprocess.aggregate import FLIP_INDEX, half_resolution
 
     o0 = torch.from_numpy(crafted["flipped_output0"])
     o1 = torch.from_numpy(crafted["flipped_output1"])
@@ -306,7 +306,7 @@ def test_nms_window_follows_kernel():
     det[0, 8, 5], det[0, 8, 7] = 0.9, 0.8  # two peaks 2 px apart
     det[0, 2, 2] = det[0, 2, 3] = 0.5  # a tied plateau: both kept, as torch's eq(maxpool)
     maps = DenseMaps(det, np.zeros((17, 16, 16, 2), np.float32))
-    from higherhrnet.grouping import top_candidates
+    from higherhrnet.postprocess.grouping import top_candidates
 
     five = top_candidates(det, maps.tags_at, GroupingParams())[0]
     three = top_candidates(det, maps.tags_at, GroupingParams(nms_kernel=3, nms_padding=1))[0]
@@ -345,7 +345,7 @@ MUNKRES_CASES = [
 
 @pytest.mark.parametrize("cost,expected", MUNKRES_CASES)
 def test_munkres_tie_breaking_is_the_reference_solvers(cost, expected):
-    from higherhrnet.assignment import munkres_assignment, scipy_assignment
+    from higherhrnet.postprocess.assignment import munkres_assignment, scipy_assignment
 
     rows, cols = munkres_assignment(np.array(cost))
     assert list(zip(rows.tolist(), cols.tolist())) == expected
@@ -354,7 +354,7 @@ def test_munkres_tie_breaking_is_the_reference_solvers(cost, expected):
 
 
 def test_munkres_is_optimal_on_random_matrices():
-    from higherhrnet.assignment import munkres_assignment, scipy_assignment
+    from higherhrnet.postprocess.assignment import munkres_assignment, scipy_assignment
 
     rng = np.random.default_rng(3)
     for _ in range(200):
@@ -368,7 +368,7 @@ def test_munkres_is_optimal_on_random_matrices():
 
 def test_munkres_matches_the_package_when_installed():
     munkres = pytest.importorskip("munkres")
-    from higherhrnet.assignment import munkres_assignment
+    from higherhrnet.postprocess.assignment import munkres_assignment
 
     rng = np.random.default_rng(4)
     for _ in range(300):
@@ -384,8 +384,8 @@ def test_munkres_matches_the_package_when_installed():
 def test_batched_adjust_equals_per_joint_rule():
     """adjust handles all detected joints in one batch: each equals the +-0.25 rule applied
     joint by joint (integer-valued maps give ties; points on every border)."""
-    from higherhrnet.grouping import adjust, quarter_offsets
-    from higherhrnet.heatmap_tiles import DenseHeatmaps
+    from higherhrnet.postprocess.grouping import adjust, quarter_offsets
+    from higherhrnet.postprocess.heatmap_tiles import DenseHeatmaps
     rng = np.random.default_rng(3)
     det = rng.integers(0, 3, (17, 20, 30)).astype(np.float32)
     persons = np.zeros((6, 17, 5), dtype=np.float32)

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from higherhrnet.aggregate import FLIP_INDEX
+from higherhrnet.postprocess.aggregate import FLIP_INDEX
 from higherhrnet.errors import WorkflowError
 from higherhrnet.manifest import Manifest, ManifestEntry
 from higherhrnet.shapes import forward_affine, input_geometry
@@ -84,7 +84,7 @@ def test_crafted_gives_reference_results(reference, scripts, crafted_case, tmp_p
 
 
 def test_final_preds_match_reference(reference):
-    from higherhrnet.coco_results import to_image
+    from higherhrnet.postprocess.coco_results import to_image
 
     d = np.load(reference / "postprocess" / "crafted_640x427.npz")
     geom = input_geometry(*d["image_wh"])
@@ -115,7 +115,7 @@ def test_each_flag_changes_the_result(scripts, crafted_case, tmp_path, flags):
 
 
 def test_nms_flags_reach_the_parser(scripts, crafted_case, tmp_path, monkeypatch):
-    import higherhrnet.postprocess as pp
+    import higherhrnet.postprocess.stage as pp
 
     seen = []
     real = pp.parse
@@ -268,7 +268,7 @@ def test_oracle_outputs_on_coco_sample_reach_high_ap(root, coco_sample, tmp_path
 def test_output_reader_equals_load_output_and_falls_back(tmp_path):
     """Reused buffers give each file's values; other layouts and bad files behave exactly as
     load_output (converted, or the same WorkflowError)."""
-    from higherhrnet.postprocess import OutputReader, load_output
+    from higherhrnet.postprocess.stage import OutputReader, load_output
 
     rng = np.random.default_rng(0)
     reader = OutputReader()

@@ -10,8 +10,8 @@ What is faster than the reference, with the same result:
 
 * NMS + top-k only look at pixels above the threshold (a kept joint needs ``val > thr``
   and ``val`` equal to the max of its window), not a max-pool of every map, and the
-  heatmaps are only computed where they can exceed it (:mod:`higherhrnet.heatmap_tiles`);
-* the assignment (:mod:`higherhrnet.assignment`) is a vectorised Munkres with the
+  heatmaps are only computed where they can exceed it (:mod:`.heatmap_tiles`);
+* the assignment (:mod:`.assignment`) is a vectorised Munkres with the
   reference solver's tie-breaking, or ``scipy.optimize.linear_sum_assignment``;
 * refine does not compute ``det - round(dist)`` over the whole map.  Since
   ``round(dist) >= 0``, ``score <= det`` everywhere; so once some position scores ``b``, only
@@ -49,7 +49,7 @@ class GroupingParams:
     nms_padding: int = 2
     adjust: bool = True
     refine: bool = True
-    #: "munkres": the reference solver's tie-breaking (see :mod:`higherhrnet.assignment`);
+    #: "munkres": the reference solver's tie-breaking (see :mod:`.assignment`);
     #: "scipy": ``linear_sum_assignment`` (same cost, may pick another of several optima).
     assignment: str = "munkres"
 

@@ -12,7 +12,7 @@ Inputs per pass: ``out0`` ``[1,34,H/4,W/4]`` (17 heatmaps + 17 tags; the ONNX gr
 
 :func:`aggregate` returns the dense reference result.  :class:`Aggregated` is what the fast
 path uses: the full-resolution heatmaps only in the tiles grouping looks at
-(:mod:`higherhrnet.heatmap_tiles`, bit-identical to the dense maps) and tags only at the
+(:mod:`.heatmap_tiles`, bit-identical to the dense maps) and tags only at the
 points grouping asks for, evaluated from the half-resolution tag maps with torch's bilinear
 arithmetic emulated bit for bit (:func:`upsample_at`, :func:`fma32`), which saves most of the
 upsampling.

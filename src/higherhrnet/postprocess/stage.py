@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from .aggregate import Aggregated
-from .atomic import write_json
+from ..atomic import write_json
 from .coco_results import results_for_image, to_image
-from .errors import WorkflowError
+from ..errors import WorkflowError
 from .grouping import GroupingParams, parse
-from .manifest import Manifest, ManifestEntry
+from ..manifest import Manifest, ManifestEntry
 
 
 def output_paths(entry: ManifestEntry, dump_dir: Path, dump_dir_flip: Path) -> list[Path]:

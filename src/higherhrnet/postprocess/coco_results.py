@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .shapes import Geometry
+from ..shapes import Geometry
 
 CATEGORY_ID = 1
 
