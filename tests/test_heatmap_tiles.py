@@ -82,7 +82,7 @@ def test_tiled_nms_equals_dense_max_pool():
     """Peaks from the tiles' own max-pool (windows inside a tile or cut by the image border)
     plus the gathered windows near inner tile edges equal the reference's dense max-pool,
     with ties (quantised values) and blobs across tile edges and shifted border tiles."""
-    from higherhrnet.postprocess.grouping import GroupingParams, _peaks
+    from higherhrnet.postprocess.params import GroupingParams
     rng = np.random.default_rng(5)
     h, w = 100, 130  # output 200x260: the last tile row and column are shifted
     yy, xx = np.mgrid[0:h, 0:w]
@@ -95,7 +95,7 @@ def test_tiled_nms_equals_dense_max_pool():
         src.append(torch.from_numpy(maps.astype(np.float32)))
     lazy, dense = LazyHeatmaps(*src), project(*src)
     params = GroupingParams()
-    js, flat = _peaks(lazy, params)
+    js, flat = lazy.peaks(params.detection_threshold, params.nms_padding)
     assert not lazy.is_dense
     _, _, decided, _ = lazy.above_all(params.detection_threshold, params.nms_padding)
     assert decided.any() and not decided.all()  # both ways of deciding are exercised
