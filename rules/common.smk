@@ -193,7 +193,14 @@ def infer_args():
 def stage_benchmarks():
     """The benchmark files of the run's stages, as the rules declare them (call after the
     rules are defined)."""
-    names = ["preprocess", "preprocess_flip", "infer", "infer_flip", "postprocess", "evaluate"]
+    names = [
+        "preprocess",
+        "preprocess_flip",
+        "infer",
+        "infer_flip",
+        "postprocess",
+        "evaluate",
+    ]
     if BACKEND != "torch":
         names.append("export_onnx")
     if BACKEND == "ascend":
