@@ -210,7 +210,7 @@ def _noise_maps(seed, h=64, w=96, people=40):
 
 
 @pytest.mark.parametrize("seed,h,w", [(0, 64, 96), (1, 64, 96), (2, 61, 90)])
-def test_fast_refine_equals_brute_force_on_noise(seed, h, w):
+def test_fast_refine_equals_reference_on_noise(seed, h, w):
     det, tags, persons = _noise_maps(seed, h, w)
     search = RefineSearch(DenseMaps(det, tags))
     assert search._blocked == (h % 8 == 0 and w % 8 == 0)
@@ -220,7 +220,7 @@ def test_fast_refine_equals_brute_force_on_noise(seed, h, w):
 
 
 @pytest.mark.parametrize("chunk", [64, 1 << 21])
-def test_batched_refine_equals_brute_force(monkeypatch, chunk):
+def test_batched_refine_equals_reference(monkeypatch, chunk):
     """All people at once, also with tiny chunks (the streaming path)."""
     monkeypatch.setattr(RefineSearch, "CHUNK", chunk)
     det, tags, persons = _noise_maps(7)
