@@ -1,6 +1,6 @@
 """Per-image postprocess time (flip aggregation + grouping + refine + back to the image).
 
-    python bench/bench_postprocess.py [--repeat 5] [--brute] [--threads 2]
+    python bench/bench_postprocess.py [--repeat 5] [--reference] [--threads 2] [--quick]
 
 Cases:
 * ``crafted``: the crafted 4-person 640x427 output (input 768x512) of
@@ -12,9 +12,10 @@ Cases:
   ``higherhrnet.model``/``higherhrnet.synthetic_weights`` the flipped pass falls back to the
   mirrored normal outputs (said in the output).
 
-The time is the median over ``--repeat`` runs of each case.  ``--brute`` also times the
-reference-style path (dense tag maps, refine scoring whole maps) once per case and checks
-that both give the same people and scores.  Prints a markdown table.
+The time is the median over ``--repeat`` runs of each case.  ``--reference`` also times the
+reference path (``postprocess.path: reference``: :mod:`higherhrnet.postprocess.reference`,
+the straight port over dense maps) once per case and checks that both give identical
+predictions and scores.  Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from higherhrnet.aggregate import FLIP_INDEX, Aggregated, DenseMaps, aggregate  # noqa: E402
-from higherhrnet.coco_results import to_image  # noqa: E402
-from higherhrnet.grouping import GroupingParams, parse  # noqa: E402
+from higherhrnet.coco import FLIP_INDEX  # noqa: E402
+from higherhrnet.postprocess.coco_results import to_image  # noqa: E402
+from higherhrnet.postprocess.params import GroupingParams  # noqa: E402
+from higherhrnet.postprocess.stage import parse_outputs  # noqa: E402
 from higherhrnet.shapes import input_geometry  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "reference"
@@ -73,13 +75,9 @@ def cases(quick: bool):
         yield f"synthetic {name}", [f["output0"], f["output1"], f0, f1], geom, how
 
 
-def fast(arrays, geom, params):
-    parsed = parse(Aggregated.from_outputs(*arrays), params)
-    return to_image(parsed.refined, geom), parsed.scores
-
-
-def brute(arrays, geom, params):
-    parsed = parse(DenseMaps(*aggregate(*arrays)), params, brute_force=True)
+def run_path(path, arrays, geom, params):
+    """One image through the stage's computation ``path`` (fast | reference)."""
+    parsed = parse_outputs(arrays, params, path)
     return to_image(parsed.refined, geom), parsed.scores
 
 
@@ -95,7 +93,8 @@ def timed(fn, *args, repeat=1):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--brute", action="store_true", help="also time the reference-style path")
+    p.add_argument("--reference", "--brute", action="store_true",
+                   help="also time the reference path (and check identical results)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (reference: 2)")
     p.add_argument("--quick", action="store_true", help="crafted + a_512x512 only")
     args = p.parse_args(argv)
@@ -103,24 +102,24 @@ def main(argv=None) -> int:
     params = GroupingParams()
     rows = []
     for name, arrays, geom, how in cases(args.quick):
-        fast(arrays, geom, params)  # warm-up
-        t_fast, (preds, scores) = timed(fast, arrays, geom, params, repeat=args.repeat)
+        run_path("fast", arrays, geom, params)  # warm-up
+        t_fast, (preds, scores) = timed(run_path, "fast", arrays, geom, params,
+                                        repeat=args.repeat)
         row = {"case": name, "people": len(scores), "fast": t_fast, "flip": how}
-        if args.brute:
-            t_brute, (bp, bs) = timed(brute, arrays, geom, params)
-            same = bp.shape == preds.shape and np.allclose(bp, preds, atol=1e-4) \
-                and np.array_equal(bs, scores)
-            row.update(brute=t_brute, same=same)
+        if args.reference:
+            t_ref, (rp, rs) = timed(run_path, "reference", arrays, geom, params)
+            same = np.array_equal(rp, preds) and np.array_equal(rs, scores)
+            row.update(reference=t_ref, same=same)
         rows.append(row)
         print(f"{name}: {row}", file=sys.stderr)
-    print("| case | people | this (median s/image) | reference-style path here (s) | "
-          "reference figure (s) | speed-up vs reference | same result | flipped pass |")
+    print("| case | people | fast path (median s/image) | reference path here (s) | "
+          "reference figure (s) | speed-up vs reference | identical result | flipped pass |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         ref = REFERENCE_S.get(r["case"])
         speedup = f"{ref / r['fast']:.0f}x" if ref else "-"
         print(f"| {r['case']} | {r['people']} | {r['fast']:.4f} | "
-              f"{r.get('brute', float('nan')):.2f} | {ref if ref else '-'} | "
+              f"{r.get('reference', float('nan')):.2f} | {ref if ref else '-'} | "
               f"{speedup} | {r.get('same', '-')} | {r['flip']} |")
     return 0
 

@@ -237,21 +237,24 @@ def benchmark_args():
 
 
 def stage_benchmarks():
-    files = shard_paths(f"benchmarks/{DATASET}/preprocess/shard{{shard}}.tsv")
-    files += shard_paths(f"benchmarks/{DATASET}/preprocess_flip/shard{{shard}}.tsv")
-    for stage in ("infer", "infer_flip", "postprocess"):
-        files += shard_paths(
-            f"benchmarks/{DATASET}/{BACKEND}/{stage}/shard{{shard}}.tsv"
-        )
-    files.append(f"benchmarks/{DATASET}/{BACKEND}/evaluate.tsv")
+    """The benchmark files of the run's stages, as the rules declare them (call after the
+    rules are defined)."""
+    names = [
+        "preprocess",
+        "preprocess_flip",
+        "infer",
+        "infer_flip",
+        "postprocess",
+        "evaluate",
+    ]
     if BACKEND != "torch":
-        files.append("benchmarks/model/export_onnx.tsv")
+        names.append("export_onnx")
     if BACKEND == "ascend":
-        files.append(
-            "benchmarks/model/compile_om.tsv"
-            if AOE == "off"
-            else f"benchmarks/model/tune_om_{AOE}.tsv"
-        )
+        names.append("compile_om" if AOE == "off" else "tune_om")
+    files = []
+    for name in names:
+        pattern = str(getattr(rules, name).benchmark)
+        files += shard_paths(pattern) if "{shard}" in pattern else [pattern]
     return files
 
 

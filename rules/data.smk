@@ -18,20 +18,15 @@ rule download_coco_images:
         "--size {params.size} --output {output} 2> {log}"
 
 
-rule download_coco_annotations:
+use rule download_coco_images as download_coco_annotations with:
     output:
         temp(f"{config['dataset']['download_dir']}/annotations_trainval2017.zip"),
     log:
         "logs/download/annotations_trainval2017.log",
-    conda:
-        "../envs/data.yaml"
     params:
         url=COCO_ANNOTATIONS_TRAINVAL2017.url,
         md5=COCO_ANNOTATIONS_TRAINVAL2017.md5,
         size=COCO_ANNOTATIONS_TRAINVAL2017.size,
-    shell:
-        'python "$HHRNET_SCRIPTS/download.py" --url {params.url} --md5 {params.md5} '
-        "--size {params.size} --output {output} 2> {log}"
 
 
 rule unpack_coco:

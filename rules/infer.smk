@@ -27,13 +27,16 @@ rule infer:
         backend=BACKEND,
         args=infer_args(),
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
+        prep_dirname="prep_dir",
+        dirname="output_dir",
     shell:
         'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
-        "--input {input.tensors}/prep_dir --output {params.outdir} --output-dirname output_dir "
+        "--input {input.tensors}/{params.prep_dirname} --output {params.outdir} "
+        "--output-dirname {params.dirname} "
         "--manifest {input.manifest} --allow-empty {params.args} 2> {log}"
 
 
-rule infer_flip:
+use rule infer as infer_flip with:
     input:
         model=backend_model(),
         tensors=ancient(f"{DS}/prep_flip/shard{{shard}}"),
@@ -45,18 +48,6 @@ rule infer_flip:
         f"logs/{DATASET}/{BACKEND}/infer_flip/shard{{shard}}.log",
     benchmark:
         f"benchmarks/{DATASET}/{BACKEND}/infer_flip/shard{{shard}}.tsv"
-    priority: 10
-    conda:
-        f"../envs/{BACKEND}.yaml"
-    threads: config["infer"]["threads"]
-    resources:
-        **infer_resources(),
     params:
-        backend=BACKEND,
-        args=infer_args(),
-        outdir=lambda wildcards, output: str(Path(output.summary).parent),
-    shell:
-        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
-        "--input {input.tensors}/prep_flip_dir --output {params.outdir} "
-        "--output-dirname output_flip_dir "
-        "--manifest {input.manifest} --allow-empty {params.args} 2> {log}"
+        prep_dirname="prep_flip_dir",
+        dirname="output_flip_dir",

@@ -29,6 +29,7 @@ rule postprocess:
         nms_kernel=config["postprocess"]["nms_kernel"],
         nms_padding=config["postprocess"]["nms_padding"],
         assignment=config["postprocess"]["assignment"],
+        path=config["postprocess"]["path"],
         switches=" ".join(
             flag
             for flag, on in (
@@ -43,7 +44,7 @@ rule postprocess:
         "--detection-threshold {params.detection_threshold} "
         "--tag-threshold {params.tag_threshold} --max-people {params.max_people} "
         "--nms-kernel {params.nms_kernel} --nms-padding {params.nms_padding} "
-        "--assignment {params.assignment} "
+        "--assignment {params.assignment} --path {params.path} "
         "{params.switches} 2> {log}"
 
 

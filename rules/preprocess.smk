@@ -23,17 +23,17 @@ rule preprocess:
     params:
         shards=NSHARDS,
         policy=config["preprocess"]["shape_policy"],
+        which="--output",
+        dirname="prep_dir",
     shell:
         'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations} '
-        "--images {input.images} --output {output.tensors}/prep_dir --manifest {output.manifest} "
+        "--images {input.images} {params.which} {output.tensors}/{params.dirname} "
+        "--manifest {output.manifest} "
         "--shard {wildcards.shard} --num-shards {params.shards} "
         "--shape-policy {params.policy} 2> {log}"
 
 
-rule preprocess_flip:
-    input:
-        annotations=ANNOTATIONS,
-        images=IMAGES,
+use rule preprocess as preprocess_flip with:
     output:
         tensors=maybe_temp(directory(f"{DS}/prep_flip/shard{{shard}}")),
         manifest=f"{DS}/prep_flip/shard{{shard}}.manifest.json",
@@ -41,17 +41,6 @@ rule preprocess_flip:
         f"logs/{DATASET}/preprocess_flip/shard{{shard}}.log",
     benchmark:
         f"benchmarks/{DATASET}/preprocess_flip/shard{{shard}}.tsv"
-    conda:
-        "../envs/data.yaml"
-    resources:
-        mem_mb=2000,
-        runtime=60,
     params:
-        shards=NSHARDS,
-        policy=config["preprocess"]["shape_policy"],
-    shell:
-        'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations} '
-        "--images {input.images} --output-flip {output.tensors}/prep_flip_dir "
-        "--manifest {output.manifest} "
-        "--shard {wildcards.shard} --num-shards {params.shards} "
-        "--shape-policy {params.policy} 2> {log}"
+        which="--output-flip",
+        dirname="prep_flip_dir",

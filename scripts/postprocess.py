@@ -4,7 +4,9 @@
 
 ``--dump_dir`` holds the normal-input run's ``<stem>_0.npy``/``<stem>_1.npy``,
 ``--dump_dir_flip`` the flipped-input run's (the Ascend guide's flags; hyphenated spellings
-work too).  The grouping numbers default to the reference (w32_512 yaml) values.
+work too).  The grouping numbers default to the reference (w32_512 yaml) values, taken from
+``postprocess.*`` in schemas/config.schema.yaml.  ``--path reference`` runs the straight port
+of the reference computation instead of the fast one (same results, much slower).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import WorkflowError, cli_main  # noqa: E402
-from higherhrnet.grouping import GroupingParams  # noqa: E402
-from higherhrnet.postprocess import run  # noqa: E402
+from higherhrnet.postprocess.assignment import ASSIGNMENTS  # noqa: E402
+from higherhrnet.postprocess.params import DEFAULT_PATH, PATHS, GroupingParams  # noqa: E402
+from higherhrnet.postprocess.stage import run  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,32 +32,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True, help="preprocess manifest of the shard")
     p.add_argument("--output", required=True, help="results JSON to write")
     p.add_argument("--detection-threshold", "--detection_threshold", type=float,
-                   default=d.detection_threshold, help="keep joints with value > this (0.1)")
+                   default=d.detection_threshold,
+                   help="keep joints with value > this (%(default)s)")
     p.add_argument("--tag-threshold", "--tag_threshold", type=float, default=d.tag_threshold,
-                   help="max tag distance to join a person (1.0)")
+                   help="max tag distance to join a person (%(default)s)")
     p.add_argument("--max-people", "--max_people", type=int, default=d.max_people,
-                   help="top-k per joint and grouping cap (30)")
+                   help="top-k per joint and grouping cap (%(default)s)")
     p.add_argument("--nms-kernel", "--nms_kernel", type=int, default=d.nms_kernel)
     p.add_argument("--nms-padding", "--nms_padding", type=int, default=d.nms_padding)
-    p.add_argument("--assignment", choices=("munkres", "scipy"), default=d.assignment,
+    p.add_argument("--assignment", choices=sorted(ASSIGNMENTS), default=d.assignment,
                    help="assignment solver: munkres = the reference's tie-breaking (default), "
                         "scipy = linear_sum_assignment (may pick another of equal optima)")
     p.add_argument("--no-adjust", "--no_adjust", action="store_true",
                    help="skip the quarter-pixel adjustment")
     p.add_argument("--no-refine", "--no_refine", action="store_true",
                    help="skip filling missing joints")
+    p.add_argument("--path", choices=PATHS, default=DEFAULT_PATH,
+                   help="fast or reference (default %(default)s): the straight port of the "
+                        "reference computation over dense maps (identical results, slow)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        params = GroupingParams(args.detection_threshold, args.tag_threshold, args.max_people,
-                                args.nms_kernel, args.nms_padding, not args.no_adjust,
-                                not args.no_refine, args.assignment)
+        params = GroupingParams(
+            detection_threshold=args.detection_threshold, tag_threshold=args.tag_threshold,
+            max_people=args.max_people, nms_kernel=args.nms_kernel,
+            nms_padding=args.nms_padding, adjust=not args.no_adjust,
+            refine=not args.no_refine, assignment=args.assignment)
     except ValueError as exc:
         raise WorkflowError(f"postprocess: {exc}") from None
-    results = run(args.dump_dir, args.dump_dir_flip, args.manifest, args.output, params)
+    results = run(args.dump_dir, args.dump_dir_flip, args.manifest, args.output, params,
+                  path=args.path)
     print(f"postprocess: wrote {len(results)} results to {args.output}", file=sys.stderr)
     return 0
 

@@ -1,5 +1,6 @@
 """Aggregation and grouping against the reference stages of crafted_640x427.npz, and the
-fast refine against the brute-force reference computation."""
+fast path against the straight reference port (:mod:`higherhrnet.postprocess.reference`),
+stage by stage, on crafted, synthetic and noise maps: identical results."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from higherhrnet.aggregate import (FLIP_INDEX, Aggregated, DenseMaps, aggregate,
-                                   emulation_is_exact, fma32, upsample_at, upsample_dense)
-from higherhrnet.grouping import (GroupingParams, RefineSearch, match_by_tag, parse,
-                                  refine_brute, refine_people, refine_person)
+from postprocess_support import DenseHeatmaps, DenseMaps
+
+from higherhrnet.coco import FLIP_INDEX
+from higherhrnet.postprocess import reference as ref
+from higherhrnet.postprocess.aggregate import (Aggregated, emulation_is_exact, fma32, half_pass,
+                                               upsample_at, upsample_dense)
+from higherhrnet.postprocess.grouping import RefineSearch, parse, refine_people
+from higherhrnet.postprocess.params import GroupingParams
+from higherhrnet.postprocess.reference import match_by_tag
 
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
 
@@ -25,14 +31,26 @@ def crafted(reference):
 
 @pytest.fixture(scope="module")
 def dense(crafted):
-    return aggregate(*(crafted[k] for k in OUTPUTS))
+    return ref.aggregate(*(crafted[k] for k in OUTPUTS))
 
 
 @pytest.fixture(scope="module")
 def parsed(crafted, dense):
     fast = parse(Aggregated.from_outputs(*(crafted[k] for k in OUTPUTS)))
-    brute = parse(DenseMaps(*dense), brute_force=True)
-    return {"fast": fast, "brute": brute}
+    return {"fast": fast, "reference": ref.parse(*dense)}
+
+
+def _assert_same_parse(fast, ref):
+    """Every stage identical (candidates, grouping, adjust, scores, refine)."""
+    assert len(fast.candidates) == len(ref.candidates)
+    for j, (a, b) in enumerate(zip(fast.candidates, ref.candidates)):
+        np.testing.assert_array_equal(a, b, err_msg=f"candidates of joint {j}")
+    for stage in ("matched", "adjusted", "scores", "refined"):
+        np.testing.assert_array_equal(getattr(fast, stage), getattr(ref, stage), err_msg=stage)
+
+
+def test_fast_equals_reference_on_crafted_stage_by_stage(parsed):
+    _assert_same_parse(parsed["fast"], parsed["reference"])
 
 
 def test_aggregated_maps_match_reference(crafted, dense):
@@ -50,20 +68,14 @@ def test_aggregated_maps_match_reference(crafted, dense):
     np.testing.assert_array_equal(fast.det, det)
 
 
-def test_flipped_pass_is_bitwise_the_reference_order(crafted):
+@pytest.mark.parametrize("flipped", [False, True])
+def test_each_pass_is_bitwise_the_reference_order(crafted, flipped):
     """Resize, flip back, then permute (reference order) == our permute-resize-flip."""
-    from higherhrnet.aggregate import FLIP_INDEX, half_resolution
-
-    o0 = torch.from_numpy(crafted["flipped_output0"])
-    o1 = torch.from_numpy(crafted["flipped_output1"])
-    up = F.interpolate(o0, size=tuple(o1.shape[2:]), mode="bilinear", align_corners=False)
-    up = torch.flip(up, [3])
-    perm = list(FLIP_INDEX)
-    hm = (up[:, :17][:, perm] + torch.flip(o1, [3])[:, :17][:, perm]) / 2
-    tag = up[:, 17:][:, perm]
-    ours_hm, ours_tag = half_resolution(crafted["flipped_output0"], crafted["flipped_output1"], True)
-    np.testing.assert_array_equal(ours_hm, hm[0].numpy())
-    np.testing.assert_array_equal(ours_tag, tag[0].numpy())
+    outs = [crafted[k] for k in OUTPUTS[2:] if flipped] or [crafted[k] for k in OUTPUTS[:2]]
+    hm, tag = ref.one_pass(*outs, flipped)
+    ours_hm, ours_tag = half_pass(*outs, flipped)
+    np.testing.assert_array_equal(ours_hm.numpy(), hm[0].numpy())
+    np.testing.assert_array_equal(ours_tag.numpy(), tag[0].numpy())
 
 
 def test_pointwise_tags_equal_torch_resize(crafted, dense):
@@ -90,7 +102,7 @@ def test_pointwise_tags_equal_torch_on_synthetic_outputs(reference):
     perm = list(FLIP_INDEX)
     outs = [o0, o1, np.ascontiguousarray(o0[:, perm + [17 + c for c in perm], :, ::-1]),
             np.ascontiguousarray(o1[:, perm, :, ::-1])]
-    _, tags = aggregate(*outs)
+    _, tags = ref.aggregate(*outs)
     fast = Aggregated.from_outputs(*outs)
     fast.DENSE_AFTER = 10 ** 12
     h, w = tags.shape[1:3]
@@ -156,7 +168,7 @@ def test_tag_block_bounds_contain_every_tag(crafted, dense):
         assert (hi >= blocks.max(axis=(1, 3)) - 1e-6).all()
 
 
-@pytest.mark.parametrize("path", ["fast", "brute"])
+@pytest.mark.parametrize("path", ["fast", "reference"])
 def test_topk_above_threshold_matches_reference(crafted, parsed, path):
     val, loc, tag = crafted["topk_val"][0], crafted["topk_loc"][0], crafted["topk_tag"][0]
     for j, rows in enumerate(parsed[path].candidates):
@@ -167,7 +179,7 @@ def test_topk_above_threshold_matches_reference(crafted, parsed, path):
         np.testing.assert_allclose(rows[:, 3:], tag[j][keep], atol=1e-5)
 
 
-@pytest.mark.parametrize("path", ["fast", "brute"])
+@pytest.mark.parametrize("path", ["fast", "reference"])
 @pytest.mark.parametrize("stage", ["matched", "adjusted", "scores", "refined"])
 def test_stages_match_reference(crafted, parsed, path, stage):
     got = getattr(parsed[path], stage)
@@ -179,7 +191,7 @@ def test_refine_recovers_the_faint_joint(crafted, parsed):
     adjusted, refined = parsed["fast"].adjusted, parsed["fast"].refined
     filled = (adjusted[:, :, 2] == 0) & (refined[:, :, 2] > 0)
     assert filled[:3].sum() == 1  # person 2's left ankle (amplitude 0.07 < 0.1)
-    np.testing.assert_array_equal(parsed["fast"].scores, parsed["brute"].scores)
+    np.testing.assert_array_equal(parsed["fast"].scores, parsed["reference"].scores)
 
 
 def _noise_maps(seed, h=64, w=96, people=40):
@@ -198,23 +210,22 @@ def _noise_maps(seed, h=64, w=96, people=40):
 
 
 @pytest.mark.parametrize("seed,h,w", [(0, 64, 96), (1, 64, 96), (2, 61, 90)])
-def test_fast_refine_equals_brute_force_on_noise(seed, h, w):
+def test_fast_refine_equals_reference_on_noise(seed, h, w):
     det, tags, persons = _noise_maps(seed, h, w)
     search = RefineSearch(DenseMaps(det, tags))
     assert search._blocked == (h % 8 == 0 and w % 8 == 0)
     for p in persons:
-        fast = refine_person(search, p.copy())
-        brute = refine_brute(det, tags, p.copy())
-        np.testing.assert_array_equal(fast, brute)
+        fast = refine_people(search, p[None].copy())[0]
+        np.testing.assert_array_equal(fast, ref.refine(det, tags, p.copy()))
 
 
 @pytest.mark.parametrize("chunk", [64, 1 << 21])
-def test_batched_refine_equals_brute_force(monkeypatch, chunk):
+def test_batched_refine_equals_reference(monkeypatch, chunk):
     """All people at once, also with tiny chunks (the streaming path)."""
     monkeypatch.setattr(RefineSearch, "CHUNK", chunk)
     det, tags, persons = _noise_maps(7)
     fast = refine_people(RefineSearch(DenseMaps(det, tags)), persons.copy())
-    brute = np.array([refine_brute(det, tags, p.copy()) for p in persons])
+    brute = np.array([ref.refine(det, tags, p.copy()) for p in persons])
     np.testing.assert_array_equal(fast, brute)
 
 
@@ -236,8 +247,9 @@ def test_argmax_pairs_mixed_joints_equal_numpy_argmax(monkeypatch, first_blocks,
         assert idx == np.argmax(det[j] - np.round(tt))
 
 
-def test_full_parse_fast_equals_brute_on_noise_outputs():
-    """Noise network outputs (hundreds of candidate people): identical grouping and refine."""
+def test_full_parse_fast_equals_reference_on_noise_outputs():
+    """Noise network outputs (hundreds of candidate people): identical stages, from the maps
+    and from the raw outputs (the reference's own aggregation)."""
     rng = np.random.default_rng(5)
     outs = [rng.normal(0, 1, (1, 34, 16, 24)).astype(np.float32),
             rng.normal(0, 1, (1, 17, 32, 48)).astype(np.float32),
@@ -247,10 +259,9 @@ def test_full_parse_fast_equals_brute_on_noise_outputs():
     everywhere = np.arange(64 * 96)
     tags = np.stack([agg.tags_at(j, everywhere).reshape(64, 96, 2) for j in range(17)])
     fast = parse(agg)
-    brute = parse(DenseMaps(agg.det, tags), brute_force=True)
     assert fast.refined.shape[0] > 30
-    np.testing.assert_array_equal(fast.refined, brute.refined)
-    np.testing.assert_array_equal(fast.scores, brute.scores)
+    _assert_same_parse(fast, ref.parse(agg.det, tags))
+    _assert_same_parse(fast, ref.parse_outputs(outs, GroupingParams()))
 
 
 def _rows(*rows):
@@ -306,12 +317,17 @@ def test_nms_window_follows_kernel():
     det[0, 8, 5], det[0, 8, 7] = 0.9, 0.8  # two peaks 2 px apart
     det[0, 2, 2] = det[0, 2, 3] = 0.5  # a tied plateau: both kept, as torch's eq(maxpool)
     maps = DenseMaps(det, np.zeros((17, 16, 16, 2), np.float32))
-    from higherhrnet.grouping import top_candidates
+    from higherhrnet.postprocess.grouping import top_candidates
 
-    five = top_candidates(det, maps.tags_at, GroupingParams())[0]
-    three = top_candidates(det, maps.tags_at, GroupingParams(nms_kernel=3, nms_padding=1))[0]
-    assert five[:, :3].tolist() == [[5, 8, pytest.approx(0.9)], [2, 2, 0.5], [3, 2, 0.5]]
-    assert three[:, 0].tolist() == [5, 7, 2, 3]
+    tags = maps.tags
+    for kernel, pad, xs in ((5, 2, [5, 2, 3]), (3, 1, [5, 7, 2, 3])):
+        params = GroupingParams(nms_kernel=kernel, nms_padding=pad)
+        fast = top_candidates(maps.heatmaps, maps.tags_at, params)
+        slow = ref.top_k(det, tags, params)
+        assert fast[0][:, 0].tolist() == xs
+        for a, b in zip(fast, slow):
+            np.testing.assert_array_equal(a, b)
+    assert fast[0][:2, :3].tolist() == [[5, 8, pytest.approx(0.9)], [7, 8, pytest.approx(0.8)]]
 
 
 @pytest.mark.parametrize("kwargs", [dict(nms_kernel=5, nms_padding=1), dict(max_people=0),
@@ -345,7 +361,7 @@ MUNKRES_CASES = [
 
 @pytest.mark.parametrize("cost,expected", MUNKRES_CASES)
 def test_munkres_tie_breaking_is_the_reference_solvers(cost, expected):
-    from higherhrnet.assignment import munkres_assignment, scipy_assignment
+    from higherhrnet.postprocess.assignment import munkres_assignment, scipy_assignment
 
     rows, cols = munkres_assignment(np.array(cost))
     assert list(zip(rows.tolist(), cols.tolist())) == expected
@@ -354,7 +370,7 @@ def test_munkres_tie_breaking_is_the_reference_solvers(cost, expected):
 
 
 def test_munkres_is_optimal_on_random_matrices():
-    from higherhrnet.assignment import munkres_assignment, scipy_assignment
+    from higherhrnet.postprocess.assignment import munkres_assignment, scipy_assignment
 
     rng = np.random.default_rng(3)
     for _ in range(200):
@@ -368,7 +384,7 @@ def test_munkres_is_optimal_on_random_matrices():
 
 def test_munkres_matches_the_package_when_installed():
     munkres = pytest.importorskip("munkres")
-    from higherhrnet.assignment import munkres_assignment
+    from higherhrnet.postprocess.assignment import munkres_assignment
 
     rng = np.random.default_rng(4)
     for _ in range(300):
@@ -382,10 +398,9 @@ def test_munkres_matches_the_package_when_installed():
 
 
 def test_batched_adjust_equals_per_joint_rule():
-    """adjust handles all detected joints in one batch: each equals the +-0.25 rule applied
-    joint by joint (integer-valued maps give ties; points on every border)."""
-    from higherhrnet.grouping import adjust, quarter_offsets
-    from higherhrnet.heatmap_tiles import DenseHeatmaps
+    """adjust handles all detected joints in one batch: each equals the reference's +-0.25
+    rule applied joint by joint (integer-valued maps give ties; points on every border)."""
+    from higherhrnet.postprocess.grouping import adjust
     rng = np.random.default_rng(3)
     det = rng.integers(0, 3, (17, 20, 30)).astype(np.float32)
     persons = np.zeros((6, 17, 5), dtype=np.float32)
@@ -393,11 +408,6 @@ def test_batched_adjust_equals_per_joint_rule():
     persons[:, :, 1] = rng.integers(0, 20, (6, 17))
     persons[:, :, 2] = rng.integers(0, 2, (6, 17)) * rng.uniform(0.2, 1, (6, 17))
     persons[0, :4, :2] = [[0, 0], [29, 19], [0, 19], [29, 0]]
-    expected = persons.copy()
-    for p, j in zip(*np.nonzero(persons[:, :, 2] > 0)):
-        dx, dy = quarter_offsets(DenseHeatmaps(det), int(j), persons[p, j, 0:1].astype(np.intp),
-                                 persons[p, j, 1:2].astype(np.intp))
-        expected[p, j, 0] = expected[p, j, 0] + np.float32(dx[0]) + np.float32(0.5)
-        expected[p, j, 1] = expected[p, j, 1] + np.float32(dy[0]) + np.float32(0.5)
-    got = adjust(persons.copy(), det)
+    expected = ref.adjust(persons.copy(), det)
+    got = adjust(persons.copy(), DenseHeatmaps(det))
     np.testing.assert_array_equal(got, expected)

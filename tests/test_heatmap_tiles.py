@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from higherhrnet.aggregate import Aggregated
-from higherhrnet.heatmap_tiles import LazyHeatmaps, crops_are_exact, project
+from higherhrnet.postprocess.aggregate import Aggregated
+from higherhrnet.postprocess.heatmap_tiles import LazyHeatmaps, crops_are_exact, project
 
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
 
@@ -60,7 +60,7 @@ def test_above_all_equals_per_joint_above(reference):
 def test_tile_and_block_bounds_equal_sliced_maxima(hw):
     """The torch block reductions give exactly the maxima/minima of the source windows
     each tile (or 8x8 block) of the x2 resize reads, shifted last tiles included."""
-    from higherhrnet.heatmap_tiles import TILE, tile_window_max, window_reduce
+    from higherhrnet.postprocess.heatmap_tiles import TILE, tile_window_max, window_reduce
     rng = np.random.default_rng(hw[0] * hw[1])
     src = rng.normal(0, 3, (3, *hw)).astype(np.float32)
     h, w = hw
@@ -82,7 +82,7 @@ def test_tiled_nms_equals_dense_max_pool():
     """Peaks from the tiles' own max-pool (windows inside a tile or cut by the image border)
     plus the gathered windows near inner tile edges equal the reference's dense max-pool,
     with ties (quantised values) and blobs across tile edges and shifted border tiles."""
-    from higherhrnet.grouping import GroupingParams, _peaks
+    from higherhrnet.postprocess.params import GroupingParams
     rng = np.random.default_rng(5)
     h, w = 100, 130  # output 200x260: the last tile row and column are shifted
     yy, xx = np.mgrid[0:h, 0:w]
@@ -95,7 +95,7 @@ def test_tiled_nms_equals_dense_max_pool():
         src.append(torch.from_numpy(maps.astype(np.float32)))
     lazy, dense = LazyHeatmaps(*src), project(*src)
     params = GroupingParams()
-    js, flat = _peaks(lazy, params)
+    js, flat = lazy.peaks(params.detection_threshold, params.nms_padding)
     assert not lazy.is_dense
     _, _, decided, _ = lazy.above_all(params.detection_threshold, params.nms_padding)
     assert decided.any() and not decided.all()  # both ways of deciding are exercised

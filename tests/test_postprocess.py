@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from higherhrnet.aggregate import FLIP_INDEX
+from higherhrnet.coco import FLIP_INDEX
 from higherhrnet.errors import WorkflowError
 from higherhrnet.manifest import Manifest, ManifestEntry
-from higherhrnet.shapes import forward_affine, input_geometry
+from higherhrnet.shapes import input_geometry
+from higherhrnet.transforms import reference_affine
 
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
 
@@ -84,7 +85,7 @@ def test_crafted_gives_reference_results(reference, scripts, crafted_case, tmp_p
 
 
 def test_final_preds_match_reference(reference):
-    from higherhrnet.coco_results import to_image
+    from higherhrnet.postprocess.coco_results import to_image
 
     d = np.load(reference / "postprocess" / "crafted_640x427.npz")
     geom = input_geometry(*d["image_wh"])
@@ -115,11 +116,12 @@ def test_each_flag_changes_the_result(scripts, crafted_case, tmp_path, flags):
 
 
 def test_nms_flags_reach_the_parser(scripts, crafted_case, tmp_path, monkeypatch):
-    import higherhrnet.postprocess as pp
+    import higherhrnet.postprocess.stage as pp
 
     seen = []
-    real = pp.parse
-    monkeypatch.setattr(pp, "parse", lambda maps, params: seen.append(params) or real(maps, params))
+    real = pp.parse_outputs
+    monkeypatch.setattr(pp, "parse_outputs", lambda arrays, params, path:
+                        seen.append(params) or real(arrays, params, path))
     _run(scripts, *crafted_case, tmp_path / "a.json", "--nms-kernel", "3", "--nms-padding", "1")
     assert (seen[0].nms_kernel, seen[0].nms_padding) == (3, 1)
     with pytest.raises(WorkflowError, match="padding"):
@@ -217,7 +219,7 @@ def _oracle_outputs(geom, people):
     out0 = np.zeros((34, h4, w4), np.float32)
     out1 = np.zeros((17, h2, w2), np.float32)
     tags = np.zeros((17, h4, w4), np.float32)
-    a = forward_affine(geom)
+    a = reference_affine(geom)
     for p, kpts in enumerate(people):
         tag = 2.0 * (p + 1)
         for j, (x, y, v) in enumerate(kpts):
@@ -251,9 +253,12 @@ def test_oracle_outputs_on_coco_sample_reach_high_ap(root, coco_sample, tmp_path
         cases.append((entry, _oracle_outputs(geom, people)))
     dump, flip, manifest = _write_case(tmp_path, cases)
     results, metrics = tmp_path / "results.json", tmp_path / "metrics.json"
+    slow = tmp_path / "results_reference.json"
     for cmd in (
         ["postprocess.py", "--dump_dir", dump, "--dump_dir_flip", flip, "--manifest", manifest,
          "--output", results],
+        ["postprocess.py", "--dump_dir", dump, "--dump_dir_flip", flip, "--manifest", manifest,
+         "--output", slow, "--path", "reference"],
         ["evaluate.py", "--annotations", ann_path, "--results", results, "--metrics", metrics],
     ):
         proc = subprocess.run([sys.executable, str(root / "scripts" / cmd[0]), *map(str, cmd[1:])],
@@ -263,12 +268,30 @@ def test_oracle_outputs_on_coco_sample_reach_high_ap(root, coco_sample, tmp_path
     print("oracle metrics", m)
     assert m["AP"] > 0.9, m
     assert m["AR"] > 0.9, m
+    assert json.loads(slow.read_text()) == json.loads(results.read_text())  # the same floats
+
+
+@pytest.mark.parametrize("flags", [[], ["--no-adjust"], ["--assignment", "scipy"]])
+def test_reference_path_gives_identical_results(scripts, crafted_case, tmp_path, flags):
+    """``--path reference`` (the straight port over dense maps) writes the same results."""
+    fast = _run(scripts, *crafted_case, tmp_path / "fast.json", *flags)
+    slow = _run(scripts, *crafted_case, tmp_path / "ref.json", "--path", "reference", *flags)
+    assert len(fast) == 4 and slow == fast
+
+
+def test_unknown_path_is_rejected(scripts, crafted_case, tmp_path):
+    with pytest.raises(SystemExit):
+        _run(scripts, *crafted_case, tmp_path / "r.json", "--path", "brute")
+    from higherhrnet.postprocess.stage import run
+
+    with pytest.raises(WorkflowError, match="path must be one of"):
+        run(*crafted_case, tmp_path / "r.json", None, path="brute")
 
 
 def test_output_reader_equals_load_output_and_falls_back(tmp_path):
     """Reused buffers give each file's values; other layouts and bad files behave exactly as
     load_output (converted, or the same WorkflowError)."""
-    from higherhrnet.postprocess import OutputReader, load_output
+    from higherhrnet.postprocess.stage import OutputReader, load_output
 
     rng = np.random.default_rng(0)
     reader = OutputReader()

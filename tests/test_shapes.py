@@ -3,7 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from higherhrnet.shapes import ASCEND_SHAPES, align, forward_affine, input_geometry, to_image_coords
+from higherhrnet.postprocess.coco_results import to_image
+from higherhrnet.shapes import ASCEND_SHAPES, align, input_geometry
+from higherhrnet.transforms import reference_affine
 
 
 def test_align_quirk():
@@ -27,7 +29,7 @@ def test_size_rule_matches_reference(reference, policy, prefix):
         assert (g.input_w, g.input_h) == (r[f"{prefix}_input_w"], r[f"{prefix}_input_h"]), r
         assert list(g.center) == r["center"]
         np.testing.assert_allclose(g.scale, r[f"{prefix}_scale"], rtol=0, atol=1e-12)
-        np.testing.assert_allclose(forward_affine(g), r[f"{prefix}_affine"], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(reference_affine(g), r[f"{prefix}_affine"], rtol=0, atol=1e-9)
         if policy == "ascend17":
             assert (g.input_h, g.input_w) in ASCEND_SHAPES
 
@@ -36,9 +38,12 @@ def test_inverse_transform_round_trip():
     g = input_geometry(640, 300, "ascend17")  # long side clamped to 1024
     assert (g.input_w, g.input_h) == (1024, 512)
     pts = np.array([[0.0, 0.0], [639.0, 299.0], [123.4, 56.7]])
-    m = forward_affine(g)
-    fwd = pts @ m[:, :2].T + m[:, 2]
-    np.testing.assert_allclose(to_image_coords(fwd, g), pts, atol=1e-9)
+    m = reference_affine(g)
+    k = 512 / 300  # the closed form: a similarity around the centre
+    np.testing.assert_allclose(m, [[k, 0, 512 - k * 320], [0, k, 256 - k * 150]], atol=1e-9)
+    persons = np.zeros((1, 3, 5), np.float32)
+    persons[0, :, :2] = pts @ m[:, :2].T + m[:, 2]
+    np.testing.assert_allclose(to_image(persons, g)[0, :, :2], pts, atol=1e-3)  # float32
 
 
 def test_bad_policy():

@@ -1,6 +1,6 @@
 """Loading HigherHRNet-W32 checkpoints, with errors a user can act on.
 
-Accepted forms (REFERENCE_PIPELINE.md, "Checkpoint format"):
+Accepted forms (docs/reference.md, "Model and checkpoint"):
 
 - the released ``pose_higher_hrnet_w32_512.pth`` and ``model_best.pth.tar`` /
   ``final_state.pth.tar``: a plain state dict;
@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from .errors import WorkflowError
+from .errors import WorkflowError, first_few
 
 PREFIX = "module."
 _SHOW = 5  # how many names an error lists
@@ -79,7 +79,7 @@ def extract_state_dict(obj: Any, source: str = "checkpoint") -> "OrderedDict[str
     if not_tensors:
         raise CheckpointError(
             f"{source}: not a state dict: {len(not_tensors)} of {len(state)} entries are not "
-            f"tensors (e.g. {', '.join(map(repr, not_tensors[:_SHOW]))})")
+            f"tensors (e.g. {first_few(map(repr, not_tensors), _SHOW)})")
     if not state:
         raise CheckpointError(f"{source}: the state dict is empty")
     return state
@@ -90,11 +90,6 @@ def load_state_dict_file(path: str | os.PathLike, trusted: bool = False,
     """Read a checkpoint file and return its (unprefixed) state dict, on the CPU."""
     path = Path(path)
     return extract_state_dict(_read(path, trusted, mmap), str(path))
-
-
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:_SHOW])
-    return shown + (f", ... ({len(names) - _SHOW} more)" if len(names) > _SHOW else "")
 
 
 def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor],
@@ -115,20 +110,18 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor],
     if missing or unexpected:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} missing keys ({_names(missing)})")
+            parts.append(f"{len(missing)} missing keys ({first_few(missing, _SHOW)})")
         if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys ({_names(unexpected)})")
+            parts.append(f"{len(unexpected)} unexpected keys ({first_few(unexpected, _SHOW)})")
         raise CheckpointError(
             f"{source}: does not match HigherHRNet-W32 ({len(expected)} entries): "
             + "; ".join(parts))
     mismatched = [(k, tuple(state[k].shape), tuple(v.shape))
                   for k, v in expected.items() if state[k].shape != v.shape]
     if mismatched:
-        shown = "; ".join(f"{k}: checkpoint {list(got)} vs model {list(want)}"
-                          for k, got, want in mismatched[:_SHOW])
-        more = f"; ... ({len(mismatched) - _SHOW} more)" if len(mismatched) > _SHOW else ""
-        raise CheckpointError(
-            f"{source}: {len(mismatched)} shape mismatches: {shown}{more}")
+        shown = first_few((f"{k}: checkpoint {list(got)} vs model {list(want)}"
+                           for k, got, want in mismatched), _SHOW, sep="; ")
+        raise CheckpointError(f"{source}: {len(mismatched)} shape mismatches: {shown}")
     return state
 
 

@@ -1,7 +1,7 @@
 """COCO person-keypoint annotation files: loading with clear errors, image list, sharding.
 
 The reference evaluates every image of the annotation file (``list(coco.imgs.keys())``),
-including those without people, in JSON order (REFERENCE_PIPELINE.md section 3); so does
+including those without people, in JSON order (docs/reference.md, "Data"); so does
 :func:`image_records`.
 """
 
@@ -17,6 +17,10 @@ from .errors import WorkflowError
 from .jsonfile import read_json
 
 NUM_KEYPOINTS = 17
+#: COCO left/right permutation of the keypoints (nose, L/R eye, L/R ear, L/R shoulder, L/R
+#: elbow, L/R wrist, L/R hip, L/R knee, L/R ankle): a width-flipped image's keypoint
+#: ``FLIP_INDEX[c]`` is keypoint ``c`` of the original.
+FLIP_INDEX = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
 
 
 @dataclass(frozen=True)

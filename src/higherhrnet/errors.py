@@ -15,11 +15,11 @@ class WorkflowError(Exception):
     """A problem the user can act on; the message names the file and what is wrong."""
 
 
-def first_few(items, n: int = 10) -> str:
+def first_few(items, n: int = 10, sep: str = ", ") -> str:
     """``a, b, c, ... (+N more)``: the first ``n`` items of a list for an error message."""
     items = list(items)
-    text = ", ".join(items[:n])
-    return text + (f", ... (+{len(items) - n} more)" if len(items) > n else "")
+    text = sep.join(items[:n])
+    return text + (f"{sep}... (+{len(items) - n} more)" if len(items) > n else "")
 
 
 def cli_main(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""COCO keypoint evaluation with pycocotools (REFERENCE_PIPELINE.md section 9).
+"""COCO keypoint evaluation with pycocotools (docs/reference.md, "COCO results and evaluation").
 
 ``COCOeval(gt, dt, 'keypoints')`` over **every image of the annotation file** (the
 default ``imgIds``), as the reference: images without predictions or without people
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from .atomic import write_json, write_text
-from .errors import WorkflowError
+from .errors import WorkflowError, first_few
 from .jsonfile import read_json
 
 METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
@@ -78,8 +78,8 @@ def evaluate(annotations: str | Path, results: list[dict], drop_unknown: bool = 
     known = set(coco_gt.getImgIds())
     unknown = sorted({int(r["image_id"]) for r in results} - known)
     if unknown:
-        shown = ", ".join(map(str, unknown[:20])) + (" ..." if len(unknown) > 20 else "")
-        msg = (f"{results_name}: {len(unknown)} image id(s) not in {annotations}: {shown}")
+        msg = (f"{results_name}: {len(unknown)} image id(s) not in {annotations}: "
+               f"{first_few(map(str, unknown), 20)}")
         if not drop_unknown:
             raise WorkflowError(msg + " (wrong annotation file? use --drop-unknown to ignore them)")
         _warn(msg + "; dropping their results")

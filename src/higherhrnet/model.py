@@ -1,7 +1,6 @@
 """HigherHRNet-W32 (input 512) in PyTorch.
 
-Written from the architecture facts in ``../shared/reference/REFERENCE_PIPELINE.md``
-section 1. The module tree is laid out so that ``state_dict()`` has exactly the names,
+Written from the architecture in docs/reference.md, "Model and checkpoint". The module tree is laid out so that ``state_dict()`` has exactly the names,
 shapes, dtypes and order of the official ``pose_higher_hrnet_w32_512.pth`` (1810 entries),
 so the released checkpoint loads strictly.
 
@@ -19,7 +18,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-NUM_JOINTS = 17
+from .coco import NUM_KEYPOINTS
+
 BN_MOMENTUM = 0.1
 BN_EPS = 1e-5
 
@@ -167,7 +167,7 @@ def _transition(prev: Sequence[int], new: Sequence[int]) -> nn.ModuleList:
 class HigherHRNet(nn.Module):
     """HigherHRNet-W32: HRNet backbone, 1/4 head (heatmaps + tags), one deconv to 1/2."""
 
-    def __init__(self, num_joints: int = NUM_JOINTS):
+    def __init__(self, num_joints: int = NUM_KEYPOINTS):
         super().__init__()
         self.conv1 = nn.Conv2d(3, STEM_CHANNELS, kernel_size=3, stride=2, padding=1, bias=False)
         self.bn1 = _bn(STEM_CHANNELS)

@@ -1,6 +1,6 @@
 """Preprocess and flip-preprocess stages: one shard of images -> NPY tensors + manifest.
 
-Per image (REFERENCE_PIPELINE.md sections 3, 4 and "Ascend port / Preprocess"): read as the
+Per image (docs/reference.md, "Data" and "Input size and warp"): read as the
 reference does, geometry from the real pixels (size rule + shape policy), similarity warp,
 ToTensor + Normalize, and write ``<stem>.npy`` float32 ``[1,3,H,W]`` to ``out_dir`` and/or
 its width-flipped copy to ``flip_out_dir``. Unlike the Ascend script, the stem is the COCO
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 from .atomic import save_npy
@@ -19,25 +18,9 @@ from .errors import WorkflowError
 from .coco import image_records, load_keypoint_annotations, shard_bounds
 from .images import check_size, read_image_rgb
 from .manifest import Manifest, ManifestEntry
+from .progress import Progress
 from .shapes import SHAPE_POLICIES, input_geometry
 from .transforms import flip_width, to_normalized_tensor, warp_to_input
-
-
-class _Progress:
-    """Prints ``label: i/n (pct) x img/s`` to stderr about every ``every_s`` seconds."""
-
-    def __init__(self, label: str, total: int, every_s: float = 5.0) -> None:
-        self.label, self.total, self.every_s = label, total, every_s
-        self.t0 = self.last = time.monotonic()
-
-    def update(self, done: int) -> None:
-        now = time.monotonic()
-        if done == self.total or now - self.last >= self.every_s:
-            self.last = now
-            rate = done / max(now - self.t0, 1e-9)
-            pct = 100.0 * done / self.total if self.total else 100.0
-            print(f"{self.label}: {done}/{self.total} images ({pct:.0f}%), {rate:.1f} img/s",
-                  file=sys.stderr, flush=True)
 
 
 def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLike, *,
@@ -67,9 +50,9 @@ def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLi
         d.mkdir(parents=True, exist_ok=True)
 
     label = f"preprocess shard {shard}/{num_shards}"
-    progress = _Progress(label, len(records))
+    progress = Progress(len(records), label, every_s=5.0)
     entries = []
-    for i, rec in enumerate(records, 1):
+    for rec in records:
         path = images_dir / rec.file_name
         img = read_image_rgb(path)
         check_size(img, path, rec.width, rec.height)
@@ -82,7 +65,7 @@ def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLi
             if flip_out_dir is not None:
                 save_npy(Path(flip_out_dir) / f"{entry.stem}.npy", flip_width(tensor))
         entries.append(entry)
-        progress.update(i)
+        progress.update()
     if not records:
         print(f"{label}: empty shard (0 images)", file=sys.stderr)
     manifest = Manifest(entries, policy, shard, num_shards)

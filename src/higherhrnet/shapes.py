@@ -1,6 +1,6 @@
 """Network input geometry: the reference's test-time size rule and the Ascend shape policy.
 
-Facts: REFERENCE_PIPELINE.md section 4 and "Ascend port / The 17 fixed shapes".
+Facts: docs/reference.md, "Input size and warp".
 """
 
 from __future__ import annotations
@@ -66,27 +66,3 @@ def input_geometry(width: int, height: int, policy: str = "ascend17") -> Geometr
             w_in = snap_to_ascend(w_in)
         scale = (w_in / h_in * h / 200.0, h / 200.0)
     return Geometry(w, h, w_in, h_in, center, scale)
-
-
-def forward_affine(geom: Geometry):
-    """2x3 float64 matrix image -> input (closed form of the reference's similarity)."""
-    import numpy as np
-
-    k = geom.k
-    cx, cy = geom.center
-    return np.array(
-        [[k, 0.0, geom.input_w / 2.0 - k * cx], [0.0, k, geom.input_h / 2.0 - k * cy]],
-        dtype=np.float64,
-    )
-
-
-def to_image_coords(xy, geom: Geometry):
-    """Map input-resolution (x, y) back to image pixels (inverse of :func:`forward_affine`)."""
-    import numpy as np
-
-    xy = np.asarray(xy, dtype=np.float64)
-    inv_k = min(geom.width, geom.height) / INPUT_SIZE
-    out = np.empty_like(xy)
-    out[..., 0] = (xy[..., 0] - geom.input_w / 2.0) * inv_k + geom.center[0]
-    out[..., 1] = (xy[..., 1] - geom.input_h / 2.0) * inv_k + geom.center[1]
-    return out

@@ -1,10 +1,11 @@
 """The reference's test-time transform: similarity warp, ToTensor + Normalize, width flip.
 
-Facts: REFERENCE_PIPELINE.md section 4. The warp matrix is built the way the reference's
-``get_affine_transform`` builds it (three float32 point pairs through
+Facts: docs/reference.md, "Input size and warp". The warp matrix is built the way the
+reference's ``get_affine_transform`` builds it (three float32 point pairs through
 ``cv2.getAffineTransform``), which reproduces the fixture's float64 matrices to the last
-bit; :func:`higherhrnet.shapes.forward_affine` is the closed form of the same map (equal to
-~1e-13, and it gives the same uint8 warps on every fixture case).
+bit; the same construction in the other direction maps predictions back to the image
+(:func:`higherhrnet.postprocess.coco_results.to_image`).  It is a similarity: ``x_in =
+k * (x - cx) + w_in / 2`` with ``k = 512 / short side`` (the same for y).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
 
-def reference_affine(geom: Geometry) -> np.ndarray:
-    """2x3 float64 image -> input matrix, exactly as ``get_affine_transform(rot=0)`` makes it.
+def reference_affine(geom: Geometry, inverse: bool = False) -> np.ndarray:
+    """2x3 float64 image -> input matrix (input -> image with ``inverse``), exactly as
+    ``get_affine_transform(rot=0, inv=inverse)`` makes it.
 
     Source points: the centre, the point half a source width above it, and the third point
     of the right angle; destination: the same construction on the input canvas.
@@ -42,7 +44,7 @@ def reference_affine(geom: Geometry) -> np.ndarray:
     dst[1] = (dst_w * 0.5, dst_h * 0.5 - dst_w * 0.5)
     src[2] = third(src[0], src[1])
     dst[2] = third(dst[0], dst[1])
-    return cv2.getAffineTransform(src, dst)
+    return cv2.getAffineTransform(dst, src) if inverse else cv2.getAffineTransform(src, dst)
 
 
 def warp_to_input(img_rgb: np.ndarray, geom: Geometry) -> np.ndarray:
@@ -78,12 +80,6 @@ def to_normalized_tensor(warped: np.ndarray) -> np.ndarray:
     chw -= _MEAN32
     chw /= _STD32
     return chw[None]
-
-
-def denormalize_to_uint8(t: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`to_normalized_tensor` (for checks and drawings): ``[1,3,H,W]`` -> HxWx3."""
-    chw = t[0] * _STD32 + _MEAN32
-    return np.clip(np.rint(chw * 255.0), 0, 255).astype(np.uint8).transpose(1, 2, 0)
 
 
 def flip_width(t: np.ndarray) -> np.ndarray:

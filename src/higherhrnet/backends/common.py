@@ -25,8 +25,10 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from .. import npyfile
 from ..atomic import save_npy, write_json
 from ..errors import WorkflowError, first_few
+from ..progress import Progress
 
 #: Output index -> (ONNX output name, channels, stride w.r.t. the input).
 OUTPUTS = (("output1", 34, 4), ("output2", 17, 2))
@@ -72,22 +74,9 @@ def check_dirname(dirname: str) -> str:
     return dirname
 
 
-def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    try:
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-            else:
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-    except (ValueError, OSError, EOFError) as exc:
-        raise WorkflowError(f"{path}: not a readable .npy file ({exc})") from None
-    return tuple(int(s) for s in shape), np.dtype(dtype)
-
-
 def check_input_tensor(path: Path) -> tuple[int, ...]:
     """Shape of a valid network input file, or a WorkflowError naming the file."""
-    shape, dtype = _npy_header(path)
+    shape, _, dtype = npyfile.header(path)
     if dtype != np.float32:
         raise WorkflowError(f"{path}: input tensor has dtype {dtype}, expected float32 "
                             "(write it with the preprocess stage)")
@@ -142,7 +131,7 @@ def verify_outputs(inputs: Sequence[InputFile], output: str | os.PathLike, dirna
             if not p.is_file():
                 missing.append(f"{item.stem}_{idx}")
                 continue
-            got, _ = _npy_header(p)
+            got, _, _ = npyfile.header(p)
             if got != shape:
                 wrong.append(f"{p.name}: {list(got)} instead of {list(shape)}")
     folder = Path(output) / dirname
@@ -207,31 +196,6 @@ def build_summary(record: RunRecord, info: dict, argv: Sequence[str] | None = No
         "images_per_s": n / record.wall_s if record.wall_s > 0 else 0.0,
     })
     return summary
-
-
-class Progress:
-    """Prints ``label: i/n (pct%) rate`` to stderr about every 10% (and at the end)."""
-
-    def __init__(self, total: int, label: str, enabled: bool = True, every_s: float = 30.0):
-        self.total, self.label, self.enabled, self.every_s = total, label, enabled, every_s
-        self.t0 = time.perf_counter()
-        self.done = 0
-        self._next_pct = 10
-        self._last = self.t0
-
-    def update(self, n: int = 1) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        pct = 100 * self.done // max(self.total, 1)
-        now = time.perf_counter()
-        if pct >= self._next_pct or self.done == self.total or now - self._last > self.every_s:
-            while self._next_pct <= pct:
-                self._next_pct += 10
-            self._last = now
-            rate = self.done / max(now - self.t0, 1e-9)
-            print(f"{self.label}: {self.done}/{self.total} ({pct}%) {rate:.2f} images/s",
-                  file=sys.stderr, flush=True)
 
 
 def batches(inputs: Sequence[InputFile], batch_size: int) -> list[list[InputFile]]:

@@ -22,7 +22,8 @@ of ``TILE`` x ``TILE`` input pixels, only those that can matter:
   exceed a candidate, hence the threshold); it is computed only when something needs
   its exact values (adjust and refine ask through :meth:`LazyHeatmaps.at`).
 
-:class:`DenseHeatmaps` is the same interface over a dense ``[17,H,W]`` array.
+:class:`LazyHeatmaps` implements :class:`.maps.Heatmaps`; :func:`dense_peaks` is NMS over a
+dense map (the fallback, and what tests use over dense arrays).
 """
 
 from __future__ import annotations
@@ -311,44 +312,67 @@ class LazyHeatmaps:
         tx = np.minimum(np.arange(0, w, b) // TILE, self._xs.size - 1)
         return self.tile_bounds()[j][ty[:, None], tx[None, :]]
 
-    def dense_map(self, j: int) -> np.ndarray:
-        return self.materialize()[j]
+    def peaks(self, threshold: float, nms_pad: int) -> tuple[np.ndarray, np.ndarray]:
+        """All joints' NMS peaks above ``threshold``: ``(joints, flat)`` sorted by joint.
+
+        Tiled: values are known exactly wherever they exceed the threshold; NMS is decided
+        by a max-pool of each tile, except near inner tile edges, whose windows reach into
+        other tiles and are gathered (:meth:`above_or_low`)."""
+        self.prepare(threshold)  # may decide to compute the maps densely
+        if self._dense is not None:
+            return dense_peaks(self._dense, threshold, nms_pad)
+        _, h, w = self.shape
+        js, flat, decided, keep = self.above_all(threshold, nms_pad)
+        rest = np.flatnonzero(~decided)
+        keep[rest] = local_max_mask_sparse(lambda f: self.above_or_low(js[rest], f, threshold),
+                                           (h, w), *np.divmod(flat[rest], w), nms_pad)
+        return js[keep], flat[keep]
 
 
-class DenseHeatmaps:
-    """:class:`LazyHeatmaps`' interface over a dense ``[C,H,W]`` array."""
-
-    is_dense = True
-
-    def __init__(self, det: np.ndarray):
-        self.det = det
-        self.shape = det.shape
-        self._flat = det.reshape(det.shape[0], -1)
-        self._all = det.reshape(-1)
-
-    def prepare(self, threshold: float) -> None:
-        pass
-
-    def above(self, j: int, threshold: float) -> np.ndarray:
-        return np.flatnonzero(self._flat[j] > threshold)
-
-    def at(self, j, flat: np.ndarray) -> np.ndarray:
-        if np.ndim(j) == 0:
-            return self._flat[j][np.asarray(flat, dtype=np.intp)]
-        return self._all[np.asarray(j) * self._flat.shape[1] + np.asarray(flat, dtype=np.intp)]
-
-    def above_or_low(self, j: int, flat: np.ndarray, threshold: float) -> np.ndarray:
-        return self.at(j, flat)
-
-    def block_bound(self, j: int, b: int) -> np.ndarray:
-        return block_reduce(self.det[j], b, np.maximum)
-
-    def dense_map(self, j: int) -> np.ndarray:
-        return self.det[j]
+def local_max_mask(det_j: np.ndarray, ys: np.ndarray, xs: np.ndarray, pad: int) -> np.ndarray:
+    """True where ``det_j[y, x]`` equals the max of its (2*pad+1)^2 window (clipped)."""
+    h, w = det_j.shape
+    v = det_j[ys, xs]
+    keep = np.ones(v.shape, dtype=bool)
+    for dy in range(-pad, pad + 1):
+        ny = ys + dy
+        oky = (ny >= 0) & (ny < h)
+        for dx in range(-pad, pad + 1):
+            if dy == 0 and dx == 0:
+                continue
+            nx = xs + dx
+            ok = oky & (nx >= 0) & (nx < w)
+            nb = det_j[np.where(ok, ny, 0), np.where(ok, nx, 0)]
+            keep &= ~(ok & (nb > v))
+    return keep
 
 
-def as_heatmaps(det) -> "LazyHeatmaps | DenseHeatmaps":
-    return DenseHeatmaps(det) if isinstance(det, np.ndarray) else det
+def local_max_mask_sparse(values, shape, ys: np.ndarray, xs: np.ndarray, pad: int):
+    """:func:`local_max_mask` through ``values(flat)`` (one gather of all windows: for the
+    few candidates of tiled heatmaps, whose values are known only where they matter)."""
+    h, w = shape
+    dy, dx = np.divmod(np.arange((2 * pad + 1) ** 2), 2 * pad + 1)
+    ny, nx = ys[None] + (dy - pad)[:, None], xs[None] + (dx - pad)[:, None]
+    ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+    nb = values(np.where(ok, ny * w + nx, 0))
+    return ~(ok & (nb > values(ys * w + xs)[None])).any(axis=0)
+
+
+def dense_peaks(det: np.ndarray, threshold: float, nms_pad: int):
+    """NMS peaks above ``threshold`` of a dense ``det [C,H,W]``: ``(joints, flat)``."""
+    n, _, w = det.shape
+    peaks = []
+    for j in range(n):
+        flat = np.flatnonzero(det[j] > threshold)
+        if flat.size > 200_000:  # one max-pool is cheaper than windowed gathers
+            pooled = F.max_pool2d(torch.from_numpy(det[j])[None, None], 2 * nms_pad + 1, 1,
+                                  nms_pad)
+            flat = flat[(pooled[0, 0].numpy().ravel()[flat] == det[j].ravel()[flat])]
+        elif flat.size:
+            flat = flat[local_max_mask(det[j], *np.divmod(flat, w), nms_pad)]
+        peaks.append(flat)
+    return (np.repeat(np.arange(n), [p.size for p in peaks]),
+            np.concatenate(peaks).astype(np.intp))
 
 
 _EXACT: bool | None = None

@@ -1,37 +1,20 @@
-"""Predictions back to image pixels and into COCO keypoint results (sections 8 and 9).
+"""Predictions back to image pixels and into COCO keypoint results (docs/reference.md, "Back
+to the image" and "COCO results and evaluation").
 
 The inverse transform is the reference's ``get_affine_transform(center, scale, 0,
-(w_in, h_in), inv=1)``: a 2x3 matrix from ``cv2.getAffineTransform`` on float32 points,
-applied in float64 and stored back into the float32 person arrays.  It agrees with the
-closed form :func:`higherhrnet.shapes.to_image_coords` to about 3e-5 px and with the
-reference bit for bit.
+(w_in, h_in), inv=1)`` (:func:`higherhrnet.transforms.reference_affine` with ``inverse``),
+applied in float64 and stored back into the float32 person arrays: the reference's values
+bit for bit.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from .shapes import Geometry
+from ..shapes import Geometry
+from ..transforms import reference_affine
 
 CATEGORY_ID = 1
-
-
-def inverse_affine(geom: Geometry) -> np.ndarray:
-    """The reference's input -> image 2x3 matrix (float32 construction points)."""
-    src_w = float(geom.scale[0]) * 200.0
-    dst_w, dst_h = geom.input_w, geom.input_h
-    center = np.array(geom.center, dtype=np.float64)
-    src = np.zeros((3, 2), dtype=np.float32)
-    dst = np.zeros((3, 2), dtype=np.float32)
-    src[0] = center
-    src[1] = center + np.array([0.0, src_w * -0.5])
-    dst[0] = [dst_w * 0.5, dst_h * 0.5]
-    dst[1] = np.array([dst_w * 0.5, dst_h * 0.5]) + np.array([0, dst_w * -0.5], np.float32)
-    for pts in (src, dst):
-        d = pts[0] - pts[1]
-        pts[2] = pts[1] + np.array([-d[1], d[0]], dtype=np.float32)
-    return cv2.getAffineTransform(dst, src)
 
 
 def to_image(persons: np.ndarray, geom: Geometry) -> np.ndarray:
@@ -39,7 +22,7 @@ def to_image(persons: np.ndarray, geom: Geometry) -> np.ndarray:
     out = np.array(persons, dtype=np.float32, copy=True)
     if out.size == 0:
         return out.reshape(0, persons.shape[1] if persons.ndim == 3 else 17, 5)
-    t = inverse_affine(geom)
+    t = reference_affine(geom, inverse=True)
     x = out[..., 0].astype(np.float64)
     y = out[..., 1].astype(np.float64)
     out[..., 0] = t[0, 0] * x + t[0, 1] * y + t[0, 2]

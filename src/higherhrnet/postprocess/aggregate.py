@@ -1,4 +1,4 @@
-"""Flip-test aggregation of the two network passes (REFERENCE_PIPELINE.md sections 5 and 6).
+"""Flip-test aggregation of the two network passes, fast (docs/reference.md, "Flip test").
 
 Inputs per pass: ``out0`` ``[1,34,H/4,W/4]`` (17 heatmaps + 17 tags; the ONNX graph's
 ``output1``) and ``out1`` ``[1,17,H/2,W/2]`` (heatmaps).  Steps, exactly as the reference:
@@ -10,10 +10,10 @@ Inputs per pass: ``out0`` ``[1,34,H/4,W/4]`` (17 heatmaps + 17 tags; the ONNX gr
 4. project to the network input size (another x2 bilinear resize) and
    ``final_heatmaps = (hm_normal + hm_flip) / 2``; ``tags = stack([tag_n, tag_f], -1)``.
 
-:func:`aggregate` returns the dense reference result.  :class:`Aggregated` is what the fast
-path uses: the full-resolution heatmaps only in the tiles grouping looks at
-(:mod:`higherhrnet.heatmap_tiles`, bit-identical to the dense maps) and tags only at the
-points grouping asks for, evaluated from the half-resolution tag maps with torch's bilinear
+:func:`.reference.aggregate` is the dense reference result.  :class:`Aggregated` is what the
+fast path uses (a :class:`.maps.Maps`): the full-resolution heatmaps only in the tiles
+grouping looks at (:mod:`.heatmap_tiles`, bit-identical to the dense maps) and tags only at
+the points grouping asks for, evaluated from the half-resolution tag maps with torch's bilinear
 arithmetic emulated bit for bit (:func:`upsample_at`, :func:`fma32`), which saves most of the
 upsampling.
 """
@@ -24,11 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .heatmap_tiles import DenseHeatmaps, LazyHeatmaps, block_reduce, project, window_reduce
-
-NUM_JOINTS = 17
-#: COCO left/right permutation: ``unflipped[:, c] = flipped_back[:, FLIP_INDEX[c]]``.
-FLIP_INDEX = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
+from ..coco import FLIP_INDEX, NUM_KEYPOINTS as NUM_JOINTS
+from .heatmap_tiles import LazyHeatmaps, window_reduce
 
 
 def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -40,7 +37,7 @@ def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 _PERM34 = list(FLIP_INDEX) + [NUM_JOINTS + c for c in FLIP_INDEX]
 
 
-def _half_pass(out0, out1, flipped: bool):
+def half_pass(out0, out1, flipped: bool):
     """One pass at output1's resolution as torch tensors: heatmaps and tags ``[17,h2,w2]``.
 
     The flipped pass permutes channels before resizing and flips back after the
@@ -60,22 +57,6 @@ def _half_pass(out0, out1, flipped: bool):
     if flipped:  # back to the normal orientation
         return hm.flip(2), tag.flip(2)
     return hm, tag.contiguous()
-
-
-def half_resolution(out0: np.ndarray, out1: np.ndarray, flipped: bool):
-    """One pass at output1's resolution: heatmaps ``[17,h2,w2]`` and tags ``[17,h2,w2]``."""
-    hm, tag = _half_pass(out0, out1, flipped)
-    return hm.numpy(), tag.numpy()
-
-
-def aggregate(normal0, normal1, flipped0, flipped1):
-    """Dense reference aggregation: ``final_heatmaps [17,H,W]`` and ``tags [17,H,W,2]``."""
-    hm_n, tag_n = _half_pass(normal0, normal1, False)
-    hm_f, tag_f = _half_pass(flipped0, flipped1, True)
-    size = (2 * hm_n.shape[1], 2 * hm_n.shape[2])
-    tags = F.interpolate(torch.stack([tag_n, tag_f]), size=size, mode="bilinear",
-                         align_corners=False)
-    return project(hm_n, hm_f), tags.permute(1, 2, 3, 0).contiguous().numpy()
 
 
 def _axis_taps(coord: np.ndarray, n_src: int):
@@ -175,9 +156,7 @@ class Aggregated:
 
     DENSE_AFTER = 50_000  # points asked for one joint before its dense map is built
 
-    def __init__(self, heatmaps, tag_n_half: np.ndarray, tag_f_half: np.ndarray):
-        if isinstance(heatmaps, np.ndarray):
-            heatmaps = DenseHeatmaps(heatmaps)
+    def __init__(self, heatmaps: LazyHeatmaps, tag_n_half: np.ndarray, tag_f_half: np.ndarray):
         self.heatmaps = heatmaps
         self._half = (tag_n_half, tag_f_half)
         self._asked = np.zeros(heatmaps.shape[0], dtype=np.int64)
@@ -197,13 +176,12 @@ class Aggregated:
     @property
     def det(self) -> np.ndarray:
         """The dense final heatmaps ``[17,H,W]`` (the fast path does not need them)."""
-        hm = self.heatmaps
-        return hm.det if isinstance(hm, DenseHeatmaps) else hm.materialize()
+        return self.heatmaps.materialize()
 
     @classmethod
     def from_outputs(cls, normal0, normal1, flipped0, flipped1) -> "Aggregated":
-        hm_n, tag_n = _half_pass(normal0, normal1, False)
-        hm_f, tag_f = _half_pass(flipped0, flipped1, True)
+        hm_n, tag_n = half_pass(normal0, normal1, False)
+        hm_f, tag_f = half_pass(flipped0, flipped1, True)
         return cls(LazyHeatmaps(hm_n, hm_f), tag_n.numpy(), tag_f.numpy())
 
     def tags_at(self, j, flat: np.ndarray) -> np.ndarray:
@@ -262,20 +240,3 @@ class Aggregated:
             self._bounds[block] = np.stack(lo, axis=-1), np.stack(hi, axis=-1)
         lo, hi = self._bounds[block]
         return lo[j], hi[j]
-
-
-class DenseMaps:
-    """The same interface over dense reference maps (``tags [17,H,W,2]``)."""
-
-    def __init__(self, det: np.ndarray, tags: np.ndarray):
-        self.det = det
-        self.tags = tags
-        self.heatmaps = DenseHeatmaps(det)
-
-    def tags_at(self, j, flat: np.ndarray) -> np.ndarray:
-        t = self.tags.reshape(self.tags.shape[0], -1, self.tags.shape[-1])
-        return t[j, np.asarray(flat, dtype=np.intp)]
-
-    def tag_block_bounds(self, j: int, block: int):
-        return (block_reduce(self.tags[j], block, np.minimum),
-                block_reduce(self.tags[j], block, np.maximum))

@@ -9,33 +9,39 @@ the results.  Bad input (each a :class:`WorkflowError` naming the files):
 * an array of the wrong shape (file, expected and actual shape) or not floating point;
 * NaN or inf in an array (file and count);
 * an empty manifest: ``[]`` is written; an image where nobody is found adds no results.
+
+``path`` picks the computation: ``fast`` (:mod:`.aggregate`, :mod:`.grouping`) or
+``reference`` (:mod:`.reference`, the straight port); both give identical results.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
+from .. import npyfile
+from ..atomic import write_json
+from ..backends.common import output_paths as ais_bench_paths
+from ..backends.common import output_shapes
+from ..errors import WorkflowError, first_few
+from ..manifest import Manifest, ManifestEntry
+from ..progress import Progress
+from . import grouping, reference
 from .aggregate import Aggregated
-from .atomic import write_json
 from .coco_results import results_for_image, to_image
-from .errors import WorkflowError
-from .grouping import GroupingParams, parse
-from .manifest import Manifest, ManifestEntry
+from .params import PATHS, GroupingParams
 
 
 def output_paths(entry: ManifestEntry, dump_dir: Path, dump_dir_flip: Path) -> list[Path]:
     """``[normal _0, normal _1, flipped _0, flipped _1]`` (ais_bench naming)."""
-    return [Path(d) / f"{entry.stem}_{k}.npy" for d in (dump_dir, dump_dir_flip) for k in (0, 1)]
+    return [p for d in (Path(dump_dir), Path(dump_dir_flip))
+            for p in ais_bench_paths(d.parent, d.name, entry.stem)]
 
 
 def expected_shapes(entry: ManifestEntry) -> list[tuple[int, ...]]:
-    h, w = entry.input_h, entry.input_w
-    s0, s1 = (1, 34, h // 4, w // 4), (1, 17, h // 2, w // 2)
-    return [s0, s1, s0, s1]
+    return list(output_shapes(entry.input_h, entry.input_w)) * 2
 
 
 def check_complete(entries, dump_dir, dump_dir_flip) -> None:
@@ -43,10 +49,9 @@ def check_complete(entries, dump_dir, dump_dir_flip) -> None:
     missing = [p for e in entries for p in output_paths(e, dump_dir, dump_dir_flip)
                if not p.is_file()]
     if missing:
-        shown = "\n  ".join(map(str, missing[:50]))
-        more = f"\n  ... and {len(missing) - 50} more" if len(missing) > 50 else ""
         raise WorkflowError(f"{len(missing)} inference output file(s) missing for the manifest "
-                            f"(did inference run for this shard?):\n  {shown}{more}")
+                            "(did inference run for this shard?): "
+                            f"{first_few(map(str, missing), 50)}")
 
 
 def load_output(path: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -90,10 +95,7 @@ class OutputReader:
             buf = self._buffers[slot] = np.empty(shape, dtype="<f4")
         try:
             with open(path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                          else np.lib.format.read_array_header_2_0)(f)
-                if header != (tuple(shape), False, np.dtype("<f4")) or \
+                if npyfile.read_header(f) != (tuple(shape), False, np.dtype("<f4")) or \
                         f.readinto(memoryview(buf).cast("B")) != buf.nbytes:
                     return load_output(path, shape)
         except (OSError, ValueError, EOFError):
@@ -101,39 +103,50 @@ class OutputReader:
         return _check_finite(path, buf)
 
 
-def postprocess_arrays(arrays, entry: ManifestEntry, params: GroupingParams):
+def parse_outputs(arrays, params: GroupingParams, path: str = "fast"):
+    """The four raw outputs of one image -> :class:`.reference.ParseResult`, by ``path``."""
+    if path == "fast":
+        return grouping.parse(Aggregated.from_outputs(*arrays), params)
+    if path == "reference":
+        return reference.parse_outputs(arrays, params)
+    raise ValueError(f"postprocess path must be one of {PATHS}, got {path!r}")
+
+
+def postprocess_arrays(arrays, entry: ManifestEntry, params: GroupingParams,
+                       path: str = "fast"):
     """Aggregate, group and map back one image: ``(final_preds [P,17,5], scores [P])``."""
-    maps = Aggregated.from_outputs(*arrays)
-    parsed = parse(maps, params)
+    parsed = parse_outputs(arrays, params, path)
     return to_image(parsed.refined, entry.geometry()), parsed.scores
 
 
 def postprocess_manifest(manifest: Manifest, dump_dir, dump_dir_flip,
-                         params: GroupingParams = GroupingParams(), log=sys.stderr) -> list[dict]:
+                         params: GroupingParams = GroupingParams(), log: bool = True,
+                         path: str = "fast") -> list[dict]:
     """COCO results for every image of a manifest, in manifest order."""
     entries = manifest.entries
     check_complete(entries, dump_dir, dump_dir_flip)
     results: list[dict] = []
-    step = max(1, len(entries) // 10)
-    start = time.perf_counter()
+    progress = Progress(len(entries), f"postprocess ({path})", enabled=log)
     reader = OutputReader()
-    for n, entry in enumerate(entries, 1):
+    for entry in entries:
         arrays = [reader.read(k, p, s) for k, (p, s) in
                   enumerate(zip(output_paths(entry, dump_dir, dump_dir_flip),
                                 expected_shapes(entry)))]
-        preds, scores = postprocess_arrays(arrays, entry, params)
+        preds, scores = postprocess_arrays(arrays, entry, params, path)
         results.extend(results_for_image(entry.image_id, preds, scores))
-        if log is not None and (n % step == 0 or n == len(entries)):
-            print(f"postprocess: {n}/{len(entries)} images, {len(results)} people, "
-                  f"{time.perf_counter() - start:.1f} s", file=log)
+        progress.update(note=f"{len(results)} people")
     return results
 
 
-def run(dump_dir, dump_dir_flip, manifest_path, output, params: GroupingParams) -> list[dict]:
+def run(dump_dir, dump_dir_flip, manifest_path, output, params: GroupingParams,
+        path: str = "fast") -> list[dict]:
     """The stage: read the manifest, post-process the shard, write the results atomically."""
+    if path not in PATHS:
+        raise WorkflowError(f"postprocess path must be one of {PATHS}, got {path!r}")
     manifest = Manifest.read(manifest_path)
     if not manifest.entries:
         print(f"postprocess: manifest {manifest_path} has no images; writing []", file=sys.stderr)
-    results = postprocess_manifest(manifest, Path(dump_dir), Path(dump_dir_flip), params)
+    results = postprocess_manifest(manifest, Path(dump_dir), Path(dump_dir_flip), params,
+                                   path=path)
     write_json(output, results, indent=None)
     return results
