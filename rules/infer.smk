@@ -28,9 +28,9 @@ rule infer:
         args=infer_args(),
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
     shell:
-        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
-        "--input {input.tensors}/prep_dir --output {params.outdir} --output-dirname output_dir "
-        "--manifest {input.manifest} --allow-empty {params.args} 2> {log}"
+        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model:q} '
+        "--input {input.tensors:q}/prep_dir --output {params.outdir:q} --output-dirname output_dir "
+        "--manifest {input.manifest:q} --allow-empty {params.args} 2> {log:q}"
 
 
 rule infer_flip:
@@ -56,7 +56,7 @@ rule infer_flip:
         args=infer_args(),
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
     shell:
-        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
-        "--input {input.tensors}/prep_flip_dir --output {params.outdir} "
+        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model:q} '
+        "--input {input.tensors:q}/prep_flip_dir --output {params.outdir:q} "
         "--output-dirname output_flip_dir "
-        "--manifest {input.manifest} --allow-empty {params.args} 2> {log}"
+        "--manifest {input.manifest:q} --allow-empty {params.args} 2> {log:q}"

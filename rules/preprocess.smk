@@ -24,10 +24,10 @@ rule preprocess:
         shards=NSHARDS,
         policy=config["preprocess"]["shape_policy"],
     shell:
-        'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations} '
-        "--images {input.images} --output {output.tensors}/prep_dir --manifest {output.manifest} "
+        'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations:q} '
+        "--images {input.images:q} --output {output.tensors:q}/prep_dir --manifest {output.manifest:q} "
         "--shard {wildcards.shard} --num-shards {params.shards} "
-        "--shape-policy {params.policy} 2> {log}"
+        "--shape-policy {params.policy} 2> {log:q}"
 
 
 rule preprocess_flip:
@@ -50,8 +50,8 @@ rule preprocess_flip:
         shards=NSHARDS,
         policy=config["preprocess"]["shape_policy"],
     shell:
-        'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations} '
-        "--images {input.images} --output-flip {output.tensors}/prep_flip_dir "
-        "--manifest {output.manifest} "
+        'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations:q} '
+        "--images {input.images:q} --output-flip {output.tensors:q}/prep_flip_dir "
+        "--manifest {output.manifest:q} "
         "--shard {wildcards.shard} --num-shards {params.shards} "
-        "--shape-policy {params.policy} 2> {log}"
+        "--shape-policy {params.policy} 2> {log:q}"
