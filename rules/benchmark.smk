@@ -29,6 +29,6 @@ rule benchmark_model:
         workdir=BENCH_WORK,
     shell:
         'python "$HHRNET_SCRIPTS/benchmark_model.py" --backend {params.backend} '
-        "--model {input.model} --shapes {params.shapes} --loops {params.loops} "
+        "--model {input.model:q} --shapes {params.shapes} --loops {params.loops} "
         "--warmup {params.warmup} --workdir {params.workdir} {params.args} "
-        "--output {output.json} --html {output.html} 2> {log}"
+        "--output {output.json:q} --html {output.html:q} 2> {log:q}"

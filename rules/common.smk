@@ -12,7 +12,11 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
 from higherhrnet import ais_bench_paths
-from higherhrnet.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
+from higherhrnet.download import (
+    COCO_ANNOTATIONS_TRAINVAL2017,
+    COCO_VAL2017_IMAGES,
+    unpacked_by_workflow,
+)
 
 
 def coerce_cli_scalars(values, schema):
@@ -50,7 +54,10 @@ DS = f"results/{DATASET}"
 RUN = f"{DS}/{BACKEND}"
 # Stage CLIs live beside this workflow; shell commands reach them through $HHRNET_SCRIPTS so
 # that neither the rules' params nor their provenance depend on where the clone lives.
-shell.prefix(f"set -euo pipefail; export HHRNET_SCRIPTS='{workflow.basedir}/scripts'; ")
+shell.prefix(
+    "set -euo pipefail; export HHRNET_SCRIPTS="
+    f"{shlex.quote(str(Path(workflow.basedir, 'scripts')))}; "
+)
 
 
 wildcard_constraints:
@@ -64,6 +71,20 @@ def fail(message):
 def maybe_temp(path):
     """Big per-image intermediates are deleted once consumed unless keep_intermediates."""
     return path if config["keep_intermediates"] else temp(path)
+
+
+def check_cross_fields():
+    """Rules between config keys that the schema cannot say, checked before any job."""
+    p = config["postprocess"]
+    if p["nms_kernel"] != 2 * p["nms_padding"] + 1:
+        fail(
+            f"postprocess.nms_kernel {p['nms_kernel']} with postprocess.nms_padding "
+            f"{p['nms_padding']} does not keep the map size (the heatmap NMS needs "
+            "nms_kernel = 2 * nms_padding + 1, e.g. 5 and 2)"
+        )
+
+
+check_cross_fields()
 
 
 # ---------------------------------------------------------------- dataset
@@ -101,8 +122,34 @@ def dataset_inputs():
     ann, img = coco_layout(d["coco_root"])
     if ann.is_file() and img.is_dir():
         return str(ann), str(img)
+    check_unpack_target(d["download_dir"], d["coco_root"])
     ann, img = coco_layout(d["download_dir"])
     return str(ann), str(img)
+
+
+def check_unpack_target(download_dir, coco_root):
+    """unpack_coco replaces <download_dir>/images/val2017 and the annotation json: refuse
+    before any job when they exist but were not written by it (the user's own files)."""
+    ann, img = coco_layout(download_dir)
+    if (ann.is_file() and img.is_dir()) or unpacked_by_workflow(download_dir):
+        return
+    theirs = [str(p) for p in (img, ann) if p.exists()]
+    if theirs:
+        fail(
+            f"dataset.download_dir {download_dir}: {' and '.join(theirs)} exist(s) but "
+            "was not written by this workflow, and unpacking val2017 there would replace "
+            f"it; dataset.coco_root {coco_root} is incomplete (it needs "
+            "annotations/person_keypoints_val2017.json and images/val2017/). Complete "
+            "that layout, or point dataset.download_dir at a folder of its own"
+        )
+
+
+def coco_zip(file):
+    """The download path of a COCO zip: temp() (deleted once unpacked) unless it is already
+    there when the workflow starts, e.g. fetched by hand as the offline error message says:
+    then it is the user's, checked before unpacking and never deleted."""
+    path = f"{config['dataset']['download_dir']}/{file.file_name}"
+    return path if Path(path).exists() else temp(path)
 
 
 ANNOTATIONS, IMAGES = dataset_inputs()

@@ -4,7 +4,7 @@
 
 rule download_coco_images:
     output:
-        temp(f"{config['dataset']['download_dir']}/val2017.zip"),
+        coco_zip(COCO_VAL2017_IMAGES),
     log:
         "logs/download/val2017.log",
     conda:
@@ -15,12 +15,12 @@ rule download_coco_images:
         size=COCO_VAL2017_IMAGES.size,
     shell:
         'python "$HHRNET_SCRIPTS/download.py" --url {params.url} --md5 {params.md5} '
-        "--size {params.size} --output {output} 2> {log}"
+        "--size {params.size} --output {output:q} 2> {log:q}"
 
 
 use rule download_coco_images as download_coco_annotations with:
     output:
-        temp(f"{config['dataset']['download_dir']}/annotations_trainval2017.zip"),
+        coco_zip(COCO_ANNOTATIONS_TRAINVAL2017),
     log:
         "logs/download/annotations_trainval2017.log",
     params:
@@ -42,9 +42,17 @@ rule unpack_coco:
         "../envs/data.yaml"
     params:
         root=lambda wildcards, output: Path(output.annotations).parents[1],
+        # a zip put there by hand never went through download.py's checks
+        checks=(
+            f"--images-size {COCO_VAL2017_IMAGES.size} "
+            f"--images-md5 {COCO_VAL2017_IMAGES.md5} "
+            f"--annotations-size {COCO_ANNOTATIONS_TRAINVAL2017.size} "
+            f"--annotations-md5 {COCO_ANNOTATIONS_TRAINVAL2017.md5}"
+        ),
     shell:
-        'python "$HHRNET_SCRIPTS/unpack_coco.py" --images-zip {input.images} '
-        "--annotations-zip {input.annotations} --root {params.root} 2> {log}"
+        'python "$HHRNET_SCRIPTS/unpack_coco.py" --images-zip {input.images:q} '
+        "--annotations-zip {input.annotations:q} --root {params.root:q} {params.checks} "
+        "2> {log:q}"
 
 
 rule make_synthetic_dataset:
@@ -59,14 +67,17 @@ rule make_synthetic_dataset:
         num_images=config["dataset"]["synthetic_images"],
         seed=config["dataset"]["synthetic_seed"],
     shell:
-        'python "$HHRNET_SCRIPTS/make_synthetic_dataset.py" --images {output.images} '
-        "--annotations {output.annotations} --num-images {params.num_images} "
-        "--seed {params.seed} 2> {log}"
+        'python "$HHRNET_SCRIPTS/make_synthetic_dataset.py" --images {output.images:q} '
+        "--annotations {output.annotations:q} --num-images {params.num_images} "
+        "--seed {params.seed} 2> {log:q}"
 
 
+# update(): a url/md5 edit re-runs this job without Snakemake deleting the verified file;
+# download.py --update keeps it when it passes the new md5, else replaces it only once the
+# new download is verified (an offline failure leaves it as it was).
 rule download_weights:
     output:
-        OFFICIAL_WEIGHTS,
+        update(OFFICIAL_WEIGHTS),
     log:
         "logs/download/weights.log",
     conda:
@@ -76,7 +87,7 @@ rule download_weights:
         md5=config["weights"]["md5"],
     shell:
         'python "$HHRNET_SCRIPTS/download.py" --url={params.url:q} --md5={params.md5:q} '
-        "--check-state-dict --output {output} 2> {log}"
+        "--check-state-dict --update --output {output:q} 2> {log:q}"
 
 
 rule make_synthetic_weights:
@@ -87,4 +98,4 @@ rule make_synthetic_weights:
     conda:
         "../envs/model.yaml"
     shell:
-        'python "$HHRNET_SCRIPTS/make_synthetic_weights.py" --output {output} 2> {log}'
+        'python "$HHRNET_SCRIPTS/make_synthetic_weights.py" --output {output:q} 2> {log:q}'

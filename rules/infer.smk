@@ -30,10 +30,10 @@ rule infer:
         prep_dirname="prep_dir",
         dirname="output_dir",
     shell:
-        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
-        "--input {input.tensors}/{params.prep_dirname} --output {params.outdir} "
+        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model:q} '
+        "--input {input.tensors:q}/{params.prep_dirname} --output {params.outdir:q} "
         "--output-dirname {params.dirname} "
-        "--manifest {input.manifest} --allow-empty {params.args} 2> {log}"
+        "--manifest {input.manifest:q} --allow-empty {params.args} 2> {log:q}"
 
 
 use rule infer as infer_flip with:

@@ -26,11 +26,11 @@ rule preprocess:
         which="--output",
         dirname="prep_dir",
     shell:
-        'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations} '
-        "--images {input.images} {params.which} {output.tensors}/{params.dirname} "
-        "--manifest {output.manifest} "
+        'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations:q} '
+        "--images {input.images:q} {params.which} {output.tensors:q}/{params.dirname} "
+        "--manifest {output.manifest:q} "
         "--shard {wildcards.shard} --num-shards {params.shards} "
-        "--shape-policy {params.policy} 2> {log}"
+        "--shape-policy {params.policy} 2> {log:q}"
 
 
 use rule preprocess as preprocess_flip with:

@@ -26,11 +26,14 @@ def main(argv: list[str] | None = None) -> int:
                    action="store_true",
                    help="also require that the file loads as a HigherHRNet-W32 torch state_dict "
                         "(for the weights, which have no published md5)")
+    p.add_argument("--update", action="store_true",
+                   help="an existing --output that fails the md5 (or has none to pass) is "
+                        "replaced, but only once the new download is verified")
     p.add_argument("--timeout", type=float, default=60.0, help="socket timeout in seconds")
     args = p.parse_args(argv)
     verify = (lambda path: verify_state_dict(path)) if args.check_state_dict else None
     out = download(args.url, args.output, size=args.size, md5=args.md5, verify=verify,
-                   timeout=args.timeout)
+                   timeout=args.timeout, update=args.update)
     print(f"download: {out} ok", file=sys.stderr)
     return 0
 

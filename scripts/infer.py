@@ -22,6 +22,7 @@ from higherhrnet.atomic import write_text  # noqa: E402
 from higherhrnet.backends import BACKENDS, run_infer  # noqa: E402
 from higherhrnet.backends.ascend import DEFAULT_CANN_ENV  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
+from higherhrnet.threads import declared_threads, stage_threads  # noqa: E402
 from higherhrnet.manifest import Manifest  # noqa: E402
 
 
@@ -65,12 +66,16 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # --threads, else the rule's (Snakemake's OMP_NUM_THREADS), else the engine's default
+    threads = args.threads or declared_threads(None)
+    if args.threads and args.threads != declared_threads():
+        stage_threads(args.threads)  # cli_main set the declared count
     cmd = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
     if args.manifest:
         Manifest.read(args.manifest).check_tensors(args.input, args.manifest)
     summary = run_infer(
         args.backend, args.model, args.input, args.output, args.output_dirname,
-        threads=args.threads, batch_size=args.batch_size, providers=args.providers,
+        threads=threads, batch_size=args.batch_size, providers=args.providers,
         device=args.device, log=args.log, cann_env=args.cann_env or None,
         python=args.python, argv=cmd, progress=not args.quiet, allow_empty=args.allow_empty)
     if args.log and args.backend != "ascend" and summary["num_inputs"]:

@@ -23,8 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--annotations-zip", "--annotations_zip", dest="annotations_zip",
                    required=True)
     p.add_argument("--root", required=True, help="dataset root, e.g. data/coco")
+    for zip_name in ("images", "annotations"):
+        p.add_argument(f"--{zip_name}-size", type=int, help=f"expected size of the {zip_name} zip")
+        p.add_argument(f"--{zip_name}-md5", help=f"expected md5 of the {zip_name} zip")
     args = p.parse_args(argv)
-    ann, images = unpack_coco(args.images_zip, args.annotations_zip, args.root)
+    ann, images = unpack_coco(args.images_zip, args.annotations_zip, args.root,
+                              images_check=(args.images_size, args.images_md5),
+                              annotations_check=(args.annotations_size, args.annotations_md5))
     print(f"unpack: {ann} and {images}", file=sys.stderr)
     return 0
 

@@ -195,6 +195,7 @@ def test_checkpoint_error_is_workflow_error_and_cli_exits_2(tmp_path, root):
          "--weights", str(tmp_path / "missing.pth"), "--onnx_path", str(tmp_path / "m.onnx")],
         capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: ") and "missing.pth" in proc.stderr
+    last = proc.stderr.splitlines()[-1]  # after the stage's "threads: ..." line
+    assert last.startswith("error: ") and "missing.pth" in last
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "m.onnx").exists()

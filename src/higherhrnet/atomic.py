@@ -8,8 +8,11 @@ killed process (the case Snakemake resumes from), not against power loss.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -34,10 +37,32 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode) as fh:
             yield fh
         os.replace(tmp, path)
+    except OSError as exc:
+        named = _naming(exc, path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if named is exc:
+            raise
+        raise named from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """``exc`` with ``path`` as its file name when it has none (numpy's short write,
+    ``"N requested and M written"``, carries neither a path nor an errno: when the disk
+    has less room than the bytes still to write, it is called what it is, ENOSPC)."""
+    if exc.filename is not None:
+        return exc
+    code = exc.errno
+    short = re.fullmatch(r"(\d+) requested and (\d+) written", str(exc))
+    if code is None and short:
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(path.parent).free < int(short[1]) - int(short[2]):
+                code = errno.ENOSPC
+    return OSError(code, exc.strerror or str(exc), str(path))
 
 
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 1) -> None:

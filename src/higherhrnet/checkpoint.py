@@ -125,6 +125,16 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor],
     return state
 
 
+def check_finite(state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Refuse weights holding NaN or inf: they pass export and fail only after inference,
+    with nothing pointing at the weights."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(
+            f"{source}: {len(bad)} tensor(s) hold NaN or inf values ({first_few(bad, _SHOW)}): "
+            "the weights file is broken; download or save it again")
+
+
 def load_weights(model: nn.Module, state: Mapping[str, torch.Tensor],
                  source: str = "checkpoint") -> nn.Module:
     """Strictly load ``state`` into ``model`` after the layout check; return ``model``."""
@@ -136,12 +146,14 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
                trusted: bool = False) -> nn.Module:
     """Build HigherHRNet-W32, load ``path`` strictly, move it to ``device``; eval mode.
 
-    Synthetic (untrained) weights load too, with a printed warning.
+    Synthetic (untrained) weights load too, with a printed warning; NaN or inf in any
+    tensor is an error naming the file and the tensors.
     """
     from .model import build_model
     from .synthetic_weights import is_synthetic, warn_synthetic
 
     state = load_state_dict_file(path, trusted=trusted)
+    check_finite(state, str(path))
     model = load_weights(build_model(), state, str(path))
     if is_synthetic(state):
         warn_synthetic(str(path), "loaded:")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
 
 from .errors import WorkflowError
@@ -46,17 +46,27 @@ def _person_category(cats: list, path: Path) -> dict:
                         "keypoints (is this a person_keypoints_*.json file?)")
 
 
+def _is_int(value) -> bool:
+    """An integer, not a boolean (JSON ``true`` would be read as id 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_images(images: list, path: Path) -> None:
     seen: set[int] = set()
     for i, im in enumerate(images):
-        ok = (isinstance(im, dict) and isinstance(im.get("id"), int)
+        ok = (isinstance(im, dict) and _is_int(im.get("id"))
               and isinstance(im.get("file_name"), str) and im.get("file_name")
-              and isinstance(im.get("width"), int) and isinstance(im.get("height"), int)
+              and _is_int(im.get("width")) and _is_int(im.get("height"))
               and im["width"] > 0 and im["height"] > 0)
         if not ok:
             raise WorkflowError(f"annotations {path}: images[{i}] needs an integer 'id', a "
                                 "'file_name' and positive integer 'width'/'height' "
                                 f"(got {json.dumps(im)[:200]})")
+        name = PurePosixPath(im["file_name"])
+        if name.is_absolute() or ".." in name.parts:
+            raise WorkflowError(f"annotations {path}: images[{i}] file_name "
+                                f"{im['file_name']!r} is outside the images folder (absolute, "
+                                "or climbing out with '..'); give it relative to the folder")
         if im["id"] in seen:
             raise WorkflowError(f"annotations {path}: image id {im['id']} appears twice")
         seen.add(im["id"])

@@ -7,6 +7,14 @@ transfer ends the size and md5 (when known) are checked, plus an optional ``veri
 callback, and only then is ``.part`` renamed to ``dest``. A failed check deletes ``.part``
 (its bytes are wrong, resuming would keep them). A network failure keeps ``.part`` and says
 what could not be fetched and where to put the file by hand.
+
+``update=True`` (the weights rule, whose url/md5 may be edited): an existing ``dest`` that
+passes the md5 is kept; otherwise (another md5, or no md5 to tell) the new file is fetched
+and replaces ``dest`` only once verified. A failed fetch or check leaves ``dest`` as it was.
+
+Unpacking (:func:`unpack_coco`) checks each zip's size/md5 first (a zip put there by hand
+never went through :func:`download`), writes only into a folder it owns (marked by
+:data:`UNPACK_MARKER`), and never deletes a zip.
 """
 
 from __future__ import annotations
@@ -123,19 +131,34 @@ def _fetch(url: str, part: Path, size: int | None, timeout: float) -> None:
 
 def download(url: str, dest: str | os.PathLike, *, size: int | None = None,
              md5: str | None = None, verify: Callable[[Path], None] | None = None,
-             timeout: float = 60.0, retries: int = 3) -> Path:
+             timeout: float = 60.0, retries: int = 3, update: bool = False) -> Path:
     """Download ``url`` to ``dest`` (resumable, verified; see the module doc).
 
     An existing ``dest`` that passes the checks is kept and nothing is fetched; one that
-    fails them is an error (it was not put there by us: we only rename verified files).
+    fails them is an error (it was not put there by us: we only rename verified files),
+    unless ``update``: then it is kept until a verified download replaces it.
     Mid-transfer failures are retried ``retries`` times, resuming each time.
     """
     dest = Path(dest)
     md5 = md5 or None  # "" (an unset config value) means: no md5 known
-    if dest.exists():
+    kept = ""
+    if dest.exists() and not update:
         _verify(dest, size, md5, verify, what=f"existing file {dest}",
                 fix="delete it to download again, or replace it with the right file")
         return dest
+    if dest.exists():
+        if md5 is not None and dest.stat().st_size == (size or dest.stat().st_size) \
+                and md5_of(dest) == md5.lower():
+            return dest  # the file asked for; the content check passed when it came
+        kept = f"; {dest}, the file already there, is kept as it was"
+    try:
+        return _download_new(url, dest, size, md5, verify, timeout, retries)
+    except WorkflowError as exc:
+        raise WorkflowError(f"{exc}{kept}") from None
+
+
+def _download_new(url: str, dest: Path, size: int | None, md5: str | None,
+                  verify: Callable[[Path], None] | None, timeout: float, retries: int) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     for attempt in range(retries + 1):
@@ -237,23 +260,57 @@ def _replace_dir(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+#: written into ``root`` by :func:`unpack_coco`: the layout under it is the workflow's own
+UNPACK_MARKER = ".unpacked_by_higherhrnet_workflow"
+
+
+def unpacked_by_workflow(root: str | os.PathLike) -> bool:
+    return (Path(root) / UNPACK_MARKER).is_file()
+
+
+def _check_zip(path: Path, check: tuple[int | None, str | None]) -> None:
+    size, md5 = check
+    if not path.is_file():
+        raise WorkflowError(f"zip {path}: file not found")
+    _verify(path, size, md5 or None, None, what=f"zip {path}",
+            fix="nothing was unpacked and the zip is kept: replace it with the right file, "
+                "or delete it to have it downloaded")
+
+
 def unpack_coco(images_zip: str | os.PathLike, annotations_zip: str | os.PathLike,
-                root: str | os.PathLike) -> tuple[Path, Path]:
+                root: str | os.PathLike,
+                images_check: tuple[int | None, str | None] = (None, None),
+                annotations_check: tuple[int | None, str | None] = (None, None),
+                ) -> tuple[Path, Path]:
     """Extract val2017 images and the val2017 person-keypoints json into ``root``.
 
     Result: ``<root>/images/val2017/*.jpg`` and ``<root>/annotations/person_keypoints_val2017.json``
     (the guide's ``data/coco`` layout). Each part is extracted into a temporary folder under
     ``root`` and renamed into place when complete. Only ``val2017/<name>.jpg`` members and the
     one json are taken (no other annotation files, no paths outside ``root``).
+
+    First each zip is checked against its ``(size, md5)`` (``None``: not checked), and an
+    existing layout under ``root`` that :func:`unpack_coco` did not write (no
+    :data:`UNPACK_MARKER`) is refused: it may hold the user's own files. Zips are never deleted.
     """
     images_zip, annotations_zip, root = Path(images_zip), Path(annotations_zip), Path(root)
     ann_path, img_dir = coco_layout(root)
+    theirs = [str(p) for p in (img_dir, ann_path) if p.exists()]
+    if theirs and not unpacked_by_workflow(root):
+        raise WorkflowError(f"{' and '.join(theirs)}: exist(s) and were not written by "
+                            f"unpack_coco (no {root / UNPACK_MARKER}); unpacking would replace "
+                            "them: move them away, or unpack into another folder")
+    _check_zip(annotations_zip, annotations_check)
+    _check_zip(images_zip, images_check)
     root.mkdir(parents=True, exist_ok=True)
 
     with _open_zip(annotations_zip) as zf:
         if ANNOTATION_MEMBER not in zf.namelist():
             raise WorkflowError(f"zip {annotations_zip}: has no {ANNOTATION_MEMBER} "
                                 "(expected annotations_trainval2017.zip)")
+        (root / UNPACK_MARKER).write_text("images/val2017 and annotations/person_keypoints_"
+                                          "val2017.json here are written by unpack_coco and "
+                                          "replaced when it runs again\n")
         with zf.open(ANNOTATION_MEMBER) as src, atomic_open(ann_path, "wb") as dst:
             shutil.copyfileobj(src, dst, CHUNK)
 

@@ -11,6 +11,11 @@ of the Munkres steps that the reference's solver follows (row reduction; starrin
 row-major order; priming with the cyclic zero search that keeps the *last* uncovered zero
 of the first row holding one; augmenting paths; the same float64 updates), so it makes the
 reference's choice.  :func:`scipy_assignment` is the fast alternative.
+
+Both refuse a cost holding NaN or inf (``ValueError``): no zero ever appears among NaNs, so
+the Munkres steps would loop forever (extreme but finite network outputs overflow to inf in
+the tag means).  The Munkres loop also has a step bound (``RuntimeError``), so that no input
+can make it run for a cluster job's whole wall time.
 """
 
 from __future__ import annotations
@@ -18,7 +23,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def check_finite_cost(cost: np.ndarray) -> np.ndarray:
+    cost = np.asarray(cost, dtype=np.float64)
+    bad = int(cost.size - np.count_nonzero(np.isfinite(cost)))
+    if bad:
+        raise ValueError(f"{bad} NaN or inf value(s) in the {cost.shape[0]}x{cost.shape[1]} "
+                         "assignment cost: tag distances are not finite (extreme network "
+                         "outputs?)")
+    return cost
+
+
 def scipy_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    cost = check_finite_cost(cost)
     # imported here: scipy.optimize costs ~0.3 s at start-up and the default is munkres
     from scipy.optimize import linear_sum_assignment
 
@@ -38,12 +54,18 @@ def _find_zero(c, row_cov, col_cov, i0: int, j0: int) -> tuple[int, int]:
     return i, int(js[np.argmax((js - j0) % n)])
 
 
-def munkres_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def munkres_assignment(cost: np.ndarray,
+                       max_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the assigned pairs, in row order, as munkres 1.1.4 returns them
-    (a non-square matrix is padded with zeros to a square one first)."""
-    cost = np.asarray(cost, dtype=np.float64)
+    (a non-square matrix is padded with zeros to a square one first).
+
+    ``max_steps`` bounds the passes of steps 4/6 (default ``4 n^2 + 16``: each of the at
+    most ``n`` augmentations takes at most ``n`` primes and ``n`` step-6 updates)."""
+    cost = check_finite_cost(cost)
     n_rows, n_cols = cost.shape
     n = max(n_rows, n_cols)
+    limit = 4 * n * n + 16 if max_steps is None else max_steps
+    steps = 0
     c = np.zeros((n, n), dtype=np.float64)
     c[:n_rows, :n_cols] = cost
     c -= c.min(axis=1, keepdims=True)  # step 1
@@ -63,6 +85,10 @@ def munkres_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             break
         row, col = 0, 0
         while True:  # step 4
+            steps += 1
+            if steps > limit:
+                raise RuntimeError(f"munkres assignment of a {n_rows}x{n_cols} cost did not "
+                                   f"finish within {limit} steps")
             row, col = _find_zero(c, row_cov, col_cov, row, col)
             if row < 0:  # step 6
                 free = c[~row_cov][:, ~col_cov]

@@ -46,8 +46,11 @@ class GroupingParams:
                 "map size (the reference needs padding = (kernel - 1) / 2)")
         if self.max_people < 1:
             raise ValueError(f"max_people must be >= 1, got {self.max_people}")
-        if not self.detection_threshold >= 0:
-            raise ValueError(f"detection threshold must be >= 0, got {self.detection_threshold}")
+        if not 0 <= self.detection_threshold <= 1:
+            raise ValueError("detection threshold must be in [0, 1] (heatmap values), got "
+                             f"{self.detection_threshold}")
+        if not self.tag_threshold > 0:
+            raise ValueError(f"tag threshold must be > 0, got {self.tag_threshold:g}")
 
     @classmethod
     def from_mapping(cls, values: dict) -> "GroupingParams":

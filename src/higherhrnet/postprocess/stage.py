@@ -54,9 +54,17 @@ def check_complete(entries, dump_dir, dump_dir_flip) -> None:
                             f"{first_few(map(str, missing), 50)}")
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def load_output(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     """Load one output array, checked: float, the expected shape, all finite."""
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(len(NPY_MAGIC))
+        if magic != NPY_MAGIC:  # else numpy talks of "pickled data"
+            raise WorkflowError(f"{path}: not an .npy file (it does not start with the NPY "
+                                f"magic bytes; starts with {magic!r})")
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
         raise WorkflowError(f"{path}: not a readable .npy file ({exc})") from None
@@ -68,10 +76,22 @@ def load_output(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     return _check_finite(path, arr.astype(np.float32, copy=False))
 
 
+#: Largest |value| taken from the network: tag differences are squared and maps summed in
+#: float32 (max 3.4e38), so finite outputs beyond ~1e19 overflow to inf inside the grouping
+#: (and made the assignment loop forever). Real outputs are heatmaps in [0, 1], tags O(10).
+MAX_ABS_OUTPUT = 1e18
+
+
 def _check_finite(path: Path, arr: np.ndarray) -> np.ndarray:
-    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    bad = int(arr.size - np.count_nonzero(np.abs(arr) <= MAX_ABS_OUTPUT))
     if bad:
-        raise WorkflowError(f"{path}: {bad} NaN or inf value(s) in the network output")
+        nonfinite = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        if nonfinite:
+            raise WorkflowError(f"{path}: {nonfinite} NaN or inf value(s) in the network output")
+        raise WorkflowError(f"{path}: {bad} value(s) in the network output are too large "
+                            f"(up to {float(np.abs(arr).max()):.3g}, limit {MAX_ABS_OUTPUT:g}): "
+                            "the grouping's float32 arithmetic would overflow (broken weights "
+                            "or model?)")
     return arr
 
 
@@ -129,10 +149,13 @@ def postprocess_manifest(manifest: Manifest, dump_dir, dump_dir_flip,
     progress = Progress(len(entries), f"postprocess ({path})", enabled=log)
     reader = OutputReader()
     for entry in entries:
-        arrays = [reader.read(k, p, s) for k, (p, s) in
-                  enumerate(zip(output_paths(entry, dump_dir, dump_dir_flip),
-                                expected_shapes(entry)))]
-        preds, scores = postprocess_arrays(arrays, entry, params, path)
+        paths = output_paths(entry, dump_dir, dump_dir_flip)
+        arrays = [reader.read(k, p, s) for k, (p, s) in enumerate(zip(paths, expected_shapes(entry)))]
+        try:
+            preds, scores = postprocess_arrays(arrays, entry, params, path)
+        except (ValueError, RuntimeError) as exc:  # the assignment's refusals
+            raise WorkflowError(f"image {entry.image_id} ({paths[0].parent / entry.stem}_*.npy "
+                                f"and the flipped ones): grouping failed: {exc}") from None
         results.extend(results_for_image(entry.image_id, preds, scores))
         progress.update(note=f"{len(results)} people")
     return results
