@@ -347,7 +347,9 @@ def first_run(workflow_cluster):
 def test_workflow_runs_on_the_cluster_and_a_failing_job_fails_the_run(workflow_cluster, first_run):
     plan, rc, log, jobs = first_run
     assert rc != 0, log[-3000:]
-    assert submitted(jobs) == plan, log[-3000:]  # every job through dsub, each once
+    # every job through dsub, each once; keep-going: those after evaluate are not started
+    runs = submitted(jobs)
+    assert runs.get("evaluate") == 1 and all(plan[rule] == n for rule, n in runs.items()), runs
     states = {j["name"]: j["state"] for j in jobs}
     assert states.pop("smk_evaluate") == "FAILED"
     assert set(states.values()) == {"SUCCEEDED"}, log[-3000:]
@@ -375,6 +377,9 @@ def test_rerun_submits_only_what_is_missing(workflow_cluster, first_run):
     new = workflow_cluster.jobs()[before:]
     assert submitted(new) == plan and {j["state"] for j in new} == {"SUCCEEDED"}
     assert planned(workflow_cluster) == {}
+    # both runs together: every job of the first plan once, and evaluate once more
+    first_plan, _, _, _ = first_run
+    assert submitted(workflow_cluster.jobs()) == dict(first_plan, evaluate=2)
 
 
 @pytest.mark.workflow
@@ -384,22 +389,25 @@ def test_ctrl_c_cancels_the_running_jobs(workflow_cluster, first_run):
     before = len(cluster.jobs())
     pids = cluster.work.parent / "held_pids"
     env = dict(cluster.env, SHIM_MODE="hold-infer", SHIM_PIDS=str(pids))
-    proc = subprocess.Popen(snakemake_cmd(cluster, "--forcerun", "infer"), env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = cluster.work.parent / "ctrl_c.log"
+    with open(output, "w") as fh:  # a file, not a pipe: nobody reads it while snakemake runs
+        proc = subprocess.Popen(snakemake_cmd(cluster, "--forcerun", "infer"), env=env,
+                                stdout=fh, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 300
         while not (pids.exists() and len(pids.read_text().split()) == 2):
-            assert proc.poll() is None and time.time() < deadline, "the infer jobs did not start"
+            assert proc.poll() is None and time.time() < deadline, output.read_text()[-3000:]
             time.sleep(0.2)
         infer = [j for j in cluster.jobs()[before:] if j["name"] == "smk_infer"]
         assert [j["state"] for j in infer] == ["RUNNING", "RUNNING"]
         proc.send_signal(signal.SIGINT)  # Ctrl-C reaches snakemake, not the jobs on the cluster
-        log = proc.communicate(timeout=120)[0]
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode != 0
+    log = output.read_text()
+    assert proc.returncode != 0, log[-3000:]
     for job in infer:
         assert cluster.wait_state(job["id"], "FAILED", timeout=10).get("cancelled"), log[-3000:]
         assert ["-y", job["id"]] in cluster.calls("dkill")
