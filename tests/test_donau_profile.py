@@ -60,6 +60,18 @@ class Donau:
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout.strip()
 
+    def dsub(self, body: str = "true", **kw) -> str:
+        """A job submitted with the stand-in dsub itself, not through the profile (the status and
+        cancel tests do not depend on donau-submit.py)."""
+        script = self.jobscript(body, **kw)
+        script.chmod(0o755)
+        log = self.work / f"{script.name}.log"
+        proc = subprocess.run(["dsub", "-n", f"smk_{kw.get('rule', 'infer')}", "-oo", str(log),
+                               "-eo", f"{log}.err", "-s", str(script)], cwd=self.work,
+                              env=self.env, text=True, capture_output=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return self.jobs()[-1]["id"]
+
     def job(self, job_id: str) -> dict:
         return json.loads((self.state / "jobs" / f"{job_id}.json").read_text())
 
@@ -145,9 +157,9 @@ def test_unreadable_or_failed_dsub_fails_with_its_whole_output(donau, tmp_path):
 # ------------------------------------------------------------------------- 2: djob's forms
 
 def test_item2_status_reads_indexed_ids_and_key_value_lines(donau):
-    running = donau.submit("sleep 300")
-    done = donau.submit("true")
-    failed = donau.submit("exit 3", rule="evaluate")
+    running = donau.dsub("sleep 300")
+    done = donau.dsub("true")
+    failed = donau.dsub("exit 3", rule="evaluate")
     donau.wait_state(running, "RUNNING")
     donau.wait_state(done, "SUCCEEDED")
     donau.wait_state(failed, "FAILED")
@@ -158,7 +170,6 @@ def test_item2_status_reads_indexed_ids_and_key_value_lines(donau):
         answers = {j: donau.script("donau-status.py", [j], HHRNET_DONAU_UNKNOWN_GRACE="0", **extra)
                    for j in want}
         assert {j: p.stdout for j, p in answers.items()} == {j: v + "\n" for j, v in want.items()}
-        assert "rule_evaluate/1.log" in answers[failed].stderr
         records = donau.work / ".snakemake/donau_logs/jobs"
         for record in (records / "done").iterdir():  # forget the answers: djob is asked again
             record.replace(records / record.name)
@@ -223,7 +234,7 @@ def test_djob_errors_are_no_verdict(donau, tmp_path):
 
 
 def test_status_polls_every_job_in_one_batch(donau):
-    ids = [donau.submit("true", jobid=k) for k in range(20)]
+    ids = [donau.submit("true", jobid=k) for k in range(20)]  # the profile follows these
     for job_id in ids:
         donau.wait_state(job_id, "SUCCEEDED")
     answers = [donau.script("donau-status.py", [j], HHRNET_DONAU_STATUS_TTL="60").stdout
@@ -237,7 +248,9 @@ def test_status_polls_every_job_in_one_batch(donau):
 # ------------------------------------------------------------------------- 3: wall time
 
 def test_item3_wall_time_is_requested_from_runtime(donau):
-    job_id = donau.submit("sleep 300", runtime=0.05, mem_mb=6000, npu=1)  # 0.05 min = 3 s
+    donau.script("donau-submit.py", [str(donau.jobscript("sleep 300", runtime=0.05, mem_mb=6000,
+                                                          npu=1))])  # 0.05 min = 3 s
+    job_id = donau.jobs()[-1]["id"]  # what dsub was given, whatever the script made of its reply
     argv = donau.job(job_id)["argv"]
     assert argv[argv.index("-T") + 1] == "3"
     assert argv[argv.index("-R") + 1] == "cpu=2;mem=6000;npu=1"
@@ -246,7 +259,7 @@ def test_item3_wall_time_is_requested_from_runtime(donau):
     other = donau.script("donau-submit.py",
                          [str(donau.jobscript("true", jobid=2, runtime=120, npu=2))],
                          HHRNET_DONAU_NPU_KEY="ascend910b")
-    argv = donau.job(other.stdout.strip())["argv"]
+    argv = donau.jobs()[-1]["argv"]
     assert argv[argv.index("-T") + 1] == "7200"
     assert argv[argv.index("-R") + 1] == "cpu=2;ascend910b=2"
 
@@ -268,7 +281,7 @@ def cluster_generic_cancel(donau: Donau, ids: list[str], **extra) -> None:
 
 @pytest.mark.parametrize("cancel", [None, "djob -T"])
 def test_item4_cancel_needs_no_confirmation_and_fits_in_two_seconds(donau, cancel):
-    ids = [donau.submit("sleep 300", jobid=k) for k in range(3)]
+    ids = [donau.dsub("sleep 300", jobid=k) for k in range(3)]
     pgids = [donau.wait_state(j, "RUNNING")["pgid"] for j in ids]
     cluster_generic_cancel(donau, ids, **({"HHRNET_DONAU_CANCEL": cancel} if cancel else {}))
     for job_id, pgid in zip(ids, pgids):
