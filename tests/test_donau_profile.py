@@ -92,12 +92,16 @@ class Donau:
         return [c[1:] for c in map(json.loads, lines) if c[0] == name]
 
     def stop_all(self) -> None:
+        """Nothing of a test's jobs keeps running: the runner (so it starts nothing more), then
+        the job's process group."""
         for job in self.jobs() if (self.state / "jobs").exists() else []:
-            if job.get("pgid"):
-                try:
-                    os.killpg(job["pgid"], signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            for key in ("runner_pid", "pgid"):
+                job = self.job(job["id"])
+                if job.get(key):
+                    try:
+                        os.killpg(job[key], signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
 
 
 @pytest.fixture

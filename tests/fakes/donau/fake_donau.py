@@ -128,9 +128,11 @@ def dsub(argv: list[str]) -> int:
     # Runs the job "on a node": detached, with the submitter's environment and folder (whether
     # real Donau exports the environment is unverified; Snakemake's jobscripts cd themselves).
     with open(state_dir() / "jobs" / f"{job_id}.runner.log", "w") as runner_log:
-        subprocess.Popen([sys.executable, os.path.abspath(__file__), "run", job_id],
-                         stdin=subprocess.DEVNULL, stdout=runner_log, stderr=runner_log,
-                         start_new_session=True)
+        runner = subprocess.Popen([sys.executable, os.path.abspath(__file__), "run", job_id],
+                                  stdin=subprocess.DEVNULL, stdout=runner_log, stderr=runner_log,
+                                  start_new_session=True)
+    with locked():
+        save(dict(load(job_id), runner_pid=runner.pid))  # for the tests' clean-up
     # fact: dsub prints a two-line table `JOBID      MESSAGE` / `1645534805 Submit job successfully.`
     print(f"{'JOBID':<10} MESSAGE\n{job_id:<10} Submit job successfully.")
     return 0
