@@ -55,6 +55,10 @@ def job_properties(jobscript: str | Path) -> dict:
     raise ValueError(f"{jobscript} has no '# properties = ' line (not a Snakemake jobscript)")
 
 
+def rule_name(props: dict) -> str:
+    return props.get("rule") or f"group_{props.get('groupid', 'job')}"
+
+
 def npu_key() -> str:
     return os.environ.get(NPU_KEY_VAR) or "npu"
 
@@ -82,16 +86,14 @@ def wall_time_seconds(props: dict) -> int | None:
 
 
 def job_log(props: dict, logdir: Path = LOGS) -> Path:
-    rule = props.get("rule") or f"group_{props.get('groupid', 'job')}"
-    return logdir.resolve() / f"rule_{rule}" / f"{props.get('jobid', 'job')}.log"
+    return logdir.resolve() / f"rule_{rule_name(props)}" / f"{props.get('jobid', 'job')}.log"
 
 
 def dsub_argv(props: dict, jobscript: str, log: Path, key: str = "npu") -> list[str]:
     """Facts: -n NAME, -q QUEUE, -A ACCOUNT, -R, -T SECONDS, -oo/-eo (overwrite stdout/stderr
     files), -s SCRIPT."""
     res = props.get("resources", {})
-    rule = props.get("rule") or f"group_{props.get('groupid', 'job')}"
-    argv = ["dsub", "-n", f"smk_{rule}"]
+    argv = ["dsub", "-n", f"smk_{rule_name(props)}"]
     if res.get("donau_queue"):
         argv += ["-q", str(res["donau_queue"])]
     if res.get("donau_account"):
@@ -133,7 +135,7 @@ def parse_submit_output(text: str) -> str | None:
 
 def record_job(job_id: str, props: dict, log: Path) -> None:
     write_json(JOBS / f"{job_id}.json",
-               {"id": job_id, "rule": props.get("rule") or f"group_{props.get('groupid')}",
+               {"id": job_id, "rule": rule_name(props),
                 "log": str(log), "err": f"{log}.err", "submitted": time.time()})
 
 
