@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -374,6 +375,9 @@ def cancel(ids: list[str], wait: float = 1.5) -> list[str]:
     failures, procs = [], []
     with open(LOGS / "cancel.log", "a") as log:
         for job_id in ids:
+            record = read_json(JOBS / f"{job_id}.json")
+            if record is not None:  # the sidecar does not send it twice
+                write_json(JOBS / f"{job_id}.json", dict(record, cancel_sent=time.time()))
             argv = [*cancel_command(), job_id]
             log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(argv)}\n")
             log.flush()
@@ -392,6 +396,37 @@ def cancel(ids: list[str], wait: float = 1.5) -> list[str]:
         if rc != 0:
             failures.append(f"{shlex.join(argv)} exited {rc} (output: {LOGS / 'cancel.log'})")
     return failures
+
+
+def unfinished_since(start: float) -> list[str]:
+    """Jobs submitted from here since `start` that Donau has not finished nor been asked to cancel."""
+    jobs = (read_json(p) for p in sorted(JOBS.glob("*.json")))
+    return [j["id"] for j in jobs
+            if j and j.get("submitted", 0) >= start and "cancel_sent" not in j]
+
+
+def sidecar() -> None:
+    """cluster-generic's sidecar: started with the run, terminated when the run shuts down.
+
+    Snakemake's RemoteExecutor empties its list of active jobs while a status round checks them
+    (snakemake-interface-executor-plugins 9.4, _wait_for_jobs), and cancel() copies that list: on a
+    Ctrl-C during a round the jobs under check are not passed to the cancel command. The sidecar is
+    terminated on every shutdown (Ctrl-C included) and then cancels every job of this run that
+    Donau has not finished and that was not cancelled already. If Snakemake dies without shutting
+    down (SIGKILL), it leaves the jobs alone: a re-run resumes them.
+    """
+    start = time.time() - 1
+    stop = []
+    for sig in (signal.SIGTERM, signal.SIGINT):  # SIGINT: Ctrl-C reaches the whole process group
+        signal.signal(sig, lambda *_: stop.append(True))
+    print("{}", flush=True)  # cluster-generic reads one line (SNAKEMAKE_CLUSTER_SIDECAR_VARS)
+    parent = os.getppid()
+    while not stop and os.getppid() == parent:
+        time.sleep(0.2)
+    if stop:
+        left = unfinished_since(start)
+        for message in cancel(left) if left else []:
+            print(f"donau-sidecar: {message}", file=sys.stderr)
 
 
 def fail(message: str) -> None:
