@@ -20,6 +20,7 @@ include: "rules/preprocess.smk"
 include: "rules/infer.smk"
 include: "rules/postprocess.smk"
 include: "rules/report.smk"
+include: "rules/predictions.smk"
 
 
 rule all:

@@ -12,6 +12,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
 from higherhrnet.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
+from higherhrnet.errors import WorkflowError as HHRNetError
 
 
 def coerce_cli_scalars(values, schema):
@@ -85,6 +86,8 @@ def dataset_inputs():
     d = config["dataset"]
     if DATASET == "synthetic":
         return "resources/synthetic/annotations.json", "resources/synthetic/images"
+    if DATASET in OWN_DATASETS:
+        return own_dataset_inputs()
     if DATASET == "coco_folder":
         if not d["annotations"] or not d["images"]:
             fail(
@@ -102,6 +105,60 @@ def dataset_inputs():
         return str(ann), str(img)
     ann, img = coco_layout(d["download_dir"])
     return str(ann), str(img)
+
+
+# dataset.name images | video: the user's own pictures, no annotations. Per shard, a listing
+# (a COCO image-info json: ids, files, sizes) takes the place of the annotation file, so the
+# preprocess rules read it like one; the run ends in predictions instead of metrics.
+OWN_DATASETS = ("images", "video")
+LISTING = f"{DS}/listing/shard{{shard}}.json"
+FRAMES = f"{DS}/frames/shard{{shard}}"
+FOLDER_IMAGES = []
+
+
+def own_dataset_inputs():
+    """(listing, images folder) as functions of the shard, after the checks that can stop a
+    run before any work: a missing or empty folder, no readable image, a missing or
+    undecodable video."""
+    global FOLDER_IMAGES
+    d = config["dataset"]
+    if DATASET == "images":
+        from higherhrnet.image_folder import check_some_readable, scan_folder
+
+        if not d["images"]:
+            fail("dataset.name is images: set dataset.images to your folder of images")
+        try:
+            FOLDER_IMAGES = scan_folder(d["images"])
+            check_some_readable(d["images"], FOLDER_IMAGES)
+        except HHRNetError as exc:
+            fail(str(exc))
+        # ancient(): adding an image changes the folder's mtime; only the listing of the
+        # shard it falls in must change (its input set does, see list_images)
+        folder = ancient(d["images"])
+        return (lambda w: LISTING.format(shard=w.shard)), (lambda w: folder)
+    if not d["video"]:
+        fail("dataset.name is video: set dataset.video to your video file")
+    from higherhrnet.video import probe_video
+
+    try:
+        probe_video(d["video"])
+    except HHRNetError as exc:
+        fail(str(exc))
+    return (lambda w: LISTING.format(shard=w.shard)), (
+        lambda w: FRAMES.format(shard=w.shard)
+    )
+
+
+def folder_shard_files(wildcards):
+    """The image files of one shard (id % shards), so that a change to one image or an
+    added one re-runs only its shard's listing."""
+    from higherhrnet.image_folder import shard_images
+
+    folder = Path(config["dataset"]["images"])
+    return [
+        str(folder / im.file_name)
+        for im in shard_images(FOLDER_IMAGES, int(wildcards.shard), NSHARDS)
+    ]
 
 
 ANNOTATIONS, IMAGES = dataset_inputs()
@@ -197,7 +254,13 @@ def stage_benchmarks():
         files += shard_paths(
             f"benchmarks/{DATASET}/{BACKEND}/{stage}/shard{{shard}}.tsv"
         )
-    files.append(f"benchmarks/{DATASET}/{BACKEND}/evaluate.tsv")
+    if DATASET in OWN_DATASETS:
+        first = "list_images" if DATASET == "images" else "extract_frames"
+        files = shard_paths(f"benchmarks/{DATASET}/{first}/shard{{shard}}.tsv") + files
+        draw = "draw_predictions" if DATASET == "images" else "annotate_video"
+        files.append(f"benchmarks/{DATASET}/{BACKEND}/{draw}.tsv")
+    else:
+        files.append(f"benchmarks/{DATASET}/{BACKEND}/evaluate.tsv")
     if BACKEND != "torch":
         files.append("benchmarks/model/export_onnx.tsv")
     if BACKEND == "ascend":
@@ -213,6 +276,8 @@ def shard_paths(pattern):
 
 
 def final_targets():
+    if DATASET in OWN_DATASETS:
+        return own_targets()
     return [
         f"{RUN}/metrics.json",
         f"{RUN}/metrics.csv",
@@ -220,3 +285,22 @@ def final_targets():
         f"{RUN}/stage_times.png",
         f"{RUN}/drawings",
     ]
+
+
+OWN_INDEX = f"{RUN}/{'frames' if DATASET == 'video' else 'images'}.csv"
+# drawings of own images / the first video frames ({RUN}/drawings is the COCO datasets')
+OWN_DRAWINGS = f"{RUN}/skeletons"
+
+
+def own_targets():
+    """Predictions, drawings (images) or annotated video, and the report without metrics."""
+    own = [
+        f"{RUN}/predictions.json",
+        f"{RUN}/keypoints.csv",
+        OWN_INDEX,
+        f"{RUN}/unreadable.txt",
+        OWN_DRAWINGS,
+        f"{RUN}/summary.html",
+        f"{RUN}/stage_times.png",
+    ]
+    return own + ([f"{RUN}/annotated.mp4"] if DATASET == "video" else [])
