@@ -102,6 +102,23 @@ def test_shard_listing_is_an_annotation_file_for_preprocess(photos, tmp_path):
     assert len(got) == 2 and len(unreadable) == 1 and source == "images"
 
 
+def test_preprocess_takes_every_image_of_a_shard_listing(photos, tmp_path):
+    """A listing already is one shard: preprocess must not split it again (the oracle
+    workflow test failed that way, one of two images of a shard was never preprocessed)."""
+    from higherhrnet.preprocess import preprocess_shard
+
+    for name in ("d", "e", "f"):  # 5 readable images: one of 2 shards holds 3 or more
+        shutil.copy(photos / "a.jpg", photos / "sub" / f"{name}.jpg")
+    shard = max(range(2), key=lambda k: len(shard_images(scan_folder(photos), k, 2)))
+    doc = write_listing(photos, shard, 2, tmp_path / "l.json", log=None)
+    assert len(doc["images"]) >= 3
+    m = preprocess_shard(tmp_path / "l.json", photos, manifest_path=tmp_path / "m.json",
+                         shard=shard, num_shards=2)
+    assert [e.file_name for e in m.entries] == [e["file_name"] for e in doc["images"]]
+    with pytest.raises(WorkflowError, match=f"holds shard {shard} of 2, asked for 0 of 1"):
+        preprocess_shard(tmp_path / "l.json", photos, manifest_path=tmp_path / "m.json")
+
+
 # ---------------------------------------------------------------------------- video
 
 def make_video(path, frames, fps=10.0):
