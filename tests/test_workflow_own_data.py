@@ -127,7 +127,10 @@ def test_video_predictions_per_frame_and_annotated_video(own_run):
     assert sorted(p.name for p in (run / "skeletons").glob("*.jpg")) == [
         "frame_00000000.jpg", "frame_00000002.jpg"]
     assert "<td>frames processed</td><td>2</td>" in (run / "summary.html").read_text()
-    assert (own_run / "logs/video/extract_frames/shard1.log").read_text().count("1 frame(s)")
+    assert "1 frame(s)" in (own_run / "logs/video/extract_frames/shard1.log").read_text()
+    snakemake(own_run, "--report", "report.html", config=_config("video", own_run))
+    page = (own_run / "report.html").read_text(errors="replace")
+    assert all(name in page for name in ("annotated.mp4", "summary.html", "drawings_grid.jpg"))
 
 
 @pytest.mark.slow
@@ -165,7 +168,7 @@ def _write_oracle(work, dataset, truth):
 
 def _assert_on_people(preds, people, where):
     """Each annotated person with 3+ labelled joints has a prediction on them (median joint
-    distance within 3 px; the oracle's exact chain gives about 0.1 px)."""
+    distance within 3 px; the oracle gives 0.4 to 0.8 px here)."""
     checked = 0
     for gt in people:
         seen = gt[:, 2] > 0
