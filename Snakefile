@@ -21,6 +21,7 @@ include: "rules/infer.smk"
 include: "rules/postprocess.smk"
 include: "rules/benchmark.smk"
 include: "rules/report.smk"
+include: "rules/predictions.smk"
 
 
 rule all:

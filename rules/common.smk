@@ -17,6 +17,7 @@ from higherhrnet.download import (
     COCO_VAL2017_IMAGES,
     unpacked_by_workflow,
 )
+from higherhrnet.errors import WorkflowError as HHRNetError
 
 
 def coerce_cli_scalars(values, schema):
@@ -107,6 +108,8 @@ def dataset_inputs():
     d = config["dataset"]
     if DATASET == "synthetic":
         return "resources/synthetic/annotations.json", "resources/synthetic/images"
+    if DATASET in OWN_DATASETS:
+        return own_dataset_inputs()
     if DATASET == "coco_folder":
         if not d["annotations"] or not d["images"]:
             fail(
@@ -150,6 +153,60 @@ def coco_zip(file):
     then it is the user's, checked before unpacking and never deleted."""
     path = f"{config['dataset']['download_dir']}/{file.file_name}"
     return path if Path(path).exists() else temp(path)
+
+
+# dataset.name images | video: the user's own pictures, no annotations. Per shard, a listing
+# (a COCO image-info json: ids, files, sizes) takes the place of the annotation file, so the
+# preprocess rules read it like one; the run ends in predictions instead of metrics.
+OWN_DATASETS = ("images", "video")
+LISTING = f"{DS}/listing/shard{{shard}}.json"
+FRAMES = f"{DS}/frames/shard{{shard}}"
+FOLDER_IMAGES = []
+
+
+def own_dataset_inputs():
+    """(listing, images folder) as functions of the shard, after the checks that can stop a
+    run before any work: a missing or empty folder, no readable image, a missing or
+    undecodable video."""
+    global FOLDER_IMAGES
+    d = config["dataset"]
+    if DATASET == "images":
+        from higherhrnet.image_folder import check_some_readable, scan_folder
+
+        if not d["images"]:
+            fail("dataset.name is images: set dataset.images to your folder of images")
+        try:
+            FOLDER_IMAGES = scan_folder(d["images"])
+            check_some_readable(d["images"], FOLDER_IMAGES)
+        except HHRNetError as exc:
+            fail(str(exc))
+        # ancient(): adding an image changes the folder's mtime; only the listing of the
+        # shard it falls in must change (its input set does, see list_images)
+        folder = ancient(d["images"])
+        return (lambda w: LISTING.format(shard=w.shard)), (lambda w: folder)
+    if not d["video"]:
+        fail("dataset.name is video: set dataset.video to your video file")
+    from higherhrnet.video import probe_video
+
+    try:
+        probe_video(d["video"])
+    except HHRNetError as exc:
+        fail(str(exc))
+    return (lambda w: LISTING.format(shard=w.shard)), (
+        lambda w: FRAMES.format(shard=w.shard)
+    )
+
+
+def folder_shard_files(wildcards):
+    """The image files of one shard (id % shards), so that a change to one image or an
+    added one re-runs only its shard's listing."""
+    from higherhrnet.image_folder import shard_images
+
+    folder = Path(config["dataset"]["images"])
+    return [
+        str(folder / im.file_name)
+        for im in shard_images(FOLDER_IMAGES, int(wildcards.shard), NSHARDS)
+    ]
 
 
 ANNOTATIONS, IMAGES = dataset_inputs()
@@ -286,14 +343,13 @@ def benchmark_args():
 def stage_benchmarks():
     """The benchmark files of the run's stages, as the rules declare them (call after the
     rules are defined)."""
-    names = [
-        "preprocess",
-        "preprocess_flip",
-        "infer",
-        "infer_flip",
-        "postprocess",
-        "evaluate",
-    ]
+    names = ["preprocess", "preprocess_flip", "infer", "infer_flip", "postprocess"]
+    if DATASET == "images":
+        names = ["list_images", *names, "draw_predictions"]
+    elif DATASET == "video":
+        names = ["extract_frames", *names, "annotate_video"]
+    else:
+        names.append("evaluate")
     if BACKEND != "torch":
         names.append("export_onnx")
     if BACKEND == "ascend":
@@ -313,6 +369,8 @@ def shard_paths(pattern):
 
 
 def final_targets():
+    if DATASET in OWN_DATASETS:
+        return own_targets()
     targets = [
         f"{RUN}/metrics.json",
         f"{RUN}/metrics.csv",
@@ -320,6 +378,25 @@ def final_targets():
         f"{RUN}/stage_times.png",
         f"{RUN}/drawings",
     ]
-    if config["benchmark_model"]["enabled"]:
+    if config["benchmark_model"]["enabled"]:  # the COCO report's performance table
         targets.append(f"{RUN}/benchmark_model.html")
     return targets
+
+
+OWN_INDEX = f"{RUN}/{'frames' if DATASET == 'video' else 'images'}.csv"
+# drawings of own images / the first video frames ({RUN}/drawings is the COCO datasets')
+OWN_DRAWINGS = f"{RUN}/skeletons"
+
+
+def own_targets():
+    """Predictions, drawings (images) or annotated video, and the report without metrics."""
+    own = [
+        f"{RUN}/predictions.json",
+        f"{RUN}/keypoints.csv",
+        OWN_INDEX,
+        f"{RUN}/unreadable.txt",
+        OWN_DRAWINGS,
+        f"{RUN}/summary.html",
+        f"{RUN}/stage_times.png",
+    ]
+    return own + ([f"{RUN}/annotated.mp4"] if DATASET == "video" else [])

@@ -48,9 +48,10 @@ def draw_people(image: np.ndarray, people: list[dict], min_score: float = 0.1,
     return out
 
 
-def write_image(path: Path, image: np.ndarray) -> None:
+def write_image(path: Path, image: np.ndarray, params=()) -> None:
+    """Encode by the suffix (cv2 ``imencode`` ``params``), written atomically."""
     ext = path.suffix.lower() or ".png"
-    ok, buf = cv2.imencode(ext, image)
+    ok, buf = cv2.imencode(ext, image, list(params))
     if not ok:
         raise WorkflowError(f"{path}: cv2 cannot encode {ext} images")
     with atomic_open(path, "wb") as fh:
@@ -86,5 +87,24 @@ def draw_results(annotations: Path, images_dir: Path, results: list[dict], outpu
             continue
         out = Path(output_dir) / f"{Path(img['file_name']).stem}{ext}"
         write_image(out, draw_people(image, by_image[int(img["id"])], min_score, skeleton))
+        written.append(out)
+    return written
+
+
+def draw_listed(images_dir: Path, entries: list[dict], predictions: list[dict],
+                paths: list[Path], min_score: float = 0.1) -> list[Path]:
+    """Draw each listed image (``file_name`` under ``images_dir``) with its predictions
+    (results with ``image_id``) to the matching path of ``paths``, even with nobody found."""
+    by_image = defaultdict(list)
+    for r in predictions:
+        by_image[int(r["image_id"])].append(r)
+    written = []
+    for entry, out in zip(entries, paths):
+        src = Path(images_dir) / entry["file_name"]
+        image = cv2.imread(str(src), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        if image is None:
+            print(f"warning: {src}: cannot read the image any more; no drawing", file=sys.stderr)
+            continue
+        write_image(out, draw_people(image, by_image[int(entry["id"])], min_score))
         written.append(out)
     return written

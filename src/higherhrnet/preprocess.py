@@ -16,6 +16,7 @@ from pathlib import Path
 from .atomic import save_npy
 from .errors import WorkflowError
 from .coco import image_records, load_keypoint_annotations, shard_bounds
+from .image_folder import LISTING_FORMAT
 from .images import check_size, read_image_rgb
 from .manifest import Manifest, ManifestEntry
 from .progress import Progress
@@ -34,14 +35,20 @@ def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLi
     Writes through atomic renames, so an interrupted run leaves no half-written tensor.
     With neither ``out_dir`` nor ``flip_out_dir`` only the manifest is written (the images
     are still read, to check them and take their real size). An empty shard writes an empty
-    manifest and creates the (empty) output folders.
+    manifest and creates the (empty) output folders. A listing of own images or video
+    frames (:mod:`higherhrnet.image_folder`) already is one shard: all its images are taken.
     """
     if policy not in SHAPE_POLICIES:
         raise WorkflowError(f"unknown shape policy {policy!r}; choose one of {SHAPE_POLICIES}")
     coco = load_keypoint_annotations(annotations)
     records = image_records(coco)
-    start, stop = shard_bounds(len(records), shard, num_shards)
-    records = records[start:stop]
+    if coco.get("format") == LISTING_FORMAT:  # own images / video: one shard's listing
+        if (coco.get("shard"), coco.get("num_shards")) != (shard, num_shards):
+            raise WorkflowError(f"listing {annotations}: holds shard {coco.get('shard')} of "
+                                f"{coco.get('num_shards')}, asked for {shard} of {num_shards}")
+    else:
+        start, stop = shard_bounds(len(records), shard, num_shards)
+        records = records[start:stop]
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
         raise WorkflowError(f"images folder {images_dir}: not found")
