@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
+from higherhrnet.code_digest import rule_digest
 from higherhrnet.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
 
 
@@ -33,10 +34,20 @@ def coerce_cli_scalars(values, schema):
                 pass  # left as is: validation names the key
 
 
+def expand_keep_intermediates(values):
+    """`keep_intermediates: true/false` (the one switch of earlier versions) sets both kinds."""
+    keep = values.get("keep_intermediates")
+    if isinstance(keep, str) and keep.lower() in ("true", "false"):
+        keep = keep.lower() == "true"
+    if isinstance(keep, bool):
+        values["keep_intermediates"] = {"preprocessed": keep, "raw_outputs": keep}
+
+
 coerce_cli_scalars(
     config,
     yaml.safe_load(Path(workflow.basedir, "schemas", "config.schema.yaml").read_text()),
 )
+expand_keep_intermediates(config)
 validate(config, "../schemas/config.schema.yaml")
 
 DATASET = config["dataset"]["name"]
@@ -60,9 +71,24 @@ def fail(message):
     raise WorkflowError(f"config problem: {message}")
 
 
-def maybe_temp(path):
-    """Big per-image intermediates are deleted once consumed unless keep_intermediates."""
-    return path if config["keep_intermediates"] else temp(path)
+def maybe_temp(path, kind):
+    """Big per-image intermediates are deleted once consumed unless keep_intermediates.<kind>
+    (preprocessed or raw_outputs)."""
+    return path if config["keep_intermediates"][kind] else temp(path)
+
+
+# ---------------------------------------------------------------- code-aware re-runs
+
+RULE_FILES = tuple(sorted(Path(workflow.basedir, "rules").glob("*.smk"))) + (
+    Path(workflow.basedir, "Snakefile"),
+)
+
+
+def code_version(rule_name):
+    """Digest of what the rule runs (its text, stage script, the library modules that script
+    imports, transitively): a `params:` entry, so an edit re-runs the rule and what follows,
+    while a fresh clone or a `touch` re-runs nothing (contents, not mtimes)."""
+    return rule_digest(Path(workflow.basedir), rule_name, RULE_FILES)
 
 
 # ---------------------------------------------------------------- dataset
@@ -162,6 +188,21 @@ def check_backend_tools():
 
 
 check_backend_tools()
+
+
+# ---------------------------------------------------------------- disk
+
+DISK_CHECK = f"{DS}/disk_check.json"
+IN_FLIGHT = config["shards_in_flight"]
+
+
+def shard_slot_inputs(wildcards):
+    """Shard k may be preprocessed once shard k - shards_in_flight is postprocessed: a bound on
+    the shards holding tensors or raw outputs that holds whatever --cores is (issue 17). The
+    slot is a temp() file, made again only when preprocessing has to run again, and the
+    postprocess result is ancient(): a re-run of shard k - W does not re-run shard k."""
+    k = int(wildcards.shard) - IN_FLIGHT
+    return [ancient(f"{RUN}/postprocess/shard{k}.json")] if k >= 0 else []
 
 
 # ---------------------------------------------------------------- inference

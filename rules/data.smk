@@ -61,6 +61,7 @@ rule make_synthetic_dataset:
     conda:
         "../envs/data.yaml"
     params:
+        code=code_version("make_synthetic_dataset"),
         num_images=config["dataset"]["synthetic_images"],
         seed=config["dataset"]["synthetic_seed"],
     shell:
@@ -91,5 +92,7 @@ rule make_synthetic_weights:
         "logs/model/make_synthetic_weights.log",
     conda:
         "../envs/model.yaml"
+    params:
+        code=code_version("make_synthetic_weights"),
     shell:
         'python "$HHRNET_SCRIPTS/make_synthetic_weights.py" --output {output} 2> {log}'

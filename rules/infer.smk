@@ -11,7 +11,9 @@ rule infer:
         tensors=ancient(f"{DS}/prep/shard{{shard}}"),
         manifest=f"{DS}/prep/shard{{shard}}.manifest.json",
     output:
-        outputs=maybe_temp(directory(f"{RUN}/infer/shard{{shard}}/output_dir")),
+        outputs=maybe_temp(
+            directory(f"{RUN}/infer/shard{{shard}}/output_dir"), "raw_outputs"
+        ),
         summary=f"{RUN}/infer/shard{{shard}}/output_dir_summary.json",
     log:
         f"logs/{DATASET}/{BACKEND}/infer/shard{{shard}}.log",
@@ -27,6 +29,7 @@ rule infer:
         backend=BACKEND,
         args=infer_args(),
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
+        code=code_version("infer"),
     shell:
         'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
         "--input {input.tensors}/prep_dir --output {params.outdir} --output-dirname output_dir "
@@ -39,7 +42,9 @@ rule infer_flip:
         tensors=ancient(f"{DS}/prep_flip/shard{{shard}}"),
         manifest=f"{DS}/prep_flip/shard{{shard}}.manifest.json",
     output:
-        outputs=maybe_temp(directory(f"{RUN}/infer/shard{{shard}}/output_flip_dir")),
+        outputs=maybe_temp(
+            directory(f"{RUN}/infer/shard{{shard}}/output_flip_dir"), "raw_outputs"
+        ),
         summary=f"{RUN}/infer/shard{{shard}}/output_flip_dir_summary.json",
     log:
         f"logs/{DATASET}/{BACKEND}/infer_flip/shard{{shard}}.log",
@@ -55,6 +60,7 @@ rule infer_flip:
         backend=BACKEND,
         args=infer_args(),
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
+        code=code_version("infer_flip"),
     shell:
         'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
         "--input {input.tensors}/prep_flip_dir --output {params.outdir} "

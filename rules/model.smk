@@ -4,6 +4,7 @@
 rule export_onnx:
     input:
         weights=WEIGHTS,
+        disk=ancient(DISK_CHECK),
     output:
         ONNX,
     log:
@@ -17,6 +18,7 @@ rule export_onnx:
         mem_mb=6000,
         runtime=20,
     params:
+        code=code_version("export_onnx"),
         opset=config["export"]["opset"],
     shell:
         'python "$HHRNET_SCRIPTS/export_onnx.py" --weights {input.weights} '
@@ -39,6 +41,7 @@ rule compile_om:
         mem_mb=16000,
         runtime=60,
     params:
+        code=code_version("compile_om"),
         prefix=lambda wildcards, output: output[0][: -len(".om")],
         soc=config["ascend"]["soc_version"],
         policy=config["preprocess"]["shape_policy"],

@@ -23,6 +23,7 @@ rule postprocess:
         mem_mb=3000,
         runtime=60,
     params:
+        code=code_version("postprocess"),
         detection_threshold=config["postprocess"]["detection_threshold"],
         tag_threshold=config["postprocess"]["tag_threshold"],
         max_people=config["postprocess"]["max_people"],
@@ -56,6 +57,8 @@ rule gather_results:
         f"logs/{DATASET}/{BACKEND}/gather_results.log",
     conda:
         "../envs/postprocess.yaml"
+    params:
+        code=code_version("gather_results"),
     shell:
         'python "$HHRNET_SCRIPTS/gather_results.py" --output {output} {input} 2> {log}'
 
@@ -76,6 +79,8 @@ rule evaluate:
         "../envs/postprocess.yaml"
     resources:
         mem_mb=4000,
+    params:
+        code=code_version("evaluate"),
     shell:
         'python "$HHRNET_SCRIPTS/evaluate.py" --annotations {input.annotations} '
         "--results {input.results} --metrics {output.metrics} --csv {output.csv} "

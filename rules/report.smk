@@ -16,6 +16,7 @@ rule metrics_table:
     conda:
         "../envs/report.yaml"
     params:
+        code=code_version("metrics_table"),
         weights=config["weights"]["source"],
         dataset=DATASET,
         backend=BACKEND,
@@ -38,6 +39,8 @@ rule plot_stage_times:
         f"logs/{DATASET}/{BACKEND}/plot_stage_times.log",
     conda:
         "../envs/report.yaml"
+    params:
+        code=code_version("plot_stage_times"),
     shell:
         'python "$HHRNET_SCRIPTS/plot_stage_times.py" --output {output} {input} 2> {log}'
 
@@ -59,6 +62,7 @@ rule draw_skeletons:
     conda:
         "../envs/report.yaml"
     params:
+        code=code_version("draw_skeletons"),
         drawings=config["report"]["drawings"],
     shell:
         'python "$HHRNET_SCRIPTS/draw_skeletons.py" --annotations {input.annotations} '
