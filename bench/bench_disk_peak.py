@@ -1,13 +1,12 @@
-"""Peak disk of a run's intermediates against the workflow's own estimate (check_disk).
+"""Peak disk of a run's intermediates against the workflow's own pre-check estimate.
 
 Runs the real workflow on a generated synthetic set (default 24 images in 8 shards, synthetic
 weights) once per variant (--cores x keep settings x shards_in_flight), each in a copy of one
 warm-up folder that holds the dataset, the weights and the ONNX export. While a run goes, a
 thread samples every 0.05 s the bytes under the intermediates' folders (prep/, prep_flip/,
 <backend>/infer/) and how many shards hold tensors or raw outputs; the table compares the
-peak with the estimate the run wrote to results/<ds>/disk_check.json (the figure the README
-states, and the one the pre-check compares with the free space; it also counts the ONNX
-model when that is not exported yet, not the case here).
+peak with the workflow's pre-check estimate (higherhrnet.disk, the figure the README states;
+the ONNX model is exported already here, so it does not count).
 
     python bench/bench_disk_peak.py [--images 24] [--shards 8] [--cores 2 16]
 """
@@ -15,7 +14,6 @@ model when that is not exported yet, not the case here).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -27,6 +25,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from higherhrnet.coco import image_records, load_keypoint_annotations  # noqa: E402
+from higherhrnet.disk import estimate  # noqa: E402
+
 DS = Path("results/synthetic")
 RUN = DS / "onnxruntime"
 
@@ -97,33 +100,38 @@ def main(argv=None):
     ap.add_argument("--workdir", type=Path, default=None)
     a = ap.parse_args(argv)
     base = a.workdir or Path(tempfile.mkdtemp(prefix="bench_disk_"))
+    base.mkdir(parents=True, exist_ok=True)
     common = [f"dataset={{name: synthetic, synthetic_images: {a.images}}}", f"shards={a.shards}"]
     warm = base / "warm"
+    warm.mkdir(exist_ok=True)
     snakemake(warm, common, 2, "--until", "export_onnx", "make_synthetic_dataset")
+    records = image_records(load_keypoint_annotations(warm / "resources/synthetic/annotations.json"))
     variants = []
+    same_threads = ["--set-threads", "preprocess=2", "preprocess_flip=2"]
     for cores in a.cores:
-        variants.append((cores, "default (tensors temp, raw outputs kept)", []))
-        variants.append((cores, "keep_intermediates: false", ["keep_intermediates=False"]))
-    # what the README's command did before the shard slots: no bound (slots >= shards)
-    variants.append((a.cores[0], "keep_intermediates: false, shards_in_flight = shards (no bound)",
-                     ["keep_intermediates=False", f"shards_in_flight={a.shards}"]))
+        variants.append((cores, "default (tensors temp, raw outputs kept)", [], []))
+        variants.append((cores, "keep_intermediates: false", ["keep_intermediates=False"], []))
+        # an experiment for issue 17: preprocess declaring inference's 2 threads
+        variants.append((cores, "keep_intermediates: false, --set-threads preprocess=2 "
+                         "preprocess_flip=2", ["keep_intermediates=False"], same_threads))
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, python {platform.python_version()}")
     print(f"command: {' '.join(sys.argv)}")
     print(f"{a.images} synthetic images in {a.shards} shards; intermediates = prep/, prep_flip/, "
           "onnxruntime/infer/\n")
-    print("| --cores | keep settings | shards_in_flight | estimate MB | measured peak MB "
+    print("| --cores | keep settings | estimate MB | measured peak MB "
           "| max shard-passes with tensors | with raw outputs | wall s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for cores, label, extra in variants:
+    print("|---|---|---|---|---|---|---|")
+    for cores, label, extra, cli in variants:
         work = base / f"run_{len(os.listdir(base))}"
         shutil.copytree(warm, work, symlinks=True)
         sampler = Sampler(work, a.shards)
         sampler.start()
-        wall = snakemake(work, common + extra, cores)
+        wall = snakemake(work, common + extra, cores, *cli)
         sampler.stop()
-        est = json.loads((work / DS / "disk_check.json").read_text())
-        print(f"| {cores} | {label} | {est['shards_in_flight']} | {est['total_bytes'] / 1e6:.0f} "
+        keep_raw = not extra
+        est = estimate(records, a.shards, "ascend17", False, keep_raw, max(1, cores // 2) + 1)
+        print(f"| {cores} | {label} | {est.total / 1e6:.0f} "
               f"| {sampler.peak / 1e6:.0f} | {sampler.tensor_shards} | {sampler.raw_shards} "
               f"| {wall:.0f} |", flush=True)
         shutil.rmtree(work)

@@ -12,7 +12,9 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
 from higherhrnet.code_digest import rule_digest
+from higherhrnet.disk import check_run as disk_check
 from higherhrnet.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
+from higherhrnet.errors import WorkflowError as HigherHRNetError
 
 
 def coerce_cli_scalars(values, schema):
@@ -85,10 +87,17 @@ RULE_FILES = tuple(sorted(Path(workflow.basedir, "rules").glob("*.smk"))) + (
 
 
 def code_version(rule_name):
-    """Digest of what the rule runs (its text, stage script, the library modules that script
-    imports, transitively): a `params:` entry, so an edit re-runs the rule and what follows,
-    while a fresh clone or a `touch` re-runs nothing (contents, not mtimes)."""
+    """Digest of what the rule runs: its text, stage script and the library modules that
+    script imports, transitively (contents, not mtimes)."""
     return rule_digest(Path(workflow.basedir), rule_name, RULE_FILES)
+
+
+def with_code(rule_name, command):
+    """The rule's shell command with the digest of its code as a trailing comment: Snakemake's
+    code trigger compares a rule's shell text, so an edit of the stage's script or of a library
+    module it imports re-runs the rule and what follows (`snakemake --list-changes code` names
+    its outputs), while a fresh clone or a `touch` re-runs nothing."""
+    return f"{command}  # code {code_version(rule_name)}"
 
 
 # ---------------------------------------------------------------- dataset
@@ -192,17 +201,60 @@ check_backend_tools()
 
 # ---------------------------------------------------------------- disk
 
-DISK_CHECK = f"{DS}/disk_check.json"
-IN_FLIGHT = config["shards_in_flight"]
+# Invocations that write no intermediates (and must work on a full disk: --unlock, clean-up)
+NO_DISK_CHECK = {
+    "--unlock",
+    "--delete-temp-output",
+    "--delete-all-output",
+    "--report",
+    "--lint",
+    "--list-changes",
+    "--lc",
+    "--cleanup-metadata",
+    "--cm",
+    "--summary",
+    "--detailed-summary",
+    "--touch",
+    "-t",
+    "--dag",
+    "--rulegraph",
+    "--filegraph",
+}
 
 
-def shard_slot_inputs(wildcards):
-    """Shard k may be preprocessed once shard k - shards_in_flight is postprocessed: a bound on
-    the shards holding tensors or raw outputs that holds whatever --cores is (issue 17). The
-    slot is a temp() file, made again only when preprocessing has to run again, and the
-    postprocess result is ancient(): a re-run of shard k - W does not re-run shard k."""
-    k = int(wildcards.shard) - IN_FLIGHT
-    return [ancient(f"{RUN}/postprocess/shard{k}.json")] if k >= 0 else []
+def check_disk():
+    """Before any job: refuse a run whose intermediates will not fit (higherhrnet.disk), when
+    the annotations are there to size the images (a first download is sized next time).
+    """
+    if (
+        workflow.dryrun
+        or not config["disk_check"]
+        or not workflow.is_main_process
+        or NO_DISK_CHECK & set(sys.argv)
+        or not Path(ANNOTATIONS).is_file()
+    ):
+        return
+    keep = config["keep_intermediates"]
+    # temp raw outputs: the shards inferred at once (both passes) plus the one postprocessed
+    cores = getattr(workflow, "cores", None) or 1
+    at_once = max(1, int(cores) // config["infer"]["threads"]) + 1
+    try:
+        disk_check(
+            ANNOTATIONS,
+            NSHARDS,
+            config["preprocess"]["shape_policy"],
+            keep["preprocessed"],
+            keep["raw_outputs"],
+            at_once,
+            None if BACKEND == "torch" else ONNX,
+            DS,
+            [f"{DS}/prep", f"{DS}/prep_flip", f"{RUN}/infer"],
+        )
+    except HigherHRNetError as exc:
+        fail(str(exc))
+
+
+check_disk()
 
 
 # ---------------------------------------------------------------- inference

@@ -61,13 +61,15 @@ rule make_synthetic_dataset:
     conda:
         "../envs/data.yaml"
     params:
-        code=code_version("make_synthetic_dataset"),
         num_images=config["dataset"]["synthetic_images"],
         seed=config["dataset"]["synthetic_seed"],
     shell:
-        'python "$HHRNET_SCRIPTS/make_synthetic_dataset.py" --images {output.images} '
-        "--annotations {output.annotations} --num-images {params.num_images} "
-        "--seed {params.seed} 2> {log}"
+        with_code(
+            "make_synthetic_dataset",
+            'python "$HHRNET_SCRIPTS/make_synthetic_dataset.py" --images {output.images} '
+            "--annotations {output.annotations} --num-images {params.num_images} "
+            "--seed {params.seed} 2> {log}",
+        )
 
 
 rule download_weights:
@@ -92,7 +94,8 @@ rule make_synthetic_weights:
         "logs/model/make_synthetic_weights.log",
     conda:
         "../envs/model.yaml"
-    params:
-        code=code_version("make_synthetic_weights"),
     shell:
-        'python "$HHRNET_SCRIPTS/make_synthetic_weights.py" --output {output} 2> {log}'
+        with_code(
+            "make_synthetic_weights",
+            'python "$HHRNET_SCRIPTS/make_synthetic_weights.py" --output {output} 2> {log}',
+        )

@@ -29,11 +29,13 @@ rule infer:
         backend=BACKEND,
         args=infer_args(),
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
-        code=code_version("infer"),
     shell:
-        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
-        "--input {input.tensors}/prep_dir --output {params.outdir} --output-dirname output_dir "
-        "--manifest {input.manifest} --allow-empty {params.args} 2> {log}"
+        with_code(
+            "infer",
+            'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
+            "--input {input.tensors}/prep_dir --output {params.outdir} --output-dirname output_dir "
+            "--manifest {input.manifest} --allow-empty {params.args} 2> {log}",
+        )
 
 
 rule infer_flip:
@@ -60,9 +62,11 @@ rule infer_flip:
         backend=BACKEND,
         args=infer_args(),
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
-        code=code_version("infer_flip"),
     shell:
-        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
-        "--input {input.tensors}/prep_flip_dir --output {params.outdir} "
-        "--output-dirname output_flip_dir "
-        "--manifest {input.manifest} --allow-empty {params.args} 2> {log}"
+        with_code(
+            "infer_flip",
+            'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model} '
+            "--input {input.tensors}/prep_flip_dir --output {params.outdir} "
+            "--output-dirname output_flip_dir "
+            "--manifest {input.manifest} --allow-empty {params.args} 2> {log}",
+        )

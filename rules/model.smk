@@ -4,7 +4,6 @@
 rule export_onnx:
     input:
         weights=WEIGHTS,
-        disk=ancient(DISK_CHECK),
     output:
         ONNX,
     log:
@@ -18,11 +17,13 @@ rule export_onnx:
         mem_mb=6000,
         runtime=20,
     params:
-        code=code_version("export_onnx"),
         opset=config["export"]["opset"],
     shell:
-        'python "$HHRNET_SCRIPTS/export_onnx.py" --weights {input.weights} '
-        "--onnx-path {output} --opset {params.opset} 2> {log}"
+        with_code(
+            "export_onnx",
+            'python "$HHRNET_SCRIPTS/export_onnx.py" --weights {input.weights} '
+            "--onnx-path {output} --opset {params.opset} 2> {log}",
+        )
 
 
 rule compile_om:
@@ -41,7 +42,6 @@ rule compile_om:
         mem_mb=16000,
         runtime=60,
     params:
-        code=code_version("compile_om"),
         prefix=lambda wildcards, output: output[0][: -len(".om")],
         soc=config["ascend"]["soc_version"],
         policy=config["preprocess"]["shape_policy"],
@@ -49,7 +49,10 @@ rule compile_om:
         precision=config["ascend"]["precision_mode"],
         extra=config["ascend"]["atc_extra_args"],
     shell:
-        'python "$HHRNET_SCRIPTS/compile_om.py" --onnx {input.onnx} --output {params.prefix} '
-        "--soc-version {params.soc} --shape-policy {params.policy} "
-        "--cann-env={params.cann_env:q} --precision-mode={params.precision:q} "
-        "--extra-args={params.extra:q} --log {log}"
+        with_code(
+            "compile_om",
+            'python "$HHRNET_SCRIPTS/compile_om.py" --onnx {input.onnx} --output {params.prefix} '
+            "--soc-version {params.soc} --shape-policy {params.policy} "
+            "--cann-env={params.cann_env:q} --precision-mode={params.precision:q} "
+            "--extra-args={params.extra:q} --log {log}",
+        )

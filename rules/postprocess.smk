@@ -23,7 +23,6 @@ rule postprocess:
         mem_mb=3000,
         runtime=60,
     params:
-        code=code_version("postprocess"),
         detection_threshold=config["postprocess"]["detection_threshold"],
         tag_threshold=config["postprocess"]["tag_threshold"],
         max_people=config["postprocess"]["max_people"],
@@ -39,13 +38,16 @@ rule postprocess:
             if on
         ),
     shell:
-        'python "$HHRNET_SCRIPTS/postprocess.py" --dump-dir {input.outputs} '
-        "--dump-dir-flip {input.outputs_flip} --manifest {input.manifest} --output {output} "
-        "--detection-threshold {params.detection_threshold} "
-        "--tag-threshold {params.tag_threshold} --max-people {params.max_people} "
-        "--nms-kernel {params.nms_kernel} --nms-padding {params.nms_padding} "
-        "--assignment {params.assignment} "
-        "{params.switches} 2> {log}"
+        with_code(
+            "postprocess",
+            'python "$HHRNET_SCRIPTS/postprocess.py" --dump-dir {input.outputs} '
+            "--dump-dir-flip {input.outputs_flip} --manifest {input.manifest} --output {output} "
+            "--detection-threshold {params.detection_threshold} "
+            "--tag-threshold {params.tag_threshold} --max-people {params.max_people} "
+            "--nms-kernel {params.nms_kernel} --nms-padding {params.nms_padding} "
+            "--assignment {params.assignment} "
+            "{params.switches} 2> {log}",
+        )
 
 
 rule gather_results:
@@ -57,10 +59,11 @@ rule gather_results:
         f"logs/{DATASET}/{BACKEND}/gather_results.log",
     conda:
         "../envs/postprocess.yaml"
-    params:
-        code=code_version("gather_results"),
     shell:
-        'python "$HHRNET_SCRIPTS/gather_results.py" --output {output} {input} 2> {log}'
+        with_code(
+            "gather_results",
+            'python "$HHRNET_SCRIPTS/gather_results.py" --output {output} {input} 2> {log}',
+        )
 
 
 rule evaluate:
@@ -79,9 +82,10 @@ rule evaluate:
         "../envs/postprocess.yaml"
     resources:
         mem_mb=4000,
-    params:
-        code=code_version("evaluate"),
     shell:
-        'python "$HHRNET_SCRIPTS/evaluate.py" --annotations {input.annotations} '
-        "--results {input.results} --metrics {output.metrics} --csv {output.csv} "
-        "--table {output.table} 2> {log}"
+        with_code(
+            "evaluate",
+            'python "$HHRNET_SCRIPTS/evaluate.py" --annotations {input.annotations} '
+            "--results {input.results} --metrics {output.metrics} --csv {output.csv} "
+            "--table {output.table} 2> {log}",
+        )

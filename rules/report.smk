@@ -16,14 +16,16 @@ rule metrics_table:
     conda:
         "../envs/report.yaml"
     params:
-        code=code_version("metrics_table"),
         weights=config["weights"]["source"],
         dataset=DATASET,
         backend=BACKEND,
     shell:
-        'python "$HHRNET_SCRIPTS/report_tables.py" --metrics {input.metrics} '
-        "--weights-source {params.weights} --dataset {params.dataset} "
-        "--backend {params.backend} --output {output} 2> {log}"
+        with_code(
+            "metrics_table",
+            'python "$HHRNET_SCRIPTS/report_tables.py" --metrics {input.metrics} '
+            "--weights-source {params.weights} --dataset {params.dataset} "
+            "--backend {params.backend} --output {output} 2> {log}",
+        )
 
 
 rule plot_stage_times:
@@ -39,10 +41,11 @@ rule plot_stage_times:
         f"logs/{DATASET}/{BACKEND}/plot_stage_times.log",
     conda:
         "../envs/report.yaml"
-    params:
-        code=code_version("plot_stage_times"),
     shell:
-        'python "$HHRNET_SCRIPTS/plot_stage_times.py" --output {output} {input} 2> {log}'
+        with_code(
+            "plot_stage_times",
+            'python "$HHRNET_SCRIPTS/plot_stage_times.py" --output {output} {input} 2> {log}',
+        )
 
 
 rule draw_skeletons:
@@ -62,9 +65,11 @@ rule draw_skeletons:
     conda:
         "../envs/report.yaml"
     params:
-        code=code_version("draw_skeletons"),
         drawings=config["report"]["drawings"],
     shell:
-        'python "$HHRNET_SCRIPTS/draw_skeletons.py" --annotations {input.annotations} '
-        "--images {input.images} --results {input.results} --output-dir {output} "
-        "--count {params.drawings} 2> {log}"
+        with_code(
+            "draw_skeletons",
+            'python "$HHRNET_SCRIPTS/draw_skeletons.py" --annotations {input.annotations} '
+            "--images {input.images} --results {input.results} --output-dir {output} "
+            "--count {params.drawings} 2> {log}",
+        )

@@ -123,7 +123,7 @@ def test_what_reruns_when_is_the_readme_table(default_run):
 def test_list_changes_names_the_edited_stage(default_run):
     undo = edit(default_run["clone"] / "src/higherhrnet/grouping.py")
     try:
-        out = snakemake(default_run["work"], "--list-changes", "params",
+        out = snakemake(default_run["work"], "--list-changes", "code",
                         snakefile=default_run["clone"] / "Snakefile")
     finally:
         undo()
@@ -165,33 +165,29 @@ def can_mount_tmpfs() -> bool:
 
 
 @pytest.mark.skipif(not can_mount_tmpfs(), reason="cannot mount a tmpfs here (unshare -Urm)")
-def test_disk_check_refuses_a_small_file_system_before_preprocessing(tmp_path):
-    """The run's folder on a 300 MB tmpfs (in a private mount namespace): 24 images with their
-    raw outputs kept need more; the run stops at check_disk, naming the need, the free space
-    and the key, before any preprocessing or export."""
-    work, listing, logs = tmp_path / "small", tmp_path / "listing.txt", tmp_path / "logs"
+def test_disk_check_refuses_a_small_file_system_before_any_job(tmp_path, coco_sample):
+    """The run's folder on a 200 MB tmpfs (in a private mount namespace): the 8 COCO sample
+    images in 8 shards with their raw outputs kept need more; the run stops before any job,
+    naming the need, the free space and the key."""
+    work, listing = tmp_path / "small", tmp_path / "listing.txt"
     work.mkdir()
-    cmd = command(work, "--cores", "2", configfile=CONFIGS / "synthetic.yaml",
-                  config=["dataset={name: synthetic, synthetic_images: 24}"])
-    script = ('mount -t tmpfs -o size=300m tmpfs "$0" && "$@"; rc=$?; '  # the tmpfs goes
-              'find "$0" -path "$0/.snakemake" -prune -o -print > "$LISTING"; '  # with the
-              'cp -r "$0/logs" "$LOGS"; exit $rc')  # namespace: what it held is copied out
+    cmd = command(work, "--cores", "2", configfile=CONFIGS / "coco_sample.yaml", config=[
+        f"dataset={{name: coco_folder, annotations: {coco_sample}/person_keypoints_sample.json,"
+        f" images: {coco_sample}/images}}", "shards=8"])
+    script = ('mount -t tmpfs -o size=200m tmpfs "$0" && "$@"; rc=$?; '  # the tmpfs goes with
+              'find "$0" -path "$0/.snakemake" -prune -o -print > "$LISTING"; exit $rc')  # the ns
     proc = subprocess.run(["unshare", "-Urm", "sh", "-c", script, str(work), *cmd],
-                          env={**env(), "LISTING": str(listing), "LOGS": str(logs)}, text=True,
-                          capture_output=True, timeout=600)
+                          env={**env(), "LISTING": str(listing)}, text=True, capture_output=True,
+                          timeout=600)
     text = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "Error in rule check_disk" in text, text[-3000:]
-    message = (logs / "synthetic/check_disk.log").read_text()
-    m = re.search(r"error: not enough disk for this run in (\S+)/results/synthetic: it needs "
-                  r"about (\d+\.\d\d) GB for 24 images .*, but only (\d+\.\d\d) GB are free\. "
-                  r"To fit: set keep_intermediates\.raw_outputs: false \(needs about "
-                  r"(\d+\.\d\d) GB", message, re.S)
-    assert m, message
+    assert proc.returncode != 0, text[-3000:]
+    m = re.search(r"config problem: not enough disk for this run in (\S+)/results/coco_folder: "
+                  r"it needs about (\d+\.\d\d) GB for 8 images .*, but only (\d+\.\d\d) GB are "
+                  r"free\. To fit: set keep_intermediates\.raw_outputs: false \(needs about "
+                  r"(\d+\.\d\d) GB", text, re.S)
+    assert m, text[-3000:]
     assert Path(m.group(1)) == work
     need, free, lean = map(float, m.group(2, 3, 4))
-    assert need > free and free <= 0.3 and lean < need
-    files = listing.read_text()
-    assert "results/synthetic/disk_check.json" not in files
-    assert "results/synthetic/prep" not in files and "results/model" not in files
-    assert "logs/synthetic/preprocess" not in files
-    assert not re.search(r"^(local)?rule (preprocess|preprocess_flip|export_onnx):$", text, re.M)
+    assert need > free and free <= 0.21 and lean < need  # 200 MiB
+    assert listing.read_text().split() == [str(work)], "a job ran"
+    assert not re.search(r"^(local)?rule \w+:$", text, re.M)

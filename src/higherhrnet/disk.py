@@ -1,11 +1,12 @@
-"""Disk the per-image intermediates of a run will hold at their peak, checked before long work.
+"""Disk the per-image intermediates of a run will hold at their peak, checked before any job.
 
 Per image and pass (normal and flipped), from the input shape its size and the shape policy
 give: the preprocessed tensor ``float32 [1, 3, H, W]`` and the two raw network outputs
 ``float32 [1, 34, H/4, W/4]`` and ``[1, 17, H/2, W/2]``, each an ``.npy`` with a 128-byte header.
-What is kept (``keep_intermediates``) stays for the whole run; what is ``temp()`` is bounded by
-the workflow's shard slots: preprocessing shard k waits until shard k - W is postprocessed
-(W = ``shards_in_flight``), so at most W shards hold tensors and at most W hold raw outputs.
+What is kept (``keep_intermediates``) stays for the whole run. Temp tensors count in full too:
+nothing bounds how far preprocessing runs ahead of inference (with ``--cores 2`` every shard is
+preprocessed first, issue 17). Temp raw outputs count for the shards inferred at once plus one
+(postprocess, the highest priority, consumes a shard as soon as both passes are done).
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .backends.common import OUTPUTS
 from .coco import ImageRecord, shard_bounds
 from .errors import WorkflowError
-from .shapes import input_geometry
+from .shapes import OUTPUTS, input_geometry
 
 NPY_HEADER = 128
 PASSES = 2  # normal and flipped
@@ -68,6 +68,7 @@ class DiskEstimate:
 
 def estimate(records: Sequence[ImageRecord], num_shards: int, policy: str, keep_tensors: bool,
              keep_raw_outputs: bool, shards_in_flight: int, model_bytes: int = 0) -> DiskEstimate:
+    """``shards_in_flight``: how many shards hold temp raw outputs at once."""
     """Peak bytes of the run's intermediates (see the module docstring) plus ``model_bytes``."""
     tensors, raw = [], []
     for shard in range(num_shards):
@@ -83,7 +84,7 @@ def estimate(records: Sequence[ImageRecord], num_shards: int, policy: str, keep_
     def peak(per_shard: list[int], kept: bool) -> int:
         return PASSES * (sum(per_shard) if kept else window_max(per_shard, shards_in_flight))
 
-    return DiskEstimate(len(records), peak(tensors, keep_tensors), peak(raw, keep_raw_outputs),
+    return DiskEstimate(len(records), PASSES * sum(tensors), peak(raw, keep_raw_outputs),
                         model_bytes, keep_tensors, keep_raw_outputs, shards_in_flight)
 
 
@@ -119,23 +120,43 @@ def check(est: DiskEstimate, where: str | os.PathLike, free: int, reusable: int 
     already hold there: they are replaced, not added to)."""
     if est.total <= free + reusable:
         return
-    parts = [f"preprocessed tensors {gb(est.tensors_bytes)} "
-             f"({'kept: keep_intermediates.preprocessed' if est.keep_tensors else f'in flight: shards_in_flight {est.shards_in_flight}'})",
-             f"raw network outputs {gb(est.raw_outputs_bytes)} "
-             f"({'kept: keep_intermediates.raw_outputs' if est.keep_raw_outputs else f'in flight: shards_in_flight {est.shards_in_flight}'})"]
+    tensors = ("kept: keep_intermediates.preprocessed" if est.keep_tensors
+               else "temp, all at once at worst")
+    raw = ("kept: keep_intermediates.raw_outputs" if est.keep_raw_outputs
+           else f"temp, {est.shards_in_flight} shards at once")
+    parts = [f"preprocessed tensors {gb(est.tensors_bytes)} ({tensors})",
+             f"raw network outputs {gb(est.raw_outputs_bytes)} ({raw})"]
     if est.model_bytes:
         parts.append(f"ONNX model {gb(est.model_bytes)}")
     hints = []
     if est.keep_raw_outputs and without_raw is not None:
         hints.append(f"set keep_intermediates.raw_outputs: false (needs about {gb(without_raw.total)}; "
                      "a postprocess change then re-runs inference)")
-    if est.keep_tensors:
-        hints.append("set keep_intermediates.preprocessed: false")
-    if not est.keep_raw_outputs and not est.keep_tensors:
-        hints.append("lower shards_in_flight or raise shards")
+    if not est.keep_raw_outputs:
+        hints.append("raise shards (smaller shards hold less at once)")
     hints.append("free some space or run in a folder on a larger file system")
     raise WorkflowError(
         f"not enough disk for this run in {where}: it needs about {gb(est.total)} for "
         f"{est.images} images ({', '.join(parts)}), but only {gb(free)} are free"
-        + (f" (+ {gb(reusable)} held by earlier intermediates)" if reusable else "")
+        + (f" (+ {gb(reusable)} held by earlier intermediates)" if reusable >= GB / 100 else "")
         + ". To fit: " + "; or ".join(hints) + ".")
+
+
+def check_run(annotations: str | os.PathLike, num_shards: int, policy: str, keep_tensors: bool,
+              keep_raw_outputs: bool, shards_in_flight: int, onnx: str | None,
+              results: str | os.PathLike, intermediates: Sequence[str | os.PathLike]) -> DiskEstimate:
+    """The workflow's pre-check: estimate from the annotations' image sizes, the ONNX model
+    (counted while ``onnx`` does not exist), free space where ``results`` goes, the space the
+    ``intermediates`` folders already hold (replaced, not added to). Raises WorkflowError."""
+    from .coco import image_records, load_keypoint_annotations
+
+    records = image_records(load_keypoint_annotations(annotations))
+    model = ONNX_BYTES if onnx and not Path(onnx).exists() else 0
+
+    def plan(keep_raw: bool) -> DiskEstimate:
+        return estimate(records, num_shards, policy, keep_tensors, keep_raw, shards_in_flight, model)
+
+    est = plan(keep_raw_outputs)
+    check(est, Path(results).absolute(), free_bytes(results), folder_bytes(intermediates),
+          without_raw=plan(False))
+    return est

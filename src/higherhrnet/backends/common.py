@@ -27,9 +27,8 @@ import numpy as np
 
 from ..atomic import save_npy, write_json
 from ..errors import WorkflowError, first_few
+from ..shapes import OUTPUTS  # noqa: F401  (re-exported: the backends' output layout)
 
-#: Output index -> (ONNX output name, channels, stride w.r.t. the input).
-OUTPUTS = (("output1", 34, 4), ("output2", 17, 2))
 INPUT_NAME = "input"
 ALIGN = 32
 PERCENTILE = 99
