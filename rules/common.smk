@@ -87,8 +87,8 @@ RULE_FILES = tuple(sorted(Path(workflow.basedir, "rules").glob("*.smk"))) + (
 
 
 def code_version(rule_name):
-    """Digest of what the rule runs: its text, stage script and the library modules that
-    script imports, transitively (contents, not mtimes)."""
+    """Digest of the code the rule runs (its text, stage script and the library modules that
+    script imports, transitively), from contents, not mtimes."""
     return rule_digest(Path(workflow.basedir), rule_name, RULE_FILES)
 
 
