@@ -12,6 +12,8 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
 from higherhrnet import ais_bench_paths
+from higherhrnet.code_digest import rule_digest
+from higherhrnet.disk import check_run as disk_check
 from higherhrnet.download import (
     COCO_ANNOTATIONS_TRAINVAL2017,
     COCO_VAL2017_IMAGES,
@@ -39,10 +41,20 @@ def coerce_cli_scalars(values, schema):
                 pass  # left as is: validation names the key
 
 
+def expand_keep_intermediates(values):
+    """`keep_intermediates: true/false` (the one switch of earlier versions) sets both kinds."""
+    keep = values.get("keep_intermediates")
+    if isinstance(keep, str) and keep.lower() in ("true", "false"):
+        keep = keep.lower() == "true"
+    if isinstance(keep, bool):
+        values["keep_intermediates"] = {"preprocessed": keep, "raw_outputs": keep}
+
+
 coerce_cli_scalars(
     config,
     yaml.safe_load(Path(workflow.basedir, "schemas", "config.schema.yaml").read_text()),
 )
+expand_keep_intermediates(config)
 validate(config, "../schemas/config.schema.yaml")
 
 DATASET = config["dataset"]["name"]
@@ -69,9 +81,31 @@ def fail(message):
     raise WorkflowError(f"config problem: {message}")
 
 
-def maybe_temp(path):
-    """Big per-image intermediates are deleted once consumed unless keep_intermediates."""
-    return path if config["keep_intermediates"] else temp(path)
+def maybe_temp(path, kind):
+    """Big per-image intermediates are deleted once consumed unless keep_intermediates.<kind>
+    (preprocessed or raw_outputs)."""
+    return path if config["keep_intermediates"][kind] else temp(path)
+
+
+# ---------------------------------------------------------------- code-aware re-runs
+
+RULE_FILES = tuple(sorted(Path(workflow.basedir, "rules").glob("*.smk"))) + (
+    Path(workflow.basedir, "Snakefile"),
+)
+
+
+def code_version(rule_name):
+    """Digest of the code the rule runs (its text, stage script and the library modules that
+    script imports, transitively), from contents, not mtimes."""
+    return rule_digest(Path(workflow.basedir), rule_name, RULE_FILES)
+
+
+def with_code(rule_name, command):
+    """The rule's shell command with the digest of its code as a trailing comment: Snakemake's
+    code trigger compares a rule's shell text, so an edit of the stage's script or of a library
+    module it imports re-runs the rule and what follows (`snakemake --list-changes code` names
+    its outputs), while a fresh clone or a `touch` re-runs nothing."""
+    return f"{command}  # code {code_version(rule_name)}"
 
 
 def check_cross_fields():
@@ -304,6 +338,64 @@ def check_ais_bench_paths():
 
 BENCH_WORK = f"{RUN}/benchmark_model_work"
 check_backend_tools()
+
+
+# ---------------------------------------------------------------- disk
+
+# Invocations that write no intermediates (and must work on a full disk: --unlock, clean-up)
+NO_DISK_CHECK = {
+    "--unlock",
+    "--delete-temp-output",
+    "--delete-all-output",
+    "--report",
+    "--lint",
+    "--list-changes",
+    "--lc",
+    "--cleanup-metadata",
+    "--cm",
+    "--summary",
+    "--detailed-summary",
+    "--touch",
+    "-t",
+    "--dag",
+    "--rulegraph",
+    "--filegraph",
+}
+
+
+def check_disk():
+    """Before any job: refuse a run whose intermediates will not fit (higherhrnet.disk), when
+    the annotations are there to size the images (a first download is sized next time).
+    """
+    if (
+        workflow.dryrun
+        or not config["disk_check"]
+        or not workflow.is_main_process
+        or NO_DISK_CHECK & set(sys.argv)
+        or not Path(ANNOTATIONS).is_file()
+    ):
+        return
+    keep = config["keep_intermediates"]
+    # temp raw outputs: the shards inferred at once (both passes) plus the one postprocessed
+    cores = getattr(workflow, "cores", None) or 1
+    at_once = max(1, int(cores) // config["infer"]["threads"]) + 1
+    try:
+        disk_check(
+            ANNOTATIONS,
+            NSHARDS,
+            config["preprocess"]["shape_policy"],
+            keep["preprocessed"],
+            keep["raw_outputs"],
+            at_once,
+            None if BACKEND == "torch" else ONNX,
+            DS,
+            [f"{DS}/prep", f"{DS}/prep_flip", f"{RUN}/infer"],
+        )
+    except HHRNetError as exc:
+        fail(str(exc))
+
+
+check_disk()
 
 
 # ---------------------------------------------------------------- inference

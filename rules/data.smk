@@ -67,9 +67,12 @@ rule make_synthetic_dataset:
         num_images=config["dataset"]["synthetic_images"],
         seed=config["dataset"]["synthetic_seed"],
     shell:
-        'python "$HHRNET_SCRIPTS/make_synthetic_dataset.py" --images {output.images:q} '
-        "--annotations {output.annotations:q} --num-images {params.num_images} "
-        "--seed {params.seed} 2> {log:q}"
+        with_code(
+            "make_synthetic_dataset",
+            'python "$HHRNET_SCRIPTS/make_synthetic_dataset.py" --images {output.images:q} '
+            "--annotations {output.annotations:q} --num-images {params.num_images} "
+            "--seed {params.seed} 2> {log:q}",
+        )
 
 
 # update(): a url/md5 edit re-runs this job without Snakemake deleting the verified file;
@@ -98,4 +101,7 @@ rule make_synthetic_weights:
     conda:
         "../envs/model.yaml"
     shell:
-        'python "$HHRNET_SCRIPTS/make_synthetic_weights.py" --output {output:q} 2> {log:q}'
+        with_code(
+            "make_synthetic_weights",
+            'python "$HHRNET_SCRIPTS/make_synthetic_weights.py" --output {output:q} 2> {log:q}',
+        )

@@ -11,7 +11,9 @@ rule infer:
         tensors=ancient(f"{DS}/prep/shard{{shard}}"),
         manifest=f"{DS}/prep/shard{{shard}}.manifest.json",
     output:
-        outputs=maybe_temp(directory(f"{RUN}/infer/shard{{shard}}/output_dir")),
+        outputs=maybe_temp(
+            directory(f"{RUN}/infer/shard{{shard}}/output_dir"), "raw_outputs"
+        ),
         summary=f"{RUN}/infer/shard{{shard}}/output_dir_summary.json",
     log:
         f"logs/{DATASET}/{BACKEND}/infer/shard{{shard}}.log",
@@ -30,10 +32,13 @@ rule infer:
         prep_dirname="prep_dir",
         dirname="output_dir",
     shell:
-        'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model:q} '
-        "--input {input.tensors:q}/{params.prep_dirname} --output {params.outdir:q} "
-        "--output-dirname {params.dirname} "
-        "--manifest {input.manifest:q} --allow-empty {params.args} 2> {log:q}"
+        with_code(
+            "infer",
+            'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model:q} '
+            "--input {input.tensors:q}/{params.prep_dirname} --output {params.outdir:q} "
+            "--output-dirname {params.dirname} "
+            "--manifest {input.manifest:q} --allow-empty {params.args} 2> {log:q}",
+        )
 
 
 use rule infer as infer_flip with:
@@ -42,7 +47,9 @@ use rule infer as infer_flip with:
         tensors=ancient(f"{DS}/prep_flip/shard{{shard}}"),
         manifest=f"{DS}/prep_flip/shard{{shard}}.manifest.json",
     output:
-        outputs=maybe_temp(directory(f"{RUN}/infer/shard{{shard}}/output_flip_dir")),
+        outputs=maybe_temp(
+            directory(f"{RUN}/infer/shard{{shard}}/output_flip_dir"), "raw_outputs"
+        ),
         summary=f"{RUN}/infer/shard{{shard}}/output_flip_dir_summary.json",
     log:
         f"logs/{DATASET}/{BACKEND}/infer_flip/shard{{shard}}.log",

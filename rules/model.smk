@@ -19,8 +19,11 @@ rule export_onnx:
     params:
         opset=config["export"]["opset"],
     shell:
-        'python "$HHRNET_SCRIPTS/export_onnx.py" --weights {input.weights:q} '
-        "--onnx-path {output:q} --opset {params.opset} 2> {log:q}"
+        with_code(
+            "export_onnx",
+            'python "$HHRNET_SCRIPTS/export_onnx.py" --weights {input.weights:q} '
+            "--onnx-path {output:q} --opset {params.opset} 2> {log:q}",
+        )
 
 
 rule compile_om:
@@ -46,10 +49,13 @@ rule compile_om:
         precision=config["ascend"]["precision_mode"],
         extra=config["ascend"]["atc_extra_args"],
     shell:
-        'python "$HHRNET_SCRIPTS/compile_om.py" --onnx {input.onnx:q} --output {params.prefix:q} '
-        "--soc-version {params.soc} --shape-policy {params.policy} "
-        "--cann-env={params.cann_env:q} --precision-mode={params.precision:q} "
-        "--extra-args={params.extra:q} --log {log:q}"
+        with_code(
+            "compile_om",
+            'python "$HHRNET_SCRIPTS/compile_om.py" --onnx {input.onnx:q} --output {params.prefix:q} '
+            "--soc-version {params.soc} --shape-policy {params.policy} "
+            "--cann-env={params.cann_env:q} --precision-mode={params.precision:q} "
+            "--extra-args={params.extra:q} --log {log:q}",
+        )
 
 
 rule tune_om:
@@ -75,6 +81,9 @@ rule tune_om:
         cann_env=config["ascend"]["cann_env"],
         extra=config["ascend"]["aoe_extra_args"],
     shell:
-        'python "$HHRNET_SCRIPTS/tune_om.py" --onnx {input.onnx:q} --output {params.prefix:q} '
-        "--mode {params.mode} --shape-policy {params.policy} "
-        "--cann-env={params.cann_env:q} --extra-args={params.extra:q} --log {log:q} 2> {log:q}"
+        with_code(
+            "tune_om",
+            'python "$HHRNET_SCRIPTS/tune_om.py" --onnx {input.onnx:q} --output {params.prefix:q} '
+            "--mode {params.mode} --shape-policy {params.policy} "
+            "--cann-env={params.cann_env:q} --extra-args={params.extra:q} --log {log:q} 2> {log:q}",
+        )

@@ -39,13 +39,16 @@ rule postprocess:
             if on
         ),
     shell:
-        'python "$HHRNET_SCRIPTS/postprocess.py" --dump-dir {input.outputs:q} '
-        "--dump-dir-flip {input.outputs_flip:q} --manifest {input.manifest:q} --output {output:q} "
-        "--detection-threshold {params.detection_threshold} "
-        "--tag-threshold {params.tag_threshold} --max-people {params.max_people} "
-        "--nms-kernel {params.nms_kernel} --nms-padding {params.nms_padding} "
-        "--assignment {params.assignment} --path {params.path} "
-        "{params.switches} 2> {log:q}"
+        with_code(
+            "postprocess",
+            'python "$HHRNET_SCRIPTS/postprocess.py" --dump-dir {input.outputs:q} '
+            "--dump-dir-flip {input.outputs_flip:q} --manifest {input.manifest:q} --output {output:q} "
+            "--detection-threshold {params.detection_threshold} "
+            "--tag-threshold {params.tag_threshold} --max-people {params.max_people} "
+            "--nms-kernel {params.nms_kernel} --nms-padding {params.nms_padding} "
+            "--assignment {params.assignment} --path {params.path} "
+            "{params.switches} 2> {log:q}",
+        )
 
 
 rule gather_results:
@@ -58,7 +61,10 @@ rule gather_results:
     conda:
         "../envs/postprocess.yaml"
     shell:
-        'python "$HHRNET_SCRIPTS/gather_results.py" --output {output:q} {input:q} 2> {log:q}'
+        with_code(
+            "gather_results",
+            'python "$HHRNET_SCRIPTS/gather_results.py" --output {output:q} {input:q} 2> {log:q}',
+        )
 
 
 rule evaluate:
@@ -78,6 +84,9 @@ rule evaluate:
     resources:
         mem_mb=4000,
     shell:
-        'python "$HHRNET_SCRIPTS/evaluate.py" --annotations {input.annotations:q} '
-        "--results {input.results:q} --metrics {output.metrics:q} --csv {output.csv:q} "
-        "--table {output.table:q} 2> {log:q}"
+        with_code(
+            "evaluate",
+            'python "$HHRNET_SCRIPTS/evaluate.py" --annotations {input.annotations:q} '
+            "--results {input.results:q} --metrics {output.metrics:q} --csv {output.csv:q} "
+            "--table {output.table:q} 2> {log:q}",
+        )

@@ -9,7 +9,7 @@ rule preprocess:
         annotations=ANNOTATIONS,
         images=IMAGES,
     output:
-        tensors=maybe_temp(directory(f"{DS}/prep/shard{{shard}}")),
+        tensors=maybe_temp(directory(f"{DS}/prep/shard{{shard}}"), "preprocessed"),
         manifest=f"{DS}/prep/shard{{shard}}.manifest.json",
     log:
         f"logs/{DATASET}/preprocess/shard{{shard}}.log",
@@ -26,16 +26,19 @@ rule preprocess:
         which="--output",
         dirname="prep_dir",
     shell:
-        'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations:q} '
-        "--images {input.images:q} {params.which} {output.tensors:q}/{params.dirname} "
-        "--manifest {output.manifest:q} "
-        "--shard {wildcards.shard} --num-shards {params.shards} "
-        "--shape-policy {params.policy} 2> {log:q}"
+        with_code(
+            "preprocess",
+            'python "$HHRNET_SCRIPTS/preprocess.py" --annotations {input.annotations:q} '
+            "--images {input.images:q} {params.which} {output.tensors:q}/{params.dirname} "
+            "--manifest {output.manifest:q} "
+            "--shard {wildcards.shard} --num-shards {params.shards} "
+            "--shape-policy {params.policy} 2> {log:q}",
+        )
 
 
 use rule preprocess as preprocess_flip with:
     output:
-        tensors=maybe_temp(directory(f"{DS}/prep_flip/shard{{shard}}")),
+        tensors=maybe_temp(directory(f"{DS}/prep_flip/shard{{shard}}"), "preprocessed"),
         manifest=f"{DS}/prep_flip/shard{{shard}}.manifest.json",
     log:
         f"logs/{DATASET}/preprocess_flip/shard{{shard}}.log",

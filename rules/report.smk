@@ -20,9 +20,12 @@ rule metrics_table:
         dataset=DATASET,
         backend=BACKEND,
     shell:
-        'python "$HHRNET_SCRIPTS/report_tables.py" --metrics {input.metrics:q} '
-        "--weights-source {params.weights} --dataset {params.dataset} "
-        "--backend {params.backend} --output {output:q} 2> {log:q}"
+        with_code(
+            "metrics_table",
+            'python "$HHRNET_SCRIPTS/report_tables.py" --metrics {input.metrics:q} '
+            "--weights-source {params.weights} --dataset {params.dataset} "
+            "--backend {params.backend} --output {output:q} 2> {log:q}",
+        )
 
 
 rule plot_stage_times:
@@ -39,7 +42,10 @@ rule plot_stage_times:
     conda:
         "../envs/report.yaml"
     shell:
-        'python "$HHRNET_SCRIPTS/plot_stage_times.py" --output {output:q} {input:q} 2> {log:q}'
+        with_code(
+            "plot_stage_times",
+            'python "$HHRNET_SCRIPTS/plot_stage_times.py" --output {output:q} {input:q} 2> {log:q}',
+        )
 
 
 rule draw_skeletons:
@@ -61,6 +67,9 @@ rule draw_skeletons:
     params:
         drawings=config["report"]["drawings"],
     shell:
-        'python "$HHRNET_SCRIPTS/draw_skeletons.py" --annotations {input.annotations:q} '
-        "--images {input.images:q} --results {input.results:q} --output-dir {output:q} "
-        "--count {params.drawings} 2> {log:q}"
+        with_code(
+            "draw_skeletons",
+            'python "$HHRNET_SCRIPTS/draw_skeletons.py" --annotations {input.annotations:q} '
+            "--images {input.images:q} --results {input.results:q} --output-dir {output:q} "
+            "--count {params.drawings} 2> {log:q}",
+        )

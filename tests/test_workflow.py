@@ -27,7 +27,8 @@ from workflow_helpers import (CONFIGS, ROOT, assert_raw_outputs_close, command, 
 pytestmark = pytest.mark.workflow
 
 RUN = Path("results/synthetic/onnxruntime")
-KEEP = ["keep_intermediates=True"]
+KEEP = ["keep_intermediates=True"]  # both kinds
+TEMP = ["keep_intermediates=False"]  # both temp()
 DOWNSTREAM_OF_POSTPROCESS = {"postprocess", "gather_results", "evaluate", "metrics_table",
                              "draw_skeletons", "plot_stage_times", "all"}
 
@@ -103,7 +104,7 @@ def test_preprocess_number_reruns_preprocess_onward_not_export(synthetic_run):
 @pytest.mark.slow
 def test_without_kept_intermediates_a_postprocess_change_regenerates_them(synthetic_run):
     """Documented trade-off: temp() intermediates are gone, so they are recomputed (not export)."""
-    out = snakemake(synthetic_run, "-n", config=["postprocess={detection_threshold: 0.15}"])
+    out = snakemake(synthetic_run, "-n", config=TEMP + ["postprocess={detection_threshold: 0.15}"])
     jobs = planned_jobs(out.stdout)
     assert "postprocess" in jobs and "export_onnx" not in jobs
 
@@ -114,8 +115,8 @@ def test_killed_run_resumes_without_recomputing_finished_shards(synthetic_run, t
     work.mkdir()
     log = tmp_path / "first_run.log"
     with open(log, "w") as fh:
-        proc = subprocess.Popen(command(work, "--cores", "2"), env=env(), start_new_session=True,
-                                stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command(work, "--cores", "2", config=TEMP), env=env(),
+                                start_new_session=True, stdout=fh, stderr=subprocess.STDOUT)
     finished = re.compile(r"Finished jobid: \d+ \(Rule: infer(_flip)?\)")
     removing = re.compile(r"Removing temporary output (\S+)\.$", re.M)
 
@@ -135,22 +136,22 @@ def test_killed_run_resumes_without_recomputing_finished_shards(synthetic_run, t
         proc.wait()
     assert finished.search(log.read_text()), "no inference job finished before the kill"
     # a hard kill leaves Snakemake's lock; the message says how to remove it, then resume
-    assert "--unlock" in snakemake(work, "--cores", "2", check=False).stderr
-    snakemake(work, "--unlock")
+    assert "--unlock" in snakemake(work, "--cores", "2", check=False, config=TEMP).stderr
+    snakemake(work, "--unlock", config=TEMP)
     every = {work / RUN / f"infer/shard{k}/{d}_summary.json"
              for k in (0, 1) for d in ("output_dir", "output_flip_dir")}
-    dry_run = snakemake(work, "-n").stdout
+    dry_run = snakemake(work, "-n", config=TEMP).stdout
     planned = {work / p for p in planned_outputs(dry_run, "infer", "infer_flip")
                if p.endswith("_summary.json")}
     done = every - planned
     assert done and len(done) < 4, "the kill must land between two inference jobs"
     before = {p: p.stat().st_mtime_ns for p in done}
-    snakemake(work, "--cores", "2")
+    snakemake(work, "--cores", "2", config=TEMP)
     for p, mtime in before.items():
         assert p.stat().st_mtime_ns == mtime, f"{p} was recomputed"
     resumed = (work / RUN / "keypoints_results.json").read_bytes()
     assert resumed == (synthetic_run / RUN / "keypoints_results.json").read_bytes()
-    # default config: preprocessed tensors and raw outputs were temp() and are gone
+    # keep_intermediates false: preprocessed tensors and raw outputs were temp() and are gone
     for k in (0, 1):
         assert not (work / f"results/synthetic/prep/shard{k}").exists()
         assert not (work / f"results/synthetic/prep_flip/shard{k}").exists()
@@ -168,16 +169,16 @@ def check_half_deleted_temp_folders(work):
     (tensors / "prep_dir" / "000000000001.npy").write_bytes(b"left over")
     outputs.mkdir()
     (outputs / "000000000001_0.npy").write_bytes(b"left over")
-    out = snakemake(work, "-n")
+    out = snakemake(work, "-n", config=TEMP)
     assert "Nothing to be done" in out.stdout + out.stderr, out.stdout
     summary = RUN / "infer/shard0/output_dir_summary.json"
     forced = snakemake(work, "--cores", "1", "--forcerun", "infer", "--", str(summary),
-                       check=False)
+                       check=False, config=TEMP)
     assert forced.returncode != 0
     infer_log = (work / "logs/synthetic/onnxruntime/infer/shard0.log").read_text()
     assert "results/synthetic/prep/shard0/prep_dir" in infer_log
     assert "tensors listed in" in infer_log and "delete it and run the workflow again" in infer_log
-    snakemake(work, "--cores", "1", "--delete-temp-output")
+    snakemake(work, "--cores", "1", "--delete-temp-output", config=TEMP)
     assert not tensors.exists()
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-
-import numpy as np
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "Snakefile"
@@ -23,8 +24,8 @@ def env() -> dict:
 
 
 def command(workdir: Path, *args: str, configfile: str | Path = CONFIGS / "synthetic.yaml",
-            config: list[str] | None = None) -> list[str]:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
+            config: list[str] | None = None, snakefile: Path = SNAKEFILE) -> list[str]:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile),
            "--directory", str(workdir), "--configfile", str(configfile)]
     if config:
         cmd += ["--config", *config]
@@ -61,6 +62,28 @@ def planned_outputs(dry_run: str, *rules: str) -> list[str]:
             for line in re.findall(r"^\s+output: (.*)$", body, re.M) for f in line.split(", ")]
 
 
+def local_rules(dry_run: str) -> set[str]:
+    """Rules a dry run lists as `localrule` (run by Snakemake itself, never submitted)."""
+    return set(re.findall(r"^localrule (\w+):$", dry_run, re.M))
+
+
+def executed_rules(log: str) -> dict[str, int]:
+    """Rule -> number of jobs a real run started (its `rule X:` / `localrule X:` headers)."""
+    jobs: dict[str, int] = {}
+    for rule in re.findall(r"^(?:local)?rule (\w+):$", log, re.M):
+        jobs[rule] = jobs.get(rule, 0) + 1
+    return jobs
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the project's files as a fresh clone has them (tracked and not ignored)."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                           check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
 # Two engines (ONNX Runtime, PyTorch, the Ascend doubles' session) agree to about 1e-5 on these
 # outputs; which near-tied grouping decisions flip on noise depends on the CPU's kernels, so
 # engines are compared on their raw outputs, never on noise-derived final results.

@@ -16,6 +16,8 @@ ASCEND_SHAPES: tuple[tuple[int, int], ...] = tuple(
     [(h, 512) for h in reversed(ASCEND_SIDES)] + [(512, w) for w in ASCEND_SIDES[1:]]
 )
 SHAPE_POLICIES = ("ascend17", "reference")
+#: Network output index -> (ONNX output name, channels, stride w.r.t. the input).
+OUTPUTS = (("output1", 34, 4), ("output2", 17, 2))
 
 
 def align(x: float) -> int:

@@ -27,11 +27,11 @@ import numpy as np
 
 from .. import npyfile
 from ..atomic import save_npy, write_json
+from ..output_layout import output_paths, output_shapes, summary_path  # noqa: F401
 from ..errors import WorkflowError, first_few
 from ..progress import Progress
+from ..shapes import OUTPUTS  # noqa: F401  (re-exported: the backends' output layout)
 
-#: Output index -> (ONNX output name, channels, stride w.r.t. the input).
-OUTPUTS = (("output1", 34, 4), ("output2", 17, 2))
 INPUT_NAME = "input"
 ALIGN = 32
 PERCENTILE = 99
@@ -50,20 +50,6 @@ class InputFile:
     @property
     def hw(self) -> tuple[int, int]:
         return int(self.shape[2]), int(self.shape[3])
-
-
-def output_shapes(h: int, w: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Expected shapes of ``<stem>_0.npy`` and ``<stem>_1.npy`` for a ``[1,3,h,w]`` input."""
-    return tuple((1, c, h // s, w // s) for _, c, s in OUTPUTS)  # type: ignore[return-value]
-
-
-def output_paths(output: str | os.PathLike, dirname: str, stem: str) -> tuple[Path, Path]:
-    folder = Path(output) / dirname
-    return folder / f"{stem}_0.npy", folder / f"{stem}_1.npy"
-
-
-def summary_path(output: str | os.PathLike, dirname: str) -> Path:
-    return Path(output) / f"{dirname}_summary.json"
 
 
 def check_dirname(dirname: str) -> str:

@@ -23,8 +23,8 @@ import numpy as np
 
 from .. import npyfile
 from ..atomic import write_json
-from ..backends.common import output_paths as ais_bench_paths
-from ..backends.common import output_shapes
+from ..output_layout import output_paths as ais_bench_paths
+from ..output_layout import output_shapes
 from ..errors import WorkflowError, first_few
 from ..manifest import Manifest, ManifestEntry
 from ..progress import Progress
