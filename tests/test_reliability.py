@@ -116,6 +116,23 @@ def test_weights_url_or_md5_edit_never_deletes_the_verified_file(tmp_path, http_
     assert md5(work / WEIGHTS) == new
 
 
+def test_download_update_without_md5_keeps_same_url_and_replaces_only_when_verified(
+        tmp_path, http_dir):
+    served, base = http_dir
+    (served / "a").write_bytes(b"first")
+    (served / "b").write_bytes(b"second")
+    out = tmp_path / "w.pth"
+    assert cli("download.py", "--url", f"{base}/a", "--output", out, "--update").returncode == 0
+    (served / "a").unlink()  # the same url again: kept, nothing fetched (it would 404 now)
+    assert cli("download.py", "--url", f"{base}/a", "--output", out, "--update").returncode == 0
+    line = one_line_error(cli("download.py", "--url", f"{base}/gone", "--output", out,
+                              "--update"))
+    assert "HTTP 404" in line and f"{out}, the file already there, is kept" in line
+    assert out.read_bytes() == b"first"
+    assert cli("download.py", "--url", f"{base}/b", "--output", out, "--update").returncode == 0
+    assert out.read_bytes() == b"second"
+
+
 # ------------------------------------------------------------------ 2. user's dataset and zips kept
 
 def _tiny_coco_zips(folder: Path, images: list[str]) -> None:

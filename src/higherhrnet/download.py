@@ -9,8 +9,10 @@ callback, and only then is ``.part`` renamed to ``dest``. A failed check deletes
 what could not be fetched and where to put the file by hand.
 
 ``update=True`` (the weights rule, whose url/md5 may be edited): an existing ``dest`` that
-passes the md5 is kept; otherwise (another md5, or no md5 to tell) the new file is fetched
-and replaces ``dest`` only once verified. A failed fetch or check leaves ``dest`` as it was.
+passes the md5 is kept; without an md5, one that passes the other checks and came from the
+same url (``<dest>.url``, written after each download; absent: taken as the same) is kept;
+otherwise the new file is fetched and replaces ``dest`` only once verified. A failed fetch or
+check leaves ``dest`` as it was.
 
 Unpacking (:func:`unpack_coco`) checks each zip's size/md5 first (a zip put there by hand
 never went through :func:`download`), writes only into a folder it owns (marked by
@@ -146,15 +148,32 @@ def download(url: str, dest: str | os.PathLike, *, size: int | None = None,
         _verify(dest, size, md5, verify, what=f"existing file {dest}",
                 fix="delete it to download again, or replace it with the right file")
         return dest
+    record = dest.with_name(dest.name + ".url")  # where the file came from (update mode)
     if dest.exists():
-        if md5 is not None and dest.stat().st_size == (size or dest.stat().st_size) \
-                and md5_of(dest) == md5.lower():
-            return dest  # the file asked for; the content check passed when it came
+        if md5 is not None:
+            if dest.stat().st_size == (size or dest.stat().st_size) \
+                    and md5_of(dest) == md5.lower():
+                return dest  # the file asked for; the content check passed when it came
+        elif (not record.exists() or record.read_text().strip() == url) \
+                and _passes(dest, size, verify):
+            record.write_text(url + "\n")  # no md5 to tell: same url (or unknown), checks pass
+            return dest
         kept = f"; {dest}, the file already there, is kept as it was"
     try:
-        return _download_new(url, dest, size, md5, verify, timeout, retries)
+        _download_new(url, dest, size, md5, verify, timeout, retries)
     except WorkflowError as exc:
         raise WorkflowError(f"{exc}{kept}") from None
+    if update:
+        record.write_text(url + "\n")
+    return dest
+
+
+def _passes(path: Path, size: int | None, verify: Callable[[Path], None] | None) -> bool:
+    try:
+        _verify(path, size, None, verify, what=str(path), fix="")
+    except WorkflowError:
+        return False
+    return True
 
 
 def _download_new(url: str, dest: Path, size: int | None, md5: str | None,
