@@ -377,7 +377,10 @@ def check_disk():
         return
     keep = config["keep_intermediates"]
     # temp raw outputs: the shards inferred at once (both passes) plus the one postprocessed
-    cores = getattr(workflow, "cores", None) or 1
+    try:  # a cluster run (--jobs N) defines no total cores
+        cores = workflow.cores or 1
+    except WorkflowError:
+        cores = 1
     at_once = max(1, int(cores) // config["infer"]["threads"]) + 1
     try:
         disk_check(
