@@ -17,7 +17,6 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,21 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from higherhrnet.coco import image_records, load_keypoint_annotations  # noqa: E402
-from higherhrnet.disk import estimate  # noqa: E402
+from higherhrnet.disk import estimate, folder_bytes  # noqa: E402
+from bench_workflow import snakemake  # noqa: E402  (same folder: one runner for both benches)
 
 DS = Path("results/synthetic")
 RUN = DS / "onnxruntime"
-
-
-def tree_bytes(path: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-            except FileNotFoundError:
-                pass
-    return total
 
 
 def shards_holding(folders: list[Path]) -> int:
@@ -69,7 +58,7 @@ class Sampler(threading.Thread):
 
     def run(self):
         while not self._halt.is_set():
-            self.peak = max(self.peak, sum(tree_bytes(r) for r in self.roots))
+            self.peak = max(self.peak, folder_bytes(self.roots))
             self.tensor_shards = max(self.tensor_shards, shards_holding(self.tensor_dirs))
             self.raw_shards = max(self.raw_shards, shards_holding(self.raw_dirs))
             time.sleep(self.every)
@@ -77,18 +66,6 @@ class Sampler(threading.Thread):
     def stop(self):
         self._halt.set()
         self.join()
-
-
-def snakemake(work: Path, config: list[str], cores: int, *extra: str) -> float:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(work), "--configfile", str(ROOT / "tests/configs/synthetic.yaml"),
-           "--cores", str(cores), "--quiet", "all", *extra, "--config", *config]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if proc.returncode:
-        sys.exit(f"snakemake failed:\n{proc.stderr[-4000:]}")
-    return time.perf_counter() - t0
 
 
 def main(argv=None):

@@ -32,16 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-
-def tree_bytes(path: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_size
-            except FileNotFoundError:
-                pass
-    return total
+from higherhrnet.disk import folder_bytes  # noqa: E402
 
 
 class DiskSampler(threading.Thread):
@@ -51,7 +42,7 @@ class DiskSampler(threading.Thread):
 
     def run(self):
         while not self._halt.is_set():
-            self.peak = max(self.peak, tree_bytes(self.path))
+            self.peak = max(self.peak, folder_bytes([self.path]))
             time.sleep(self.every)
 
     def stop(self):
@@ -63,7 +54,7 @@ def snakemake(work: Path, config: list[str], cores: int, *extra: str) -> float:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
            "--directory", str(work), "--configfile", str(ROOT / "tests/configs/synthetic.yaml"),
-           "--cores", str(cores), "--quiet", "all", "--config", *config, *extra]
+           "--cores", str(cores), "--quiet", "all", *extra, "--config", *config]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode:
@@ -111,7 +102,7 @@ def main(argv=None):
     warm_benchmarks = set((work / "benchmarks").rglob("*.tsv"))  # not part of the timed run
     sampler = DiskSampler(work)
     sampler.start()
-    base = tree_bytes(work)
+    base = folder_bytes([work])
     wall = snakemake(work, config, a.cores)
     sampler.stop()
     # forward baseline on the same tensors (kept in a separate folder, outside the timing)
