@@ -28,7 +28,10 @@ rule benchmark_model:
         warmup=config["benchmark_model"]["warmup"],
         workdir=BENCH_WORK,
     shell:
-        'python "$HHRNET_SCRIPTS/benchmark_model.py" --backend {params.backend} '
-        "--model {input.model:q} --shapes {params.shapes} --loops {params.loops} "
-        "--warmup {params.warmup} --workdir {params.workdir} {params.args} "
-        "--output {output.json:q} --html {output.html:q} 2> {log:q}"
+        with_code(
+            "benchmark_model",
+            'python "$HHRNET_SCRIPTS/benchmark_model.py" --backend {params.backend} '
+            "--model {input.model:q} --shapes {params.shapes} --loops {params.loops} "
+            "--warmup {params.warmup} --workdir {params.workdir:q} {params.args} "
+            "--output {output.json:q} --html {output.html:q} 2> {log:q}",
+        )

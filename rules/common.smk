@@ -81,6 +81,25 @@ def fail(message):
     raise WorkflowError(f"config problem: {message}")
 
 
+def dry_run():
+    """-n / --dry-run: Snakemake 9 runs a dry run through a pseudo-executor that is set after
+    the Snakefile is parsed (workflow.dryrun is still False here), so read the command line
+    too; short flags may be bundled (-np)."""
+    if workflow.dryrun:
+        return True
+    for arg in sys.argv[1:]:
+        if arg in ("--dry-run", "--dryrun", "--just-print"):
+            return True
+        if (
+            arg.startswith("-")
+            and not arg.startswith("--")
+            and arg[1:].isalpha()
+            and "n" in arg
+        ):
+            return True
+    return False
+
+
 def maybe_temp(path, kind):
     """Big per-image intermediates are deleted once consumed unless keep_intermediates.<kind>
     (preprocessed or raw_outputs)."""
@@ -284,7 +303,7 @@ def backend_model():
 
 def check_backend_tools():
     """Fail before any job runs when the backend cannot work on this machine."""
-    if workflow.dryrun:
+    if dry_run():
         return
     if BACKEND == "onnxruntime" and importlib.util.find_spec("onnxruntime") is None:
         fail(
@@ -365,10 +384,12 @@ NO_DISK_CHECK = {
 
 def check_disk():
     """Before any job: refuse a run whose intermediates will not fit (higherhrnet.disk), when
-    the annotations are there to size the images (a first download is sized next time).
+    the annotations are there to size the images (a first download is sized next time). Own
+    images and videos have no annotations to size them by: not checked.
     """
     if (
-        workflow.dryrun
+        DATASET in OWN_DATASETS
+        or dry_run()
         or not config["disk_check"]
         or not workflow.is_main_process
         or NO_DISK_CHECK & set(sys.argv)
@@ -435,9 +456,9 @@ def benchmark_args():
 # ---------------------------------------------------------------- report
 
 
-def stage_benchmarks():
-    """The benchmark files of the run's stages, as the rules declare them (call after the
-    rules are defined)."""
+def stage_benchmarks(wildcards=None):
+    """The benchmark files of the run's stages, as the rules declare them: an input function,
+    so that it runs once every rule file is included."""
     names = ["preprocess", "preprocess_flip", "infer", "infer_flip", "postprocess"]
     if DATASET == "images":
         names = ["list_images", *names, "draw_predictions"]

@@ -18,10 +18,13 @@ rule predictions:
     conda:
         "../envs/postprocess.yaml"
     shell:
-        'python "$HHRNET_SCRIPTS/predictions.py" --results {input.results:q} '
-        "--predictions {output.predictions:q} --keypoints {output.keypoints:q} "
-        "--index {output.index:q} --unreadable {output.unreadable:q} "
-        "{input.listings:q} 2> {log:q}"
+        with_code(
+            "predictions",
+            'python "$HHRNET_SCRIPTS/predictions.py" --results {input.results:q} '
+            "--predictions {output.predictions:q} --keypoints {output.keypoints:q} "
+            "--index {output.index:q} --unreadable {output.unreadable:q} "
+            "{input.listings:q} 2> {log:q}",
+        )
 
 
 if DATASET == "images":
@@ -41,9 +44,12 @@ if DATASET == "images":
             folder=config["dataset"]["images"],
             shards=NSHARDS,
         shell:
-            'python "$HHRNET_SCRIPTS/list_images.py" --folder {params.folder:q} '
-            "--shard {wildcards.shard} --num-shards {params.shards} --output {output:q} "
-            "2> {log:q}"
+            with_code(
+                "list_images",
+                'python "$HHRNET_SCRIPTS/list_images.py" --folder {params.folder:q} '
+                "--shard {wildcards.shard} --num-shards {params.shards} --output {output:q} "
+                "2> {log:q}",
+            )
 
     rule draw_predictions:
         input:
@@ -61,9 +67,12 @@ if DATASET == "images":
             folder=config["dataset"]["images"],
             drawings=config["predictions"]["drawings"],
         shell:
-            'python "$HHRNET_SCRIPTS/draw_predictions.py" --images {params.folder:q} '
-            "--predictions {input.predictions:q} --output-dir {output:q} "
-            "--count {params.drawings} {input.listings:q} 2> {log:q}"
+            with_code(
+                "draw_predictions",
+                'python "$HHRNET_SCRIPTS/draw_predictions.py" --images {params.folder:q} '
+                "--predictions {input.predictions:q} --output-dir {output:q} "
+                "--count {params.drawings} {input.listings:q} 2> {log:q}",
+            )
 
 
 if DATASET == "video":
@@ -72,7 +81,7 @@ if DATASET == "video":
         input:
             config["dataset"]["video"],
         output:
-            frames=maybe_temp(directory(FRAMES)),
+            frames=maybe_temp(directory(FRAMES), "preprocessed"),
             listing=LISTING,
         log:
             f"logs/{DATASET}/extract_frames/shard{{shard}}.log",
@@ -87,10 +96,13 @@ if DATASET == "video":
             max_frames=config["dataset"]["max_frames"],
             shards=NSHARDS,
         shell:
-            'python "$HHRNET_SCRIPTS/extract_frames.py" --video {input:q} '
-            "--frames-dir {output.frames:q} --listing {output.listing:q} "
-            "--frame-stride {params.stride} --max-frames {params.max_frames} "
-            "--shard {wildcards.shard} --num-shards {params.shards} 2> {log:q}"
+            with_code(
+                "extract_frames",
+                'python "$HHRNET_SCRIPTS/extract_frames.py" --video {input:q} '
+                "--frames-dir {output.frames:q} --listing {output.listing:q} "
+                "--frame-stride {params.stride} --max-frames {params.max_frames} "
+                "--shard {wildcards.shard} --num-shards {params.shards} 2> {log:q}",
+            )
 
     rule annotate_video:
         input:
@@ -114,10 +126,13 @@ if DATASET == "video":
             max_frames=config["dataset"]["max_frames"],
             drawings=config["report"]["drawings"],
         shell:
-            'python "$HHRNET_SCRIPTS/annotate_video.py" --video {input.video:q} '
-            "--predictions {input.predictions:q} --output {output.video:q} "
-            "--drawings-dir {output.drawings:q} --drawings {params.drawings} "
-            "--frame-stride {params.stride} --max-frames {params.max_frames} 2> {log:q}"
+            with_code(
+                "annotate_video",
+                'python "$HHRNET_SCRIPTS/annotate_video.py" --video {input.video:q} '
+                "--predictions {input.predictions:q} --output {output.video:q} "
+                "--drawings-dir {output.drawings:q} --drawings {params.drawings} "
+                "--frame-stride {params.stride} --max-frames {params.max_frames} 2> {log:q}",
+            )
 
 
 rule predictions_report:
@@ -125,7 +140,7 @@ rule predictions_report:
         predictions=rules.predictions.output.predictions,
         index=rules.predictions.output.index,
         drawings=OWN_DRAWINGS,
-        benchmarks=stage_benchmarks(),
+        benchmarks=stage_benchmarks,
     output:
         html=report(
             f"{RUN}/summary.html",
@@ -147,8 +162,11 @@ rule predictions_report:
         backend=BACKEND,
         weights=config["weights"]["source"],
     shell:
-        'python "$HHRNET_SCRIPTS/predictions_report.py" --predictions {input.predictions:q} '
-        "--index {input.index:q} --drawings-dir {input.drawings:q} --count {params.grid} "
-        "--grid {output.grid:q} --output {output.html:q} --dataset {params.dataset} "
-        "--backend {params.backend} --weights-source {params.weights} "
-        "{input.benchmarks:q} 2> {log:q}"
+        with_code(
+            "predictions_report",
+            'python "$HHRNET_SCRIPTS/predictions_report.py" --predictions {input.predictions:q} '
+            "--index {input.index:q} --drawings-dir {input.drawings:q} --count {params.grid} "
+            "--grid {output.grid:q} --output {output.html:q} --dataset {params.dataset} "
+            "--backend {params.backend} --weights-source {params.weights} "
+            "{input.benchmarks:q} 2> {log:q}",
+        )

@@ -30,7 +30,7 @@ rule metrics_table:
 
 rule plot_stage_times:
     input:
-        stage_benchmarks(),
+        stage_benchmarks,
     output:
         report(
             f"{RUN}/stage_times.png",

@@ -77,6 +77,12 @@ def test_rule_text_is_the_whole_rule_block():
     assert rule_text("rule a:\n    shell:\n        'x'\n", "b") is None
 
 
+def test_rule_text_finds_a_rule_under_an_if():
+    text = rule_text((ROOT / "rules" / "predictions.smk").read_text(), "list_images")
+    assert text.startswith("    rule list_images:\n") and "list_images.py" in text
+    assert "rule draw_predictions" not in text
+
+
 @pytest.fixture()
 def project_copy(tmp_path):
     copy = tmp_path / "clone"

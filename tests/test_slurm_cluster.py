@@ -243,7 +243,7 @@ def test_synthetic_workflow_on_slurm_matches_local_run(cluster, tmp_path):
     planned = subprocess.run([*cmd, "--dry-run"], env=cluster.env, text=True,
                              capture_output=True, timeout=300)
     assert planned.returncode == 0, planned.stderr[-3000:]
-    local = local_rules(planned.stdout + planned.stderr)  # check_disk, shard_slot: on the head node
+    local_only = local_rules(planned.stdout + planned.stderr)  # localrules: run on the head node
     planned = planned_jobs(planned.stdout + planned.stderr)
 
     proc, log = snakemake_on_cluster(cluster, ROOT, cmd=cmd)
@@ -251,7 +251,7 @@ def test_synthetic_workflow_on_slurm_matches_local_run(cluster, tmp_path):
     submitted: dict[str, int] = {}
     for _, _, rule in submissions(log):
         submitted[rule] = submitted.get(rule, 0) + 1
-    assert submitted == {rule: n for rule, n in planned.items() if rule not in local | {"all"}}
+    assert submitted == {rule: n for rule, n in planned.items() if rule not in local_only | {"all"}}
     slurm_jobs = cluster.jobs(run_id(log))
     assert len(slurm_jobs) == sum(submitted.values())
     assert {state for _, state, _ in slurm_jobs.values()} == {"COMPLETED"}

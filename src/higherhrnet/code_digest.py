@@ -90,8 +90,10 @@ def code_files(script: Path, src: Path, package: str = PACKAGE) -> list[Path]:
 
 
 def rule_text(snakefile_text: str, rule: str) -> str | None:
-    """The text of ``rule <name>:`` in a Snakefile: its header and the indented lines below."""
-    m = re.search(rf"^rule {re.escape(rule)}:\n(?:[ \t]+\S.*\n|[ \t]*\n)*", snakefile_text, re.M)
+    """The text of ``rule <name>:`` in a Snakefile: its header and the lines indented below it
+    (the rule itself may be indented, under an ``if``)."""
+    m = re.search(rf"^([ \t]*)rule {re.escape(rule)}:\n(?:\1[ \t]+\S.*\n|[ \t]*\n)*",
+                  snakefile_text, re.M)
     return m.group(0).rstrip() + "\n" if m else None
 
 
