@@ -84,13 +84,9 @@ def main(argv=None):
     snakemake(warm, common, 2, "--until", "export_onnx", "make_synthetic_dataset")
     records = image_records(load_keypoint_annotations(warm / "resources/synthetic/annotations.json"))
     variants = []
-    same_threads = ["--set-threads", "preprocess=2", "preprocess_flip=2"]
     for cores in a.cores:
         variants.append((cores, "default (tensors temp, raw outputs kept)", [], []))
         variants.append((cores, "keep_intermediates: false", ["keep_intermediates=False"], []))
-        # an experiment for issue 17: preprocess declaring inference's 2 threads
-        variants.append((cores, "keep_intermediates: false, --set-threads preprocess=2 "
-                         "preprocess_flip=2", ["keep_intermediates=False"], same_threads))
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, python {platform.python_version()}")
     print(f"command: {' '.join(sys.argv)}")

@@ -359,6 +359,39 @@ BENCH_WORK = f"{RUN}/benchmark_model_work"
 check_backend_tools()
 
 
+# ---------------------------------------------------------------- scheduling
+
+# What bounds the preprocessed shards in flight, whatever --cores is (issue 17): preprocess
+# declares the inference threads, so every job of the per-shard chain takes the same share of
+# the cores and at most jobs_at_once() of them run together; postprocess (priority 20) and
+# infer (10) go before preprocess (0), so a new preprocess job starts only when no finished
+# tensors wait for inference; and the jobs that get and build the model (weights, export,
+# ATC, AOE: priority 30) take every core of a local run, so that no preprocessing runs ahead
+# while there is nothing to infer with. Tensors held
+# at once: at most jobs_at_once() shard-passes, plus one whose inference has just ended.
+
+
+def total_cores(default):
+    """--cores N of a local run; a cluster run (--jobs N) defines no total: ``default``."""
+    try:
+        return int(workflow.cores or default)
+    except WorkflowError:
+        return default
+
+
+def jobs_at_once(threads):
+    """How many ``threads``-thread jobs run together: cores // threads in a local run, the
+    --jobs N of a cluster run."""
+    try:
+        cores = workflow.cores
+    except WorkflowError:
+        cores = None
+    if cores:
+        return max(1, int(cores) // threads)
+    nodes = workflow.nodes
+    return int(nodes) if nodes and nodes < 10**6 else 1
+
+
 # ---------------------------------------------------------------- disk
 
 # Invocations that write no intermediates (and must work on a full disk: --unlock, clean-up)
@@ -397,12 +430,8 @@ def check_disk():
     ):
         return
     keep = config["keep_intermediates"]
-    # temp raw outputs: the shards inferred at once (both passes) plus the one postprocessed
-    try:  # a cluster run (--jobs N) defines no total cores
-        cores = workflow.cores or 1
-    except WorkflowError:
-        cores = 1
-    at_once = max(1, int(cores) // config["infer"]["threads"]) + 1
+    # temp tensors and raw outputs: the shards in flight at once (see SCHEDULING)
+    at_once = jobs_at_once(config["infer"]["threads"]) + 1
     try:
         disk_check(
             ANNOTATIONS,

@@ -83,8 +83,10 @@ rule download_weights:
         update(OFFICIAL_WEIGHTS),
     log:
         "logs/download/weights.log",
+    priority: 30
     conda:
         "../envs/data.yaml"
+    threads: total_cores(1)  # the model first, alone: SCHEDULING, common.smk
     params:
         url=config["weights"]["url"],
         md5=config["weights"]["md5"],
@@ -98,8 +100,10 @@ rule make_synthetic_weights:
         SYNTHETIC_WEIGHTS,
     log:
         "logs/model/make_synthetic_weights.log",
+    priority: 30
     conda:
         "../envs/model.yaml"
+    threads: total_cores(1)
     shell:
         with_code(
             "make_synthetic_weights",

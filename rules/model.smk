@@ -10,9 +10,10 @@ rule export_onnx:
         "logs/model/export_onnx.log",
     benchmark:
         "benchmarks/model/export_onnx.tsv"
+    priority: 30
     conda:
         "../envs/model.yaml"
-    threads: 2
+    threads: total_cores(2)  # the model first, alone: SCHEDULING, common.smk
     resources:
         mem_mb=6000,
         runtime=20,
@@ -35,9 +36,10 @@ rule compile_om:
         "logs/model/compile_om.log",
     benchmark:
         "benchmarks/model/compile_om.tsv"
+    priority: 30
     conda:
         "../envs/ascend.yaml"
-    threads: 4
+    threads: total_cores(4)
     resources:
         mem_mb=16000,
         runtime=60,
@@ -67,9 +69,10 @@ rule tune_om:
         f"logs/model/tune_om_{AOE}.log",
     benchmark:
         f"benchmarks/model/tune_om_{AOE}.tsv"
+    priority: 30
     conda:
         "../envs/ascend.yaml"
-    threads: 4
+    threads: total_cores(4)
     resources:
         mem_mb=16000,
         runtime=600,

@@ -17,6 +17,7 @@ rule preprocess:
         f"benchmarks/{DATASET}/preprocess/shard{{shard}}.tsv"
     conda:
         "../envs/data.yaml"
+    threads: config["infer"]["threads"]  # the bound on tensors in flight: SCHEDULING, common.smk
     resources:
         mem_mb=2000,
         runtime=60,

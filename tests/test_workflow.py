@@ -22,7 +22,7 @@ import pytest
 
 from higherhrnet.shapes import ASCEND_SHAPES
 from workflow_helpers import (CONFIGS, ROOT, assert_raw_outputs_close, command, env, planned_jobs,
-                              planned_outputs, snakemake)
+                              planned_outputs, run_logs, snakemake, tensors_in_flight)
 
 pytestmark = pytest.mark.workflow
 
@@ -38,6 +38,13 @@ def synthetic_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("wf_synthetic")
     snakemake(work, "--cores", "2", config=KEEP)
     return work
+
+
+def test_preprocessing_does_not_run_ahead_of_inference(synthetic_run):
+    """Issue 17, item 3: with --cores 2 one 2-thread job runs at a time and inference goes
+    first, so at most jobs_at_once (1) + 1 shard-passes hold tensors (before: every one of the
+    4, all preprocessed before the first inference)."""
+    assert tensors_in_flight(run_logs(synthetic_run)[0]) <= 2
 
 
 def assert_results_well_formed(path: Path) -> list[dict]:

@@ -75,6 +75,36 @@ def executed_rules(log: str) -> dict[str, int]:
     return jobs
 
 
+PASS_OF = {"preprocess": "prep", "infer": "prep", "preprocess_flip": "flip", "infer_flip": "flip"}
+
+
+def tensors_in_flight(log: str) -> int:
+    """The most shard-passes a real run held preprocessed tensors for at once, from its log:
+    from the start of a preprocess job until the end of the inference job that reads them."""
+    jobs: dict[str, tuple[str, str]] = {}  # jobid -> (rule, shard)
+    held, peak = set(), 0
+    for m in re.finditer(r"^(?:local)?rule (\w+):\n(.*?)(?=^\S)|^Finished jobid: (\d+)", log,
+                         re.S | re.M):
+        if m.group(1):
+            rule, body = m.group(1), m.group(2)
+            jobid = re.search(r"^\s+jobid: (\d+)$", body, re.M).group(1)
+            shard = re.search(r"^\s+wildcards: .*shard=(\d+)", body, re.M)
+            jobs[jobid] = (rule, shard.group(1) if shard else "")
+            if rule in ("preprocess", "preprocess_flip"):
+                held.add((PASS_OF[rule], jobs[jobid][1]))
+                peak = max(peak, len(held))
+        else:
+            rule, shard = jobs.get(m.group(3), ("", ""))
+            if rule in ("infer", "infer_flip"):
+                held.discard((PASS_OF[rule], shard))
+    return peak
+
+
+def run_logs(workdir: Path) -> list[str]:
+    """The texts of the Snakemake logs in a work folder, oldest first."""
+    return [p.read_text() for p in sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))]
+
+
 def copy_project(dest: Path) -> Path:
     """A copy of the project's files as a fresh clone has them (tracked and not ignored)."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,

@@ -3,10 +3,10 @@
 Per image and pass (normal and flipped), from the input shape its size and the shape policy
 give: the preprocessed tensor ``float32 [1, 3, H, W]`` and the two raw network outputs
 ``float32 [1, 34, H/4, W/4]`` and ``[1, 17, H/2, W/2]``, each an ``.npy`` with a 128-byte header.
-What is kept (``keep_intermediates``) stays for the whole run. Temp tensors count in full too:
-nothing bounds how far preprocessing runs ahead of inference (with ``--cores 2`` every shard is
-preprocessed first, issue 17). Temp raw outputs count for the shards inferred at once plus one
-(postprocess, the highest priority, consumes a shard as soon as both passes are done).
+What is kept (``keep_intermediates``) stays for the whole run. What is temp counts for the
+shards in flight, both passes: the workflow's scheduling (SCHEDULING in rules/common.smk) holds
+the tensors of at most the jobs that run at once plus one, and postprocess, the highest
+priority, consumes a shard's raw outputs as soon as both passes are done.
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class DiskEstimate:
 
 def estimate(records: Sequence[ImageRecord], num_shards: int, policy: str, keep_tensors: bool,
              keep_raw_outputs: bool, shards_in_flight: int, model_bytes: int = 0) -> DiskEstimate:
-    """``shards_in_flight``: how many shards hold temp raw outputs at once."""
-    """Peak bytes of the run's intermediates (see the module docstring) plus ``model_bytes``."""
+    """Peak bytes of the run's intermediates (see the module docstring) plus ``model_bytes``;
+    ``shards_in_flight``: how many shards hold temp tensors or temp raw outputs at once."""
     tensors, raw = [], []
     for shard in range(num_shards):
         start, stop = shard_bounds(len(records), shard, num_shards)
@@ -84,7 +84,7 @@ def estimate(records: Sequence[ImageRecord], num_shards: int, policy: str, keep_
     def peak(per_shard: list[int], kept: bool) -> int:
         return PASSES * (sum(per_shard) if kept else window_max(per_shard, shards_in_flight))
 
-    return DiskEstimate(len(records), PASSES * sum(tensors), peak(raw, keep_raw_outputs),
+    return DiskEstimate(len(records), peak(tensors, keep_tensors), peak(raw, keep_raw_outputs),
                         model_bytes, keep_tensors, keep_raw_outputs, shards_in_flight)
 
 
@@ -120,10 +120,9 @@ def check(est: DiskEstimate, where: str | os.PathLike, free: int, reusable: int 
     already hold there: they are replaced, not added to)."""
     if est.total <= free + reusable:
         return
-    tensors = ("kept: keep_intermediates.preprocessed" if est.keep_tensors
-               else "temp, all at once at worst")
-    raw = ("kept: keep_intermediates.raw_outputs" if est.keep_raw_outputs
-           else f"temp, {est.shards_in_flight} shards at once")
+    at_once = f"temp, {est.shards_in_flight} shards at once"
+    tensors = "kept: keep_intermediates.preprocessed" if est.keep_tensors else at_once
+    raw = "kept: keep_intermediates.raw_outputs" if est.keep_raw_outputs else at_once
     parts = [f"preprocessed tensors {gb(est.tensors_bytes)} ({tensors})",
              f"raw network outputs {gb(est.raw_outputs_bytes)} ({raw})"]
     if est.model_bytes:
