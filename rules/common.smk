@@ -1,6 +1,7 @@
 # Helpers shared by the rules: config validation, dataset/weights/model resolution, paths.
 
 import importlib.util
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ from higherhrnet.download import (
     unpacked_by_workflow,
 )
 from higherhrnet.errors import WorkflowError as HHRNetError
+from higherhrnet.shapes import check_scales, format_scale, shape_set
+from higherhrnet.variants import get_variant
 
 
 def coerce_cli_scalars(values, schema):
@@ -30,6 +33,12 @@ def coerce_cli_scalars(values, schema):
         sub = schema.get("properties", {}).get(key, {})
         if isinstance(value, dict):
             coerce_cli_scalars(value, sub)
+        elif isinstance(value, list) and sub.get("type") == "array":
+            items = dict(enumerate(value))  # `test={scales: [1, 0.5]}`
+            coerce_cli_scalars(
+                items, {"properties": dict.fromkeys(items, sub["items"])}
+            )
+            values[key] = list(items.values())
         elif isinstance(value, str) and sub.get("type") in (
             "integer",
             "number",
@@ -75,10 +84,51 @@ shell.prefix(
 
 wildcard_constraints:
     shard=r"\d+",
+    # a scale's path tag (see scale_tag): empty for the one-scale test of W32-512
+    geo=r"(_\d+_s[0-9.]+_min[0-9.]+)?",
 
 
 def fail(message):
     raise WorkflowError(f"config problem: {message}")
+
+
+# ---------------------------------------------------------------- model variant and scales
+
+VARIANT = get_variant(config["model"]["variant"])
+INPUT_SIZE = VARIANT.input_size
+try:
+    SCALES = check_scales(config["test"]["scales"], INPUT_SIZE)  # visiting order
+except ValueError as exc:
+    fail(str(exc))
+MIN_SCALE = min(SCALES)
+SCALES_ARG = ",".join(format_scale(s) for s in SCALES)
+
+
+def scale_tag(scale):
+    """The path tag of one scale's tensors, manifests and raw outputs (prep<tag>/,
+    infer<tag>/): empty for the one-scale test at input 512 (the paths of one-scale runs),
+    else input size, scale and smallest scale (the sizes depend on all three)."""
+    if (INPUT_SIZE, scale, MIN_SCALE) == (512, 1.0, 1.0):
+        return ""
+    return f"_{INPUT_SIZE}_s{format_scale(scale)}_min{format_scale(MIN_SCALE)}"
+
+
+GEOS = [scale_tag(s) for s in SCALES]
+
+
+def tag_geometry(wildcards):
+    """--input-size, --scale and --min-scale of the preprocess job of a path tag."""
+    if not wildcards.geo:
+        return "--input-size 512 --scale 1 --min-scale 1"
+    size, scale, smallest = re.fullmatch(
+        r"_(\d+)_s([0-9.]+)_min([0-9.]+)", wildcards.geo
+    ).groups()
+    return f"--input-size {size} --scale {scale} --min-scale {smallest}"
+
+
+def per_scale(pattern, wildcards):
+    """``pattern`` (with {geo} and {shard}) for every scale of the test, in visiting order."""
+    return [pattern.format(geo=g, shard=wildcards.shard) for g in GEOS]
 
 
 def dry_run():
@@ -268,13 +318,24 @@ ANNOTATIONS, IMAGES = dataset_inputs()
 # ---------------------------------------------------------------- weights and model
 
 OFFICIAL_WEIGHTS = "resources/weights/pose_higher_hrnet_w32_512.pth"
-SYNTHETIC_WEIGHTS = "resources/weights/synthetic_untrained_higherhrnet_w32_512.pth"
+# W32-640 has the W32-512 layout, so the same synthetic weights
+SYNTHETIC_LAYOUT = "w32_512" if VARIANT.width == 32 else VARIANT.name
+SYNTHETIC_WEIGHTS = (
+    f"resources/weights/synthetic_untrained_higherhrnet_{SYNTHETIC_LAYOUT}.pth"
+)
 
 
 def weights_path():
     w = config["weights"]
     if w["source"] == "synthetic":
         return SYNTHETIC_WEIGHTS
+    if w["source"] == "official" and not VARIANT.official:
+        fail(
+            f"model.variant {VARIANT.name}: {VARIANT.title} has no official download "
+            "address (only w32_512 has one; the reference's other files are in its authors' "
+            "cloud folders): download it yourself and set weights.source: local and "
+            "weights.path to the .pth / .pth.tar"
+        )
     if w["source"] == "local":
         if not w["path"]:
             fail("weights.source is local: set weights.path to a .pth file")
@@ -285,12 +346,16 @@ def weights_path():
 
 
 WEIGHTS = weights_path()
-ONNX = "results/model/higher_hrnet_dynamic.onnx"
-OM = f"results/model/higher_hrnet_dynamic_{config['ascend']['soc_version']}.om"
+# W32-512 keeps the one-variant paths; the others get a folder of their own
+MODEL_DIR = (
+    "results/model" if VARIANT.name == "w32_512" else f"results/model/{VARIANT.name}"
+)
+ONNX = f"{MODEL_DIR}/higher_hrnet_dynamic.onnx"
+OM = f"{MODEL_DIR}/higher_hrnet_dynamic_{config['ascend']['soc_version']}.om"
 # YAML reads a bare `off` as false
 AOE = config["ascend"]["aoe"] or "off"
 OM_AOE = (
-    f"results/model/higher_hrnet_dynamic_{config['ascend']['soc_version']}_aoe_{AOE}.om"
+    f"{MODEL_DIR}/higher_hrnet_dynamic_{config['ascend']['soc_version']}_aoe_{AOE}.om"
 )
 
 
@@ -318,6 +383,10 @@ def check_backend_tools():
                 "backend ascend needs preprocess.shape_policy: ascend17 (ATC compiles the "
                 "17 fixed input shapes; 'reference' can produce other shapes)"
             )
+        try:  # ATC compiles at most 100 input shapes
+            shape_set(INPUT_SIZE, SCALES)
+        except ValueError as exc:
+            fail(f"backend ascend: {exc}")
         cann = config["ascend"]["cann_env"]
         if not Path(cann).is_file():
             fail(
@@ -331,11 +400,12 @@ def ais_bench_handed_paths():
     """The paths the rules hand to ais_bench (--model, --input, --output), as given to it."""
     paths = [backend_model()]
     for shard in SHARDS:
-        paths += [
-            f"{DS}/prep/shard{shard}/prep_dir",
-            f"{DS}/prep_flip/shard{shard}/prep_flip_dir",
-            f"{RUN}/infer/shard{shard}",
-        ]
+        for g in GEOS:
+            paths += [
+                f"{DS}/prep{g}/shard{shard}/prep_dir",
+                f"{DS}/prep_flip{g}/shard{shard}/prep_flip_dir",
+                f"{RUN}/infer{g}/shard{shard}",
+            ]
     return paths + [BENCH_WORK]
 
 
@@ -442,7 +512,10 @@ def check_disk():
             at_once,
             None if BACKEND == "torch" else ONNX,
             DS,
-            [f"{DS}/prep", f"{DS}/prep_flip", f"{RUN}/infer"],
+            [f"{DS}/{d}{g}" for g in GEOS for d in ("prep", "prep_flip")]
+            + [f"{RUN}/infer{g}" for g in GEOS],
+            INPUT_SIZE,
+            SCALES,
         )
     except HHRNetError as exc:
         fail(str(exc))
@@ -467,19 +540,59 @@ def infer_args():
         return f"--threads {i['threads']} --batch-size {i['batch_size']} --providers {i['onnxruntime_provider']}"
     if BACKEND == "torch":
         kind, _, index = i["torch_device"].partition(":")
-        return f"--threads {i['threads']} --providers {kind}" + (
-            f" --device {index}" if index else ""
+        return (
+            f"--threads {i['threads']} --providers {kind} --variant {VARIANT.name}"
+            + (f" --device {index}" if index else "")
         )
     a = config["ascend"]
-    return f"--device {a['device']} --cann-env={shlex.quote(a['cann_env'])}"
+    return (
+        f"--device {a['device']} --cann-env={shlex.quote(a['cann_env'])} "
+        f"{SHAPE_ARGS}"
+    )
+
+
+# which input shapes the Ascend model is compiled for (and the benchmark measures)
+SHAPE_ARGS = f"--variant {VARIANT.name} --scales {SCALES_ARG}"
 
 
 def benchmark_args():
-    """The engine options of infer_args(), without batching (benchmarks run batch 1)."""
+    """The engine options of infer_args(), without batching (benchmarks run batch 1), and
+    the variant and scales whose shape set is measured when benchmark_model.shapes is empty
+    (ONNX Runtime and torch measure given shapes of any size)."""
     i = config["infer"]
+    default_shapes = not config["benchmark_model"]["shapes"]
     if BACKEND == "onnxruntime":
-        return f"--threads {i['threads']} --providers {i['onnxruntime_provider']}"
+        engine = f"--threads {i['threads']} --providers {i['onnxruntime_provider']}"
+        return f"{engine} {SHAPE_ARGS}" if default_shapes else engine
+    if BACKEND == "torch":  # infer_args() names the variant
+        return (
+            f"{infer_args()} --scales {SCALES_ARG}" if default_shapes else infer_args()
+        )
     return infer_args()
+
+
+# ---------------------------------------------------------------- postprocess
+
+INFER_OUT = f"{RUN}/infer{{geo}}/shard{{shard}}"
+
+
+def scale_inputs(pattern, old=False):
+    """Input function: ``pattern`` for every scale of the test; ancient() when ``old``."""
+
+    def inputs(wildcards):
+        paths = per_scale(pattern, wildcards)
+        return [ancient(p) for p in paths] if old else paths
+
+    return inputs
+
+
+def scale_flags(wildcards, input):
+    """One --dump-dir, --dump-dir-flip and --manifest per scale (one scale: the guide's
+    flags alone)."""
+    flags = [] if SCALES == [1.0] else ["--scales", SCALES_ARG]
+    for d, f, m in zip(input.outputs, input.outputs_flip, input.manifest):
+        flags += ["--dump-dir", d, "--dump-dir-flip", f, "--manifest", m]
+    return shlex.join(flags)
 
 
 # ---------------------------------------------------------------- report
@@ -502,7 +615,10 @@ def stage_benchmarks(wildcards=None):
     files = []
     for name in names:
         pattern = str(getattr(rules, name).benchmark)
-        files += shard_paths(pattern) if "{shard}" in pattern else [pattern]
+        if "{geo}" in pattern:
+            files += expand(pattern, shard=SHARDS, geo=GEOS)
+        else:
+            files += shard_paths(pattern) if "{shard}" in pattern else [pattern]
     return files
 
 

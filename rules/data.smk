@@ -99,13 +99,20 @@ rule make_synthetic_weights:
     output:
         SYNTHETIC_WEIGHTS,
     log:
-        "logs/model/make_synthetic_weights.log",
+        (
+            "logs/model/make_synthetic_weights.log"
+            if SYNTHETIC_LAYOUT == "w32_512"
+            else f"logs/model/make_synthetic_weights_{SYNTHETIC_LAYOUT}.log"
+        ),
     priority: 30
     conda:
         "../envs/model.yaml"
     threads: total_cores(1)
+    params:
+        layout=SYNTHETIC_LAYOUT,
     shell:
         with_code(
             "make_synthetic_weights",
-            'python "$HHRNET_SCRIPTS/make_synthetic_weights.py" --output {output:q} 2> {log:q}',
+            'python "$HHRNET_SCRIPTS/make_synthetic_weights.py" --output {output:q} '
+            "--variant {params.layout} 2> {log:q}",
         )

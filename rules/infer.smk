@@ -1,4 +1,5 @@
-# The guide's two ais_bench runs (normal and flipped inputs), on the configured backend.
+# The guide's two ais_bench runs (normal and flipped inputs), on the configured backend, per
+# shard and scale of the test ({geo}, see preprocess.smk).
 # Every backend writes ais_bench's layout: <out>/<dirname>/<stem>_{0,1}.npy + <dirname>_summary.json.
 # Tensor folders are inputs through ancient(): their manifest carries the timestamp. Snakemake
 # deletes a temp folder file by file, so a run killed meanwhile leaves a half-deleted folder with
@@ -8,17 +9,17 @@
 rule infer:
     input:
         model=backend_model(),
-        tensors=ancient(f"{DS}/prep/shard{{shard}}"),
-        manifest=f"{DS}/prep/shard{{shard}}.manifest.json",
+        tensors=ancient(f"{DS}/prep{{geo}}/shard{{shard}}"),
+        manifest=f"{DS}/prep{{geo}}/shard{{shard}}.manifest.json",
     output:
         outputs=maybe_temp(
-            directory(f"{RUN}/infer/shard{{shard}}/output_dir"), "raw_outputs"
+            directory(f"{RUN}/infer{{geo}}/shard{{shard}}/output_dir"), "raw_outputs"
         ),
-        summary=f"{RUN}/infer/shard{{shard}}/output_dir_summary.json",
+        summary=f"{RUN}/infer{{geo}}/shard{{shard}}/output_dir_summary.json",
     log:
-        f"logs/{DATASET}/{BACKEND}/infer/shard{{shard}}.log",
+        f"logs/{DATASET}/{BACKEND}/infer{{geo}}/shard{{shard}}.log",
     benchmark:
-        f"benchmarks/{DATASET}/{BACKEND}/infer/shard{{shard}}.tsv"
+        f"benchmarks/{DATASET}/{BACKEND}/infer{{geo}}/shard{{shard}}.tsv"
     priority: 10
     conda:
         f"../envs/{BACKEND}.yaml"
@@ -44,17 +45,18 @@ rule infer:
 use rule infer as infer_flip with:
     input:
         model=backend_model(),
-        tensors=ancient(f"{DS}/prep_flip/shard{{shard}}"),
-        manifest=f"{DS}/prep_flip/shard{{shard}}.manifest.json",
+        tensors=ancient(f"{DS}/prep_flip{{geo}}/shard{{shard}}"),
+        manifest=f"{DS}/prep_flip{{geo}}/shard{{shard}}.manifest.json",
     output:
         outputs=maybe_temp(
-            directory(f"{RUN}/infer/shard{{shard}}/output_flip_dir"), "raw_outputs"
+            directory(f"{RUN}/infer{{geo}}/shard{{shard}}/output_flip_dir"),
+            "raw_outputs",
         ),
-        summary=f"{RUN}/infer/shard{{shard}}/output_flip_dir_summary.json",
+        summary=f"{RUN}/infer{{geo}}/shard{{shard}}/output_flip_dir_summary.json",
     log:
-        f"logs/{DATASET}/{BACKEND}/infer_flip/shard{{shard}}.log",
+        f"logs/{DATASET}/{BACKEND}/infer_flip{{geo}}/shard{{shard}}.log",
     benchmark:
-        f"benchmarks/{DATASET}/{BACKEND}/infer_flip/shard{{shard}}.tsv"
+        f"benchmarks/{DATASET}/{BACKEND}/infer_flip{{geo}}/shard{{shard}}.tsv"
     params:
         prep_dirname="prep_flip_dir",
         dirname="output_flip_dir",

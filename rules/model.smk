@@ -1,4 +1,5 @@
-# Model: .pth -> ONNX (dynamic N, H, W) -> ATC .om (Ascend only).
+# Model: .pth -> ONNX (dynamic N, H, W) -> ATC .om (Ascend only), for model.variant; the .om
+# holds the input shapes of the variant's size and the test's scales.
 
 
 rule export_onnx:
@@ -19,11 +20,13 @@ rule export_onnx:
         runtime=20,
     params:
         opset=config["export"]["opset"],
+        variant=VARIANT.name,
     shell:
         with_code(
             "export_onnx",
             'python "$HHRNET_SCRIPTS/export_onnx.py" --weights {input.weights:q} '
-            "--onnx-path {output:q} --opset {params.opset} 2> {log:q}",
+            "--onnx-path {output:q} --opset {params.opset} --variant {params.variant} "
+            "2> {log:q}",
         )
 
 
@@ -50,11 +53,12 @@ rule compile_om:
         cann_env=config["ascend"]["cann_env"],
         precision=config["ascend"]["precision_mode"],
         extra=config["ascend"]["atc_extra_args"],
+        shapes=SHAPE_ARGS,
     shell:
         with_code(
             "compile_om",
             'python "$HHRNET_SCRIPTS/compile_om.py" --onnx {input.onnx:q} --output {params.prefix:q} '
-            "--soc-version {params.soc} --shape-policy {params.policy} "
+            "--soc-version {params.soc} --shape-policy {params.policy} {params.shapes} "
             "--cann-env={params.cann_env:q} --precision-mode={params.precision:q} "
             "--extra-args={params.extra:q} --log {log:q}",
         )
@@ -83,10 +87,11 @@ rule tune_om:
         policy=config["preprocess"]["shape_policy"],
         cann_env=config["ascend"]["cann_env"],
         extra=config["ascend"]["aoe_extra_args"],
+        shapes=SHAPE_ARGS,
     shell:
         with_code(
             "tune_om",
             'python "$HHRNET_SCRIPTS/tune_om.py" --onnx {input.onnx:q} --output {params.prefix:q} '
-            "--mode {params.mode} --shape-policy {params.policy} "
+            "--mode {params.mode} --shape-policy {params.policy} {params.shapes} "
             "--cann-env={params.cann_env:q} --extra-args={params.extra:q} --log {log:q} 2> {log:q}",
         )

@@ -1,15 +1,16 @@
 # Postprocess per shard (flip aggregation, grouping, back to image coordinates), gather,
-# COCO keypoint evaluation.
+# COCO keypoint evaluation. A multi-scale test hands every scale's outputs and manifest to
+# the shard's one postprocess job, in the scales' visiting order (descending).
 
 
 rule postprocess:
     input:
         # ancient(): the summaries carry the timestamp (see infer.smk)
-        outputs=ancient(f"{RUN}/infer/shard{{shard}}/output_dir"),
-        outputs_flip=ancient(f"{RUN}/infer/shard{{shard}}/output_flip_dir"),
-        summary=f"{RUN}/infer/shard{{shard}}/output_dir_summary.json",
-        summary_flip=f"{RUN}/infer/shard{{shard}}/output_flip_dir_summary.json",
-        manifest=f"{DS}/prep/shard{{shard}}.manifest.json",
+        outputs=scale_inputs(f"{INFER_OUT}/output_dir", old=True),
+        outputs_flip=scale_inputs(f"{INFER_OUT}/output_flip_dir", old=True),
+        summary=scale_inputs(f"{INFER_OUT}/output_dir_summary.json"),
+        summary_flip=scale_inputs(f"{INFER_OUT}/output_flip_dir_summary.json"),
+        manifest=scale_inputs(f"{DS}/prep{{geo}}/shard{{shard}}.manifest.json"),
     output:
         f"{RUN}/postprocess/shard{{shard}}.json",
     log:
@@ -30,6 +31,7 @@ rule postprocess:
         nms_padding=config["postprocess"]["nms_padding"],
         assignment=config["postprocess"]["assignment"],
         path=config["postprocess"]["path"],
+        scales=scale_flags,
         switches=" ".join(
             flag
             for flag, on in (
@@ -41,8 +43,7 @@ rule postprocess:
     shell:
         with_code(
             "postprocess",
-            'python "$HHRNET_SCRIPTS/postprocess.py" --dump-dir {input.outputs:q} '
-            "--dump-dir-flip {input.outputs_flip:q} --manifest {input.manifest:q} --output {output:q} "
+            'python "$HHRNET_SCRIPTS/postprocess.py" {params.scales} --output {output:q} '
             "--detection-threshold {params.detection_threshold} "
             "--tag-threshold {params.tag_threshold} --max-people {params.max_people} "
             "--nms-kernel {params.nms_kernel} --nms-padding {params.nms_padding} "

@@ -19,12 +19,15 @@ rule metrics_table:
         weights=config["weights"]["source"],
         dataset=DATASET,
         backend=BACKEND,
+        variant=VARIANT.name,
+        scales=SCALES_ARG,
     shell:
         with_code(
             "metrics_table",
             'python "$HHRNET_SCRIPTS/report_tables.py" --metrics {input.metrics:q} '
             "--weights-source {params.weights} --dataset {params.dataset} "
-            "--backend {params.backend} --output {output:q} 2> {log:q}",
+            "--backend {params.backend} --variant {params.variant} --scales {params.scales} "
+            "--output {output:q} 2> {log:q}",
         )
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.backends import BACKENDS  # noqa: E402
-from higherhrnet.backends.ascend import DEFAULT_CANN_ENV  # noqa: E402
+from higherhrnet.backends.ascend import (DEFAULT_CANN_ENV, add_shape_args,  # noqa: E402
+                                         shapes_from_args)
 from higherhrnet.errors import cli_main  # noqa: E402
 from higherhrnet.model_benchmark import benchmark, parse_shapes, write  # noqa: E402
 
@@ -28,7 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
     p.add_argument("--model", required=True, help=".onnx, .pth (torch) or .om (ascend)")
     p.add_argument("--shapes", nargs="*", default=[],
-                   help="HxW shapes to measure (default: all 17 compiled shapes)")
+                   help="HxW shapes to measure (default: every compiled shape, 17 for "
+                        "W32-512 at one scale; see --variant, --scales)")
+    add_shape_args(p)
     p.add_argument("--loops", type=int, default=20, help="timed runs per shape")
     p.add_argument("--warmup", type=int, default=2, help="uncounted runs per shape first")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime/torch threads")
@@ -49,7 +52,9 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     workdir = Path(a.workdir or str(Path(a.output).with_suffix("")) + "_ais_bench")
     ours = not workdir.exists()
-    result = benchmark(a.backend, a.model, parse_shapes(a.shapes), a.loops, a.warmup, workdir,
+    # the .om holds only its compiled shapes; ONNX Runtime and torch take any
+    shapes = parse_shapes(a.shapes, shapes_from_args(a), any_shape=a.backend != "ascend")
+    result = benchmark(a.backend, a.model, shapes, a.loops, a.warmup, workdir,
                        threads=a.threads, providers=a.providers, device=a.device,
                        cann_env=a.cann_env or None, python=a.python)
     write(result, a.output, a.html)

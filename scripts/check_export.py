@@ -19,6 +19,8 @@ from higherhrnet.atomic import write_json  # noqa: E402
 from higherhrnet.checkpoint import load_model  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
 from higherhrnet.export import ExportMismatch, check_export, parse_shapes  # noqa: E402
+from higherhrnet.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
+from higherhrnet.shapes import shape_set  # noqa: E402
 from higherhrnet.synthetic_weights import is_synthetic  # noqa: E402
 
 
@@ -27,15 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", required=True, help="the .pth the ONNX was exported from")
     parser.add_argument("--onnx", "--onnx-path", "--onnx_path", dest="onnx", required=True)
     parser.add_argument("--shapes", default="ascend17",
-                        help="'ascend17' (default: the 17 ATC shapes) or HxW[,HxW...]")
+                        help="'ascend17' (default: the ATC shapes of the variant, 17 for "
+                        "w32_512) or HxW[,HxW...]")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default=DEFAULT_VARIANT)
     parser.add_argument("--report", help="write the JSON report here")
     parser.add_argument("--atol", type=float, default=1e-4)
     parser.add_argument("--rtol", type=float, default=1e-4)
     parser.add_argument("--trust-checkpoint", action="store_true",
                         help="allow a checkpoint that pickles non-tensor Python objects")
     args = parser.parse_args(argv)
-    shapes = parse_shapes(args.shapes)
-    model = load_model(args.weights, trusted=args.trust_checkpoint)
+    variant = VARIANTS[args.variant]
+    shapes = parse_shapes(args.shapes, shape_set(variant.input_size))
+    model = load_model(args.weights, trusted=args.trust_checkpoint, variant=variant.name)
     failure = None
     try:
         report = check_export(args.onnx, model, shapes, args.atol, args.rtol, progress=True)

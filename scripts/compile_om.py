@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Compile stage (Ascend only): ONNX -> .om with ATC for the shape policy's 17 input shapes.
+"""Compile stage (Ascend only): ONNX -> .om with ATC for the shape policy's input shapes.
 
     python scripts/compile_om.py --onnx model.onnx --output results/model/higher_hrnet \
-        --soc-version Ascend310P3 --log logs/atc.log
+        --soc-version Ascend310P3 --log logs/atc.log [--variant w48_640 --scales 2,1,0.5]
 
 runs, after sourcing the CANN set_env.sh, the guide's
 `atc --framework=5 --model=... --output=PREFIX --input_format=ND
@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from higherhrnet.backends.ascend import DEFAULT_CANN_ENV, compile_om  # noqa: E402
+from higherhrnet.backends.ascend import (DEFAULT_CANN_ENV, add_shape_args,  # noqa: E402
+                                         compile_om, shapes_from_args)
 from higherhrnet.errors import cli_main  # noqa: E402
 from higherhrnet.shapes import SHAPE_POLICIES  # noqa: E402
 
@@ -41,6 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="further ATC flags as one string, split like a shell would; "
                         "write it with = (--extra-args=\"--log=error ...\") since it "
                         "starts with --")
+    add_shape_args(p)
     p.add_argument("--log", required=True, help="ATC log file")
     return p.parse_args(argv)
 
@@ -49,7 +51,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     compile_om(args.onnx, args.output, args.soc_version, args.log,
                shape_policy=args.shape_policy, precision_mode=args.precision_mode,
-               extra_args=shlex.split(args.extra_args), cann_env=args.cann_env or None)
+               extra_args=shlex.split(args.extra_args), cann_env=args.cann_env or None,
+            shapes=shapes_from_args(args))
     return 0
 
 

@@ -1,7 +1,10 @@
-"""Stage export_onnx: HigherHRNet-W32 .pth -> ONNX (the guide's HigherHRNet_pth2onnx.py).
+"""Stage export_onnx: HigherHRNet .pth -> ONNX (the guide's HigherHRNet_pth2onnx.py).
 
     python scripts/export_onnx.py --weights pose_higher_hrnet_w32_512.pth \
-        --onnx-path pose_higher_hrnet_w32_512_bs1_dynamic.onnx [--opset 11]
+        --onnx-path pose_higher_hrnet_w32_512_bs1_dynamic.onnx [--opset 11] \
+        [--variant w32_512|w32_640|w48_640]
+
+The weights must have the variant's layout (an error names both layouts otherwise).
 
 Input ``input`` [N,3,H,W] (N, H, W dynamic); outputs ``output1`` [N,34,H/4,W/4] and
 ``output2`` [N,17,H/2,W/2]. The file is checked with onnx.checker and written atomically.
@@ -18,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from higherhrnet.checkpoint import load_model  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
 from higherhrnet.export import DEFAULT_ONNX_NAME, DEFAULT_OPSET, timed_export  # noqa: E402
+from higherhrnet.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,11 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trust-checkpoint", action="store_true",
                         help="allow a checkpoint that pickles non-tensor Python objects "
                         "(torch.load weights_only=False; only for files from a trusted source)")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default=DEFAULT_VARIANT,
+                        help="the network: w32_512 (the guide's), w32_640 or w48_640 "
+                        "(default %(default)s)")
     args = parser.parse_args(argv)
-    model = load_model(args.weights, trusted=args.trust_checkpoint)
-    seconds = timed_export(model, args.onnx_path, args.opset)
-    print(f"exported {args.weights} -> {args.onnx_path} (opset {args.opset}) in {seconds:.1f} s",
-          file=sys.stderr)
+    variant = VARIANTS[args.variant]
+    model = load_model(args.weights, trusted=args.trust_checkpoint, variant=variant.name)
+    seconds = timed_export(model, args.onnx_path, args.opset, variant.input_size)
+    print(f"exported {variant.title} {args.weights} -> {args.onnx_path} (opset {args.opset}) "
+          f"in {seconds:.1f} s", file=sys.stderr)
     return 0
 
 

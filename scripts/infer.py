@@ -22,8 +22,10 @@ from higherhrnet.atomic import write_text  # noqa: E402
 from higherhrnet.backends import BACKENDS, run_infer  # noqa: E402
 from higherhrnet.backends.ascend import DEFAULT_CANN_ENV  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
+from higherhrnet.shapes import parse_scales  # noqa: E402
 from higherhrnet.threads import declared_threads, stage_threads  # noqa: E402
 from higherhrnet.manifest import Manifest  # noqa: E402
+from higherhrnet.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -60,6 +62,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--manifest", default=None,
                    help="preprocess manifest of the input folder: refuse a folder whose tensors "
                         "are not exactly the manifest's (the workflow passes it)")
+    p.add_argument("--variant", choices=sorted(VARIANTS), default=DEFAULT_VARIANT,
+                   help="torch: the network the .pth is for; ascend: with --scales, the "
+                        "shapes the .om is compiled for (default %(default)s)")
+    p.add_argument("--scales", default="1",
+                   help="ascend: the test's scale factors, comma-separated (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p.parse_args(argv)
 
@@ -77,7 +84,8 @@ def main(argv=None) -> int:
         args.backend, args.model, args.input, args.output, args.output_dirname,
         threads=threads, batch_size=args.batch_size, providers=args.providers,
         device=args.device, log=args.log, cann_env=args.cann_env or None,
-        python=args.python, argv=cmd, progress=not args.quiet, allow_empty=args.allow_empty)
+        python=args.python, argv=cmd, progress=not args.quiet, allow_empty=args.allow_empty,
+        variant=args.variant, scales=parse_scales(args.scales))
     if args.log and args.backend != "ascend" and summary["num_inputs"]:
         t = summary["NPU_compute_time"]
         write_text(args.log, f"# command: {shlex.join(cmd)}\n"

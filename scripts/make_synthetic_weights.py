@@ -1,6 +1,7 @@
-"""Write the deterministic synthetic (UNTRAINED) HigherHRNet-W32 weights as a .pth.
+"""Write the deterministic synthetic (UNTRAINED) HigherHRNet weights as a .pth.
 
-    python scripts/make_synthetic_weights.py --output synthetic_untrained_higherhrnet_w32_512.pth
+    python scripts/make_synthetic_weights.py --output synthetic_untrained_higherhrnet_w32_512.pth \
+        [--variant w32_512|w32_640|w48_640]
 
 The rule is ../shared/reference/SYNTHETIC_WEIGHTS.md. The file loads like the official
 checkpoint, so the whole workflow runs offline, but its keypoints are noise.
@@ -15,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import cli_main  # noqa: E402
+from higherhrnet.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
 from higherhrnet.synthetic_weights import DEFAULT_FILE_NAME, write_synthetic_weights  # noqa: E402
 
 
@@ -23,8 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", "-o", default=DEFAULT_FILE_NAME,
                         help=f"output .pth, or a folder for {DEFAULT_FILE_NAME} "
                         f"(default ./{DEFAULT_FILE_NAME})")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default=DEFAULT_VARIANT,
+                        help="the network whose layout the weights fill (default %(default)s)")
     args = parser.parse_args(argv)
-    write_synthetic_weights(args.output)
+    write_synthetic_weights(args.output, args.variant)
     return 0
 
 

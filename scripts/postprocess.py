@@ -7,6 +7,12 @@
 work too).  The grouping numbers default to the reference (w32_512 yaml) values, taken from
 ``postprocess.*`` in schemas/config.schema.yaml.  ``--path reference`` runs the straight port
 of the reference computation instead of the fast one (same results, much slower).
+
+The multi-scale test: ``--scales 2,1,0.5`` and then one ``--dump_dir``, one
+``--dump_dir_flip`` and one ``--manifest`` per scale, repeated in that order::
+
+    python scripts/postprocess.py --scales 2,1,0.5 --dump_dir D2 --dump_dir_flip F2 \
+        --manifest M2 --dump_dir D1 ... --manifest M0.5 --output results.json
 """
 
 from __future__ import annotations
@@ -20,16 +26,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from higherhrnet.errors import WorkflowError, cli_main  # noqa: E402
 from higherhrnet.postprocess.assignment import ASSIGNMENTS  # noqa: E402
 from higherhrnet.postprocess.params import DEFAULT_PATH, PATHS, GroupingParams  # noqa: E402
+from higherhrnet.postprocess import multiscale  # noqa: E402
 from higherhrnet.postprocess.stage import run  # noqa: E402
+from higherhrnet.shapes import parse_scales  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = GroupingParams()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dump_dir", "--dump-dir", required=True, help="normal-input outputs folder")
-    p.add_argument("--dump_dir_flip", "--dump-dir-flip", required=True,
+    p.add_argument("--scales", default="1",
+                   help="scale factors of the multi-scale test, comma-separated (default 1: "
+                        "the one-scale test); then each of the next three flags once per "
+                        "scale, in this order")
+    p.add_argument("--dump_dir", "--dump-dir", required=True, action="append",
+                   help="normal-input outputs folder")
+    p.add_argument("--dump_dir_flip", "--dump-dir-flip", required=True, action="append",
                    help="flipped-input outputs folder")
-    p.add_argument("--manifest", required=True, help="preprocess manifest of the shard")
+    p.add_argument("--manifest", required=True, action="append",
+                   help="preprocess manifest of the shard")
     p.add_argument("--output", required=True, help="results JSON to write")
     p.add_argument("--detection-threshold", "--detection_threshold", type=float,
                    default=d.detection_threshold,
@@ -63,8 +77,14 @@ def main(argv: list[str] | None = None) -> int:
             refine=not args.no_refine, assignment=args.assignment)
     except ValueError as exc:
         raise WorkflowError(f"postprocess: {exc}") from None
-    results = run(args.dump_dir, args.dump_dir_flip, args.manifest, args.output, params,
-                  path=args.path)
+    scales = parse_scales(args.scales)
+    if len(scales) == 1 and scales[0] == 1 and len(args.manifest) == 1 and \
+            len(args.dump_dir) == 1 and len(args.dump_dir_flip) == 1:
+        results = run(args.dump_dir[0], args.dump_dir_flip[0], args.manifest[0], args.output,
+                      params, path=args.path)
+    else:
+        results = multiscale.run(scales, args.dump_dir, args.dump_dir_flip, args.manifest,
+                                 args.output, params, path=args.path)
     print(f"postprocess: wrote {len(results)} results to {args.output}", file=sys.stderr)
     return 0
 

@@ -2,7 +2,11 @@
 
     python scripts/preprocess.py --annotations data/coco/annotations/person_keypoints_val2017.json \
         --images data/coco/images/val2017 --output prep_dir --output_flip prep_flip_dir \
-        --manifest prep_dir/manifest.json [--shard K --num-shards N] [--shape-policy ascend17]
+        --manifest prep_dir/manifest.json [--shard K --num-shards N] [--shape-policy ascend17] \
+        [--input-size 512] [--scale S --min-scale M]
+
+``--scale S --min-scale M`` (default 1, 1) preprocesses scale S of the multi-scale test
+whose smallest scale is M (its sizes are aligned at M); the manifest records them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import cli_main  # noqa: E402
 from higherhrnet.preprocess import preprocess_shard  # noqa: E402
-from higherhrnet.shapes import SHAPE_POLICIES  # noqa: E402
+from higherhrnet.shapes import INPUT_SIZE, SHAPE_POLICIES  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=SHAPE_POLICIES, default="ascend17",
                    help="ascend17: long side snapped into 512..1024 (17 ATC shapes); "
                         "reference: no clamp (valid.py)")
+    p.add_argument("--input-size", "--input_size", dest="input_size", type=int,
+                   default=INPUT_SIZE, help="the model's input size: 512 (W32-512) or 640 "
+                   "(W32-640, W48-640) (default %(default)s)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="scale factor of the multi-scale test to preprocess (default 1)")
+    p.add_argument("--min-scale", "--min_scale", dest="min_scale", type=float, default=1.0,
+                   help="the test's smallest scale factor: sizes are aligned at it (default 1)")
     return p
 
 
@@ -40,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     m = preprocess_shard(args.annotations, args.images, out_dir=args.output,
                          flip_out_dir=args.output_flip, manifest_path=args.manifest,
-                         shard=args.shard, num_shards=args.num_shards, policy=args.shape_policy)
+                         shard=args.shard, num_shards=args.num_shards, policy=args.shape_policy,
+                         input_size=args.input_size, scale=args.scale, min_scale=args.min_scale)
     print(f"preprocess: {len(m.entries)} images -> manifest {args.manifest}", file=sys.stderr)
     return 0
 

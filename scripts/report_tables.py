@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from higherhrnet.atomic import write_text  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
 from higherhrnet.report import metrics_html, read_metrics  # noqa: E402
+from higherhrnet.shapes import parse_scales  # noqa: E402
 
 
 def main(argv=None):
@@ -17,10 +18,13 @@ def main(argv=None):
     ap.add_argument("--weights-source", default="official")
     ap.add_argument("--dataset", default="coco_val2017")
     ap.add_argument("--backend", default="onnxruntime")
+    ap.add_argument("--variant", default="w32_512", help="model.variant")
+    ap.add_argument("--scales", default="1", help="test.scales, comma-separated")
     ap.add_argument("--output", required=True, help="HTML file to write")
     a = ap.parse_args(argv)
     page = metrics_html(read_metrics(a.metrics), weights=a.weights_source,
-                        dataset=a.dataset, backend=a.backend)
+                        dataset=a.dataset, backend=a.backend, variant=a.variant,
+                        scales=parse_scales(a.scales))
     write_text(a.output, page)
 
 

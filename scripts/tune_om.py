@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from higherhrnet.backends.ascend import AOE_JOB_TYPES, DEFAULT_CANN_ENV, tune_om  # noqa: E402
+from higherhrnet.backends.ascend import (AOE_JOB_TYPES, DEFAULT_CANN_ENV,  # noqa: E402
+                                         add_shape_args, shapes_from_args, tune_om)
 from higherhrnet.errors import cli_main  # noqa: E402
 from higherhrnet.shapes import SHAPE_POLICIES  # noqa: E402
 
@@ -36,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help=f"CANN set_env.sh sourced first ('' = none); default {DEFAULT_CANN_ENV}")
     p.add_argument("--extra-args", "--extra_args", dest="extra_args", default="",
                    help="further AOE flags as one string (write it with =)")
+    add_shape_args(p)
     p.add_argument("--log", required=True, help="log: time per tuning run (AOE's own output "
                    "goes to <log stem>.subgraph.log / .operator.log beside it)")
     return p.parse_args(argv)
@@ -44,7 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     a = parse_args(argv)
     tune_om(a.onnx, a.output, a.mode, a.log, shape_policy=a.shape_policy,
-            extra_args=shlex.split(a.extra_args), cann_env=a.cann_env or None)
+            extra_args=shlex.split(a.extra_args), cann_env=a.cann_env or None,
+            shapes=shapes_from_args(a))
     return 0
 
 

@@ -14,9 +14,9 @@ import torch
 from higherhrnet.checkpoint import CheckpointError, load_model, load_state_dict_file
 from higherhrnet.errors import WorkflowError
 from higherhrnet.model import build_model
+from weights_support import assert_matches_checksums
 from higherhrnet.synthetic_weights import (
     DEFAULT_FILE_NAME,
-    entry_seed,
     is_synthetic,
     synthetic_state_dict,
 )
@@ -54,21 +54,7 @@ def test_state_dict_layout_matches_reference(reference):
 
 def test_synthetic_weights_match_every_checksum_row(reference, synthetic_state, synthetic_weights_path):
     assert synthetic_weights_path.name == DEFAULT_FILE_NAME
-    rows = _tsv(reference / "synthetic_weights_checksums.tsv")
-    assert [r["name"] for r in rows] == list(synthetic_state)
-    for r in rows:
-        name = r["name"]
-        value = synthetic_state[name].numpy()
-        assert entry_seed(name) == int(r["crc32_seed"]), name
-        total = value.astype(np.float64)
-        assert total.sum() == pytest.approx(float(r["sum_float64"]), rel=1e-9, abs=1e-12), name
-        assert np.abs(total).sum() == pytest.approx(float(r["sum_abs_float64"]), rel=1e-9,
-                                                    abs=1e-12), name
-        first = value.reshape(-1)[0] if value.ndim else value[()]
-        if value.dtype == np.int64:
-            assert first == int(float(r["first_value"])), name
-        else:
-            assert np.float32(first) == np.float32(float(r["first_value"])), name
+    assert_matches_checksums(reference / "synthetic_weights_checksums.tsv", synthetic_state)
     # The .pth holds exactly what the generator makes (same dtypes, nothing lost on save).
     fresh = synthetic_state_dict()
     assert all(torch.equal(fresh[k], synthetic_state[k]) for k in fresh)

@@ -90,6 +90,8 @@ CHANGES = {
     "src/higherhrnet/model.py": ("edit", "src/higherhrnet/model.py"),
     "weights": ("newer", "resources/weights/synthetic_untrained_higherhrnet_w32_512.pth"),
     "dataset": ("changed", "resources/synthetic/annotations.json"),
+    "test.scales": ("config", "test={scales: [1, 0.5]}"),
+    "model.variant": ("config", "model={variant: w48_640}"),
     "README.md": ("edit", "README.md", "tests/test_disk.py", "bench/bench_disk_peak.py"),
 }
 

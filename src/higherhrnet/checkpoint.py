@@ -29,7 +29,7 @@ _SHOW = 5  # how many names an error lists
 
 
 class CheckpointError(WorkflowError):
-    """A weights file that cannot be used as a HigherHRNet-W32 checkpoint."""
+    """A weights file that cannot be used as a checkpoint of the chosen HigherHRNet."""
 
 
 def _read(path: Path, trusted: bool, mmap: bool) -> Any:
@@ -92,15 +92,35 @@ def load_state_dict_file(path: str | os.PathLike, trusted: bool = False,
     return extract_state_dict(_read(path, trusted, mmap), str(path))
 
 
+def other_layout(state: Mapping[str, torch.Tensor], expected_width: int):
+    """The :class:`~higherhrnet.model.Variant` whose layout ``state`` has, when that is not
+    the expected one (a W48 checkpoint given for a W32 model, or the reverse), else None."""
+    from .model import build_model
+    from .variants import VARIANTS
+
+    for variant in VARIANTS.values():
+        if variant.width == expected_width:
+            continue
+        layout = build_model(variant.name).state_dict()
+        if set(layout) == set(state) and all(
+                tuple(state[k].shape) == tuple(v.shape) for k, v in layout.items()):
+            return variant
+    return None
+
+
 def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor],
                      source: str = "checkpoint") -> "OrderedDict[str, torch.Tensor]":
     """Compare ``state`` with ``model``'s layout; return it ready for a strict load.
+
+    A checkpoint of another variant's layout gets an error naming both layouts.
 
     When only BN ``num_batches_tracked`` counters are missing (old checkpoints), they are
     filled with 0, as PyTorch's BN loader does for old versions (unused in eval mode).
     """
     expected = model.state_dict()
     state = OrderedDict(state)
+    width = getattr(model, "width", 32)
+    name = f"HigherHRNet-W{width}"
     missing = [k for k in expected if k not in state]
     if all(k.endswith(".num_batches_tracked") for k in missing):
         for name in missing:
@@ -114,10 +134,19 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor],
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected keys ({first_few(unexpected, _SHOW)})")
         raise CheckpointError(
-            f"{source}: does not match HigherHRNet-W32 ({len(expected)} entries): "
-            + "; ".join(parts))
+            f"{source}: does not match {name} ({len(expected)} entries): " + "; ".join(parts))
     mismatched = [(k, tuple(state[k].shape), tuple(v.shape))
                   for k, v in expected.items() if state[k].shape != v.shape]
+    if mismatched and (theirs := other_layout(state, width)) is not None:
+        from .variants import VARIANTS
+
+        ours = [v for v in VARIANTS.values() if v.width == width]
+        raise CheckpointError(
+            f"{source}: is a {theirs.layout} checkpoint (model.variant "
+            f"{' or '.join(v.name for v in VARIANTS.values() if v.width == theirs.width)}), "
+            f"but the chosen model is {ours[0].layout if ours else name} (model.variant "
+            f"{' or '.join(v.name for v in ours)}): set model.variant to match the weights, "
+            "or use the weights of the chosen variant")
     if mismatched:
         shown = first_few((f"{k}: checkpoint {list(got)} vs model {list(want)}"
                            for k, got, want in mismatched), _SHOW, sep="; ")
@@ -143,8 +172,8 @@ def load_weights(model: nn.Module, state: Mapping[str, torch.Tensor],
 
 
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
-               trusted: bool = False) -> nn.Module:
-    """Build HigherHRNet-W32, load ``path`` strictly, move it to ``device``; eval mode.
+               trusted: bool = False, variant: str = "w32_512") -> nn.Module:
+    """Build HigherHRNet of ``variant``, load ``path`` strictly, move it to ``device``; eval mode.
 
     Synthetic (untrained) weights load too, with a printed warning; NaN or inf in any
     tensor is an error naming the file and the tensors.
@@ -154,7 +183,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
 
     state = load_state_dict_file(path, trusted=trusted)
     check_finite(state, str(path))
-    model = load_weights(build_model(), state, str(path))
+    model = load_weights(build_model(variant), state, str(path))
     if is_synthetic(state):
         warn_synthetic(str(path), "loaded:")
     return model.to(device).eval()

@@ -67,7 +67,8 @@ class DiskEstimate:
 
 
 def estimate(records: Sequence[ImageRecord], num_shards: int, policy: str, keep_tensors: bool,
-             keep_raw_outputs: bool, shards_in_flight: int, model_bytes: int = 0) -> DiskEstimate:
+             keep_raw_outputs: bool, shards_in_flight: int, model_bytes: int = 0,
+             input_size: int = 512, scales: Sequence[float] = (1.0,)) -> DiskEstimate:
     """Peak bytes of the run's intermediates (see the module docstring) plus ``model_bytes``;
     ``shards_in_flight``: how many shards hold temp tensors or temp raw outputs at once."""
     tensors, raw = [], []
@@ -75,9 +76,10 @@ def estimate(records: Sequence[ImageRecord], num_shards: int, policy: str, keep_
         start, stop = shard_bounds(len(records), shard, num_shards)
         t = r = 0
         for rec in records[start:stop]:
-            g = input_geometry(rec.width, rec.height, policy)
-            t += tensor_bytes(g.input_h, g.input_w)
-            r += raw_output_bytes(g.input_h, g.input_w)
+            for scale in scales:  # the multi-scale test: every scale's tensors and outputs
+                g = input_geometry(rec.width, rec.height, policy, input_size, scale, min(scales))
+                t += tensor_bytes(g.input_h, g.input_w)
+                r += raw_output_bytes(g.input_h, g.input_w)
         tensors.append(t)
         raw.append(r)
 
@@ -143,7 +145,8 @@ def check(est: DiskEstimate, where: str | os.PathLike, free: int, reusable: int 
 
 def check_run(annotations: str | os.PathLike, num_shards: int, policy: str, keep_tensors: bool,
               keep_raw_outputs: bool, shards_in_flight: int, onnx: str | None,
-              results: str | os.PathLike, intermediates: Sequence[str | os.PathLike]) -> DiskEstimate:
+              results: str | os.PathLike, intermediates: Sequence[str | os.PathLike],
+              input_size: int = 512, scales: Sequence[float] = (1.0,)) -> DiskEstimate:
     """The workflow's pre-check: estimate from the annotations' image sizes, the ONNX model
     (counted while ``onnx`` does not exist), free space where ``results`` goes, the space the
     ``intermediates`` folders already hold (replaced, not added to). Raises WorkflowError."""
@@ -153,7 +156,8 @@ def check_run(annotations: str | os.PathLike, num_shards: int, policy: str, keep
     model = ONNX_BYTES if onnx and not Path(onnx).exists() else 0
 
     def plan(keep_raw: bool) -> DiskEstimate:
-        return estimate(records, num_shards, policy, keep_tensors, keep_raw, shards_in_flight, model)
+        return estimate(records, num_shards, policy, keep_tensors, keep_raw, shards_in_flight, model,
+                        input_size, scales)
 
     est = plan(keep_raw_outputs)
     check(est, Path(results).absolute(), free_bytes(results), folder_bytes(intermediates),

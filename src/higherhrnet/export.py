@@ -1,4 +1,4 @@
-"""ONNX export of HigherHRNet-W32 and its check against PyTorch on the Ascend shapes.
+"""ONNX export of HigherHRNet (any variant) and its check against PyTorch on the Ascend shapes.
 
 The graph follows the Ascend port's ``HigherHRNet_pth2onnx.py``: input ``input``
 ``[N,3,H,W]`` with N, H and W dynamic, outputs ``output1`` ``[N,34,H/4,W/4]`` and
@@ -80,10 +80,11 @@ def export_onnx(model: nn.Module, onnx_path: str | os.PathLike, opset: int = DEF
 
 
 def timed_export(model: nn.Module, onnx_path: str | os.PathLike,
-                 opset: int = DEFAULT_OPSET) -> float:
-    """:func:`export_onnx`, returning the seconds it took."""
+                 opset: int = DEFAULT_OPSET, input_size: int = 512) -> float:
+    """:func:`export_onnx` with a square sample input of the model's input size, returning
+    the seconds it took."""
     start = time.perf_counter()
-    export_onnx(model, onnx_path, opset)
+    export_onnx(model, onnx_path, opset, (input_size, input_size))
     return time.perf_counter() - start
 
 
@@ -146,12 +147,14 @@ def check_export(onnx_path: str | os.PathLike, model: nn.Module,
     return report
 
 
-def parse_shapes(spec: str | Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """``ascend17`` or ``HxW[,HxW...]`` -> list of (H, W)."""
+def parse_shapes(spec: str | Sequence[tuple[int, int]],
+                 policy_shapes: Sequence[tuple[int, int]] = ASCEND_SHAPES) -> list[tuple[int, int]]:
+    """``ascend17`` (``policy_shapes``: the variant's shape set) or ``HxW[,HxW...]`` ->
+    list of (H, W)."""
     if not isinstance(spec, str):
         return list(spec)
     if spec == "ascend17":
-        return list(ASCEND_SHAPES)
+        return list(policy_shapes)
     shapes = []
     for item in spec.split(","):
         try:

@@ -3,13 +3,15 @@
 One JSON file per shard::
 
     {"format": "higherhrnet-manifest/1", "shape_policy": "ascend17",
-     "shard": 0, "num_shards": 4,
+     "shard": 0, "num_shards": 4, "input_size": 512, "scale": 1.0, "min_scale": 1.0,
      "images": [{"stem": "000000000785", "image_id": 785, "file_name": "000000000785.jpg",
                  "width": 640, "height": 425, "input_w": 768, "input_h": 512,
                  "center": [320, 213], "scale": [4.25, 2.125]}, ...]}
 
 The stem is the COCO image id zero-padded to 12 digits; it names the ``.npy`` tensors and
-the inference outputs (``<stem>_0.npy``, ``<stem>_1.npy``).
+the inference outputs (``<stem>_0.npy``, ``<stem>_1.npy``). ``input_size``, ``scale`` and
+``min_scale`` say which scale of which test the sizes are for (multi-scale test); a manifest
+written before they existed is the one-scale test at 512.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from .atomic import write_json
 from .errors import WorkflowError, first_few
 from .jsonfile import read_json
-from .shapes import Geometry
+from .shapes import INPUT_SIZE, Geometry, input_geometry
 
 FORMAT = "higherhrnet-manifest/1"
 
@@ -58,6 +60,15 @@ class Manifest:
     shape_policy: str
     shard: int = 0
     num_shards: int = 1
+    input_size: int = INPUT_SIZE
+    scale: float = 1.0
+    min_scale: float = 1.0
+
+    def base_geometry(self, entry: ManifestEntry) -> Geometry:
+        """The entry's geometry at scale 1 of this manifest's test: the size every scale's
+        maps are projected to (the reference's ``base_size``)."""
+        return input_geometry(entry.width, entry.height, self.shape_policy, self.input_size,
+                              1.0, self.min_scale)
 
     def write(self, path: str | os.PathLike) -> None:
         write_json(path, {
@@ -65,6 +76,9 @@ class Manifest:
             "shape_policy": self.shape_policy,
             "shard": self.shard,
             "num_shards": self.num_shards,
+            "input_size": self.input_size,
+            "scale": self.scale,
+            "min_scale": self.min_scale,
             "images": [asdict(e) for e in self.entries],
         })
 
@@ -83,7 +97,9 @@ class Manifest:
             item = dict(item, center=tuple(item["center"]), scale=tuple(item["scale"]))
             entries.append(ManifestEntry(**item))
         return cls(entries, data.get("shape_policy", "ascend17"),
-                   int(data.get("shard", 0)), int(data.get("num_shards", 1)))
+                   int(data.get("shard", 0)), int(data.get("num_shards", 1)),
+                   int(data.get("input_size", INPUT_SIZE)), float(data.get("scale", 1.0)),
+                   float(data.get("min_scale", 1.0)))
 
     def check_tensors(self, folder: str | os.PathLike,
                       path: str | os.PathLike = "the manifest") -> None:

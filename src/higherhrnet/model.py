@@ -1,4 +1,4 @@
-"""HigherHRNet-W32 (input 512) in PyTorch.
+"""HigherHRNet-W32 (input 512) in PyTorch, and the reference's larger W32-640 / W48-640.
 
 Written from the architecture in docs/reference.md, "Model and checkpoint". The module tree is laid out so that ``state_dict()`` has exactly the names,
 shapes, dtypes and order of the official ``pose_higher_hrnet_w32_512.pth`` (1810 entries),
@@ -9,6 +9,11 @@ returns ``[output0, output1]``:
 
 - ``output0`` ``[N,34,H/4,W/4]``: channels 0..16 heatmaps, 17..33 per-joint tags;
 - ``output1`` ``[N,17,H/2,W/2]``: heatmaps at twice the resolution.
+
+Variants (``model.variant``; ../shared/reference/variants/README.md): ``w32_512`` (the
+guide's), ``w32_640`` (the same network and state-dict layout, input size 640) and
+``w48_640`` (branch channels 48/96/192/384, 48 deconv channels, input 640; 1810 entries
+too). :data:`~higherhrnet.variants.VARIANTS` holds what differs.
 """
 
 from __future__ import annotations
@@ -19,21 +24,24 @@ import torch
 from torch import nn
 
 from .coco import NUM_KEYPOINTS
+from .variants import DEFAULT_VARIANT, get_variant
 
 BN_MOMENTUM = 0.1
 BN_EPS = 1e-5
 
 STEM_CHANNELS = 64
 LAYER1_BLOCKS = 4
-# (number of modules, channels per branch); every branch has BLOCKS_PER_BRANCH BasicBlocks.
-STAGES: tuple[tuple[int, tuple[int, ...]], ...] = (
-    (1, (32, 64)),
-    (4, (32, 64, 128)),
-    (3, (32, 64, 128, 256)),
-)
+#: Modules per stage (stages 2, 3, 4); stage s has s branches.
+STAGE_MODULES = (1, 4, 3)
 BLOCKS_PER_BRANCH = 4
-DECONV_CHANNELS = 32
 DECONV_BLOCKS = 4
+
+
+def stages(width: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """(number of modules, channels per branch) of stages 2-4 for HRNet-W``width``; every
+    branch has BLOCKS_PER_BRANCH BasicBlocks."""
+    return tuple((m, tuple(width * 2 ** b for b in range(n + 2)))
+                 for n, m in enumerate(STAGE_MODULES))
 
 
 def _bn(channels: int) -> nn.BatchNorm2d:
@@ -165,10 +173,13 @@ def _transition(prev: Sequence[int], new: Sequence[int]) -> nn.ModuleList:
 
 
 class HigherHRNet(nn.Module):
-    """HigherHRNet-W32: HRNet backbone, 1/4 head (heatmaps + tags), one deconv to 1/2."""
+    """HigherHRNet-W``width``: HRNet backbone, 1/4 head (heatmaps + tags), one deconv to 1/2."""
 
-    def __init__(self, num_joints: int = NUM_KEYPOINTS):
+    def __init__(self, num_joints: int = NUM_KEYPOINTS, width: int = 32):
         super().__init__()
+        self.width = width
+        self.stage_layout = stages(width)
+        deconv_channels = width
         self.conv1 = nn.Conv2d(3, STEM_CHANNELS, kernel_size=3, stride=2, padding=1, bias=False)
         self.bn1 = _bn(STEM_CHANNELS)
         self.conv2 = nn.Conv2d(STEM_CHANNELS, STEM_CHANNELS, kernel_size=3, stride=2, padding=1,
@@ -186,8 +197,8 @@ class HigherHRNet(nn.Module):
         )
 
         prev: tuple[int, ...] = (width,)
-        for s, (num_modules, channels) in enumerate(STAGES, start=1):
-            last_stage = s == len(STAGES)
+        for s, (num_modules, channels) in enumerate(self.stage_layout, start=1):
+            last_stage = s == len(self.stage_layout)
             setattr(self, f"transition{s}", _transition(prev, channels))
             setattr(self, f"stage{s + 1}", nn.Sequential(*[
                 HighResolutionModule(channels, all_outputs=not (last_stage and m == num_modules - 1))
@@ -199,24 +210,24 @@ class HigherHRNet(nn.Module):
         # Registered before deconv_layers: this is the checkpoint's state-dict order.
         self.final_layers = nn.ModuleList([
             nn.Conv2d(features, 2 * num_joints, kernel_size=1),  # heatmaps + tags
-            nn.Conv2d(DECONV_CHANNELS, num_joints, kernel_size=1),  # heatmaps only
+            nn.Conv2d(deconv_channels, num_joints, kernel_size=1),  # heatmaps only
         ])
         deconv_in = features + 2 * num_joints
         self.deconv_layers = nn.ModuleList([nn.Sequential(
             nn.Sequential(
-                nn.ConvTranspose2d(deconv_in, DECONV_CHANNELS, kernel_size=4, stride=2,
+                nn.ConvTranspose2d(deconv_in, deconv_channels, kernel_size=4, stride=2,
                                    padding=1, output_padding=0, bias=False),
-                _bn(DECONV_CHANNELS),
+                _bn(deconv_channels),
                 nn.ReLU(inplace=True),
             ),
-            *[nn.Sequential(BasicBlock(DECONV_CHANNELS)) for _ in range(DECONV_BLOCKS)],
+            *[nn.Sequential(BasicBlock(deconv_channels)) for _ in range(DECONV_BLOCKS)],
         )])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = self.relu(self.bn1(self.conv1(x)))
         x = self.relu(self.bn2(self.conv2(x)))
         xs = [self.layer1(x)]
-        for s in range(1, len(STAGES) + 1):
+        for s in range(1, len(self.stage_layout) + 1):
             transition = getattr(self, f"transition{s}")
             xs = [t(xs[i] if i < len(xs) else xs[-1]) for i, t in enumerate(transition)]
             xs = getattr(self, f"stage{s + 1}")(xs)
@@ -227,6 +238,6 @@ class HigherHRNet(nn.Module):
         return [output0, output1]
 
 
-def build_model() -> HigherHRNet:
-    """A freshly initialised HigherHRNet-W32 in eval mode (load weights before use)."""
-    return HigherHRNet().eval()
+def build_model(variant: str = DEFAULT_VARIANT) -> HigherHRNet:
+    """A freshly initialised HigherHRNet of ``variant`` in eval mode (load weights before use)."""
+    return HigherHRNet(width=get_variant(variant).width).eval()

@@ -26,8 +26,10 @@ GUIDE_SETUP = "Ascend 310P3, batch 1, AOE-tuned .om (the guide's 性能(aoe) col
 INPUT_STEM = "000000000000"
 
 
-def parse_shapes(values: Sequence[str], compiled=ASCEND_SHAPES) -> list[tuple[int, int]]:
-    """``["512x512", ...]`` (HxW) -> shapes; empty = every compiled shape. Each must be one."""
+def parse_shapes(values: Sequence[str], compiled=ASCEND_SHAPES,
+                 any_shape: bool = False) -> list[tuple[int, int]]:
+    """``["512x512", ...]`` (HxW) -> shapes; empty = every compiled shape. Each must be one,
+    unless ``any_shape`` (engines that take any multiple of 32)."""
     if not values:
         return list(compiled)
     out = []
@@ -36,9 +38,13 @@ def parse_shapes(values: Sequence[str], compiled=ASCEND_SHAPES) -> list[tuple[in
             h, w = (int(x) for x in str(v).lower().split("x"))
         except ValueError:
             raise WorkflowError(f"benchmark shape {v!r}: write HxW, e.g. 512x768") from None
+        if any_shape and h > 0 and w > 0 and not (h % 32 or w % 32):
+            out.append((h, w))
+            continue
         if (h, w) not in compiled:
             raise WorkflowError(f"benchmark shape {v}: not one of the {len(compiled)} compiled "
-                                "shapes (512x512..512x1024, 576x512..1024x512)")
+                                "shapes (for W32-512 at one scale 512x512..512x1024, "
+                                "576x512..1024x512; see model.variant, test.scales)")
         out.append((h, w))
     return out
 

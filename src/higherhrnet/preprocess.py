@@ -20,7 +20,7 @@ from .image_folder import LISTING_FORMAT
 from .images import check_size, read_image_rgb
 from .manifest import Manifest, ManifestEntry
 from .progress import Progress
-from .shapes import SHAPE_POLICIES, input_geometry
+from .shapes import INPUT_SIZE, SHAPE_POLICIES, input_geometry
 from .transforms import flip_width, to_normalized_tensor, warp_to_input
 
 
@@ -29,8 +29,11 @@ def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLi
                      flip_out_dir: str | os.PathLike | None = None,
                      manifest_path: str | os.PathLike,
                      shard: int = 0, num_shards: int = 1,
-                     policy: str = "ascend17") -> Manifest:
-    """Preprocess shard ``shard`` of ``num_shards`` of the images in ``annotations``.
+                     policy: str = "ascend17", input_size: int = INPUT_SIZE,
+                     scale: float = 1.0, min_scale: float = 1.0) -> Manifest:
+    """Preprocess shard ``shard`` of ``num_shards`` of the images in ``annotations``, at
+    ``scale`` of a test whose smallest scale is ``min_scale`` (the multi-scale test; 1, 1:
+    the one-scale test) for a network of ``input_size`` (512, or 640 for the larger models).
 
     Writes through atomic renames, so an interrupted run leaves no half-written tensor.
     With neither ``out_dir`` nor ``flip_out_dir`` only the manifest is written (the images
@@ -40,6 +43,9 @@ def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLi
     """
     if policy not in SHAPE_POLICIES:
         raise WorkflowError(f"unknown shape policy {policy!r}; choose one of {SHAPE_POLICIES}")
+    if not 0 < min_scale <= scale:
+        raise WorkflowError(f"scale {scale:g} with smallest scale {min_scale:g}: need "
+                            "0 < min_scale <= scale")
     coco = load_keypoint_annotations(annotations)
     records = image_records(coco)
     if coco.get("format") == LISTING_FORMAT:  # own images / video: one shard's listing
@@ -63,7 +69,7 @@ def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLi
         path = images_dir / rec.file_name
         img = read_image_rgb(path)
         check_size(img, path, rec.width, rec.height)
-        geom = input_geometry(img.shape[1], img.shape[0], policy)
+        geom = input_geometry(img.shape[1], img.shape[0], policy, input_size, scale, min_scale)
         entry = ManifestEntry.from_geometry(rec.id, rec.file_name, geom)
         if outs:
             tensor = to_normalized_tensor(warp_to_input(img, geom))
@@ -75,7 +81,8 @@ def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLi
         progress.update()
     if not records:
         print(f"{label}: empty shard (0 images)", file=sys.stderr)
-    manifest = Manifest(entries, policy, shard, num_shards)
+    manifest = Manifest(entries, policy, shard, num_shards, input_size, float(scale),
+                        float(min_scale))
     manifest.write(manifest_path)
     return manifest
 

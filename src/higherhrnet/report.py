@@ -10,6 +10,7 @@ from pathlib import Path
 from .errors import WorkflowError
 from .evaluate import GUIDE, METRICS
 from .jsonfile import read_json
+from .variants import get_variant
 
 
 
@@ -25,7 +26,20 @@ def read_metrics(path: str | Path) -> dict[str, float]:
     return {m: float(data[m]) for m in METRICS}
 
 
-def metrics_html(metrics: dict[str, float], *, weights: str, dataset: str, backend: str) -> str:
+def model_line(variant: str, scales) -> str:
+    """The model and test of the run, with the reference's AP for that combination."""
+    v = get_variant(variant)
+    test = ", ".join(f"{float(s):g}" for s in sorted(scales))
+    ap = v.reference_ap(scales)
+    ref = (f"reference AP (COCO val2017, flip test, HigherHRNet README): {ap:.1f}"
+           if ap is not None else "the reference reports no AP for these scales "
+           f"(it does for [1]: {v.ap_one_scale:.1f} and [0.5, 1, 2]: {v.ap_multi_scale:.1f})")
+    return (f"<p>Model {html.escape(v.title)} (model.variant {html.escape(v.name)}), test "
+            f"scales [{html.escape(test)}]: {ref}.</p>")
+
+
+def metrics_html(metrics: dict[str, float], *, weights: str, dataset: str, backend: str,
+                 variant: str = "w32_512", scales=(1.0,)) -> str:
     rows = []
     for m in METRICS:
         ours = 100.0 * metrics[m]
@@ -45,7 +59,8 @@ def metrics_html(metrics: dict[str, float], *, weights: str, dataset: str, backe
     return (
         "<html><body>"
         f"<h3>COCO keypoint metrics: dataset {html.escape(dataset)}, backend "
-        f"{html.escape(backend)}, weights {html.escape(weights)}</h3>{warning}"
+        f"{html.escape(backend)}, weights {html.escape(weights)}</h3>"
+        f"{model_line(variant, scales)}{warning}"
         "<table border='1' cellpadding='4'><tr><th>metric</th><th>this run (%)</th>"
         "<th>guide (%)</th><th>difference</th></tr>" + "".join(rows) + "</table>"
         "</body></html>\n"

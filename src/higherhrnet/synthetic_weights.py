@@ -1,8 +1,10 @@
-"""Deterministic synthetic (UNTRAINED) weights for HigherHRNet-W32-512.
+"""Deterministic synthetic (UNTRAINED) weights for HigherHRNet-W32-512 and the other variants.
 
 Implements ``../shared/reference/SYNTHETIC_WEIGHTS.md``: every state-dict entry gets its own
 NumPy PCG64 generator seeded with ``zlib.crc32(name)``, one float64 draw of the full shape,
-a per-kind scale, then a cast to float32. They let the whole workflow run offline; their
+a per-kind scale, then a cast to float32. The same rule applied to the W48 layout gives the
+W48-640 weights (``../shared/reference/variants/synthetic_weights_w48_640_checksums.tsv``);
+W32-640 has the W32 layout, so the W32 weights. They let the whole workflow run offline; their
 keypoints are noise, so every place that writes or loads them says so.
 
 Detection (:func:`is_synthetic`) recomputes a few small entries and compares them exactly,
@@ -26,6 +28,11 @@ import torch
 from .atomic import atomic_open
 
 DEFAULT_FILE_NAME = "synthetic_untrained_higherhrnet_w32_512.pth"
+
+
+def default_file_name(variant: str = "w32_512") -> str:
+    return f"synthetic_untrained_higherhrnet_{variant}.pth"
+
 WARNING = ("SYNTHETIC UNTRAINED WEIGHTS (deterministic random, SYNTHETIC_WEIGHTS.md): "
            "outputs are noise, keypoints and AP are meaningless")
 # Small entries recomputed by is_synthetic(); any trained checkpoint differs in all of them.
@@ -55,17 +62,16 @@ def synthetic_entry(name: str, shape: tuple[int, ...]) -> np.ndarray:
     return value.astype(np.float32)
 
 
-def _layout() -> "OrderedDict[str, tuple[int, ...]]":
+def _layout(variant: str) -> "OrderedDict[str, tuple[int, ...]]":
     from .model import build_model
 
-    return OrderedDict((k, tuple(v.shape)) for k, v in build_model().state_dict().items())
+    return OrderedDict((k, tuple(v.shape)) for k, v in build_model(variant).state_dict().items())
 
 
-def synthetic_state_dict() -> "OrderedDict[str, torch.Tensor]":
-    """The full synthetic state dict, in the model's state-dict order."""
-    return OrderedDict(
-        (name, torch.from_numpy(synthetic_entry(name, shape))) for name, shape in _layout().items()
-    )
+def synthetic_state_dict(variant: str = "w32_512") -> "OrderedDict[str, torch.Tensor]":
+    """The full synthetic state dict of ``variant``, in the model's state-dict order."""
+    return OrderedDict((name, torch.from_numpy(synthetic_entry(name, shape)))
+                       for name, shape in _layout(variant).items())
 
 
 def warn_synthetic(source: str, action: str) -> None:
@@ -73,16 +79,18 @@ def warn_synthetic(source: str, action: str) -> None:
     print(f"WARNING: {source} {action} {WARNING}", file=sys.stderr)
 
 
-def write_synthetic_weights(path: str | os.PathLike | None = None) -> Path:
-    """Write the synthetic weights as a plain state-dict .pth (atomically); return the path.
+def write_synthetic_weights(path: str | os.PathLike | None = None,
+                            variant: str = "w32_512") -> Path:
+    """Write the synthetic weights of ``variant`` as a plain state-dict .pth (atomically);
+    return the path.
 
-    A directory (or None: the current directory) gets :data:`DEFAULT_FILE_NAME`.
+    A directory (or None: the current directory) gets :func:`default_file_name`.
     """
     as_dir = path is None or str(path).endswith(("/", os.sep)) or Path(path).is_dir()
     path = Path(path if path is not None else ".")
     if as_dir:
-        path = path / DEFAULT_FILE_NAME
-    state = synthetic_state_dict()
+        path = path / default_file_name(variant)
+    state = synthetic_state_dict(variant)
     with atomic_open(path, "wb") as fh:
         torch.save(state, fh)
     warn_synthetic(str(path), "written:")

@@ -42,7 +42,7 @@ from typing import Sequence
 from .. import ais_bench_paths
 from ..atomic import write_json
 from ..errors import WorkflowError, first_few
-from ..shapes import ASCEND_SHAPES
+from ..shapes import ASCEND_SHAPES, shape_set
 from .common import (SELECT_HINT, check_dirname, check_model_file, clear_outputs,
                      discover_inputs, summary_path, verify_outputs)
 
@@ -75,11 +75,37 @@ print("AIS_BENCH_PROBE " + json.dumps(out))
 """
 
 
-def shape_list(policy: str = "ascend17") -> tuple[tuple[int, int], ...]:
+def shape_list(policy: str = "ascend17", input_size: int = 512,
+               scales: Sequence[float] = (1.0,)) -> tuple[tuple[int, int], ...]:
+    """The input shapes to compile: the ``ascend17`` policy's set for the model's input size
+    and the test's scales (17 for W32-512 at one scale; :func:`higherhrnet.shapes.shape_set`)."""
     if policy != "ascend17":
         raise WorkflowError(f"shape policy {policy!r}: the Ascend backend compiles a fixed set "
                             "of input shapes; use the `ascend17` shape policy with it")
-    return ASCEND_SHAPES
+    try:
+        return shape_set(input_size, scales)
+    except ValueError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+def add_shape_args(parser) -> None:
+    """``--variant`` and ``--scales`` of the ATC/AOE stage CLIs: which shapes to compile."""
+    from ..variants import DEFAULT_VARIANT, VARIANTS
+
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default=DEFAULT_VARIANT,
+                        help="the model: its input size picks the shapes (default %(default)s)")
+    parser.add_argument("--scales", default="1",
+                        help="the test's scale factors, comma-separated: their shapes are "
+                             "compiled too (default 1)")
+
+
+def shapes_from_args(args) -> tuple[tuple[int, int], ...]:
+    """The shapes :func:`add_shape_args`'s flags (and ``--shape-policy``) ask for."""
+    from ..variants import get_variant
+    from ..shapes import parse_scales
+
+    return shape_list(getattr(args, "shape_policy", "ascend17"),
+                      get_variant(args.variant).input_size, parse_scales(args.scales))
 
 
 def dynamic_dims(shapes: Sequence[tuple[int, int]] = ASCEND_SHAPES) -> str:
@@ -89,14 +115,16 @@ def dynamic_dims(shapes: Sequence[tuple[int, int]] = ASCEND_SHAPES) -> str:
 
 def atc_argv(onnx: str | os.PathLike, output_prefix: str | os.PathLike, soc_version: str,
              shape_policy: str = "ascend17", precision_mode: str | None = None,
-             extra_args: Sequence[str] = ()) -> list[str]:
-    """The guide's ATC command as an argument vector (no shell quoting needed)."""
+             extra_args: Sequence[str] = (),
+             shapes: Sequence[tuple[int, int]] | None = None) -> list[str]:
+    """The guide's ATC command as an argument vector (no shell quoting needed); ``shapes``
+    (default: the policy's 17) are the ``--dynamic_dims``."""
     if not soc_version:
         raise WorkflowError("--soc-version is required (e.g. Ascend310P3; `npu-smi info` "
                             "shows the chip)")
     argv = ["atc", "--framework=5", f"--model={onnx}", f"--output={output_prefix}",
             "--input_format=ND", "--input_shape=input:1,3,-1,-1",
-            f"--dynamic_dims={dynamic_dims(shape_list(shape_policy))}",
+            f"--dynamic_dims={dynamic_dims(shapes or shape_list(shape_policy))}",
             f"--soc_version={soc_version}"]
     if precision_mode:
         argv.append(f"--precision_mode={precision_mode}")
@@ -236,13 +264,16 @@ def cann_python_warning(cann_env: str | os.PathLike | None, python: str = "pytho
 def compile_om(onnx: str | os.PathLike, output_prefix: str | os.PathLike, soc_version: str,
                log: str | os.PathLike, shape_policy: str = "ascend17",
                precision_mode: str | None = None, extra_args: Sequence[str] = (),
-               cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV) -> Path:
-    """ATC: ``onnx`` -> ``<output_prefix>.om`` (the 17 shapes of the policy)."""
+               cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV,
+               shapes: Sequence[tuple[int, int]] | None = None) -> Path:
+    """ATC: ``onnx`` -> ``<output_prefix>.om`` (``shapes``; default the policy's 17)."""
     onnx = check_model_file(onnx, "ONNX model")
-    argv = atc_argv(onnx, output_prefix, soc_version, shape_policy, precision_mode, extra_args)
+    shapes = shapes or shape_list(shape_policy)
+    argv = atc_argv(onnx, output_prefix, soc_version, shape_policy, precision_mode, extra_args,
+                    shapes)
     Path(output_prefix).parent.mkdir(parents=True, exist_ok=True)
     clear_om(output_prefix)
-    print(f"compile_om: atc for {soc_version} ({len(ASCEND_SHAPES)} shapes), log {log}",
+    print(f"compile_om: atc for {soc_version} ({len(shapes)} shapes), log {log}",
           file=sys.stderr, flush=True)
     warning = cann_python_warning(cann_env)
     if warning:
@@ -254,20 +285,22 @@ def compile_om(onnx: str | os.PathLike, output_prefix: str | os.PathLike, soc_ve
 
 
 def aoe_argv(onnx: str | os.PathLike, output_prefix: str | os.PathLike, job_type: int,
-             shape_policy: str = "ascend17", extra_args: Sequence[str] = ()) -> list[str]:
+             shape_policy: str = "ascend17", extra_args: Sequence[str] = (),
+             shapes: Sequence[tuple[int, int]] | None = None) -> list[str]:
     """AOE on the ONNX model with ATC's shape options (aoepar_16_020)."""
     if job_type not in (1, 2):
         raise WorkflowError(f"aoe --job_type={job_type}: 1 (subgraph) or 2 (operator)")
     return ["aoe", "--framework=5", f"--model={onnx}", f"--job_type={job_type}",
             "--input_format=ND", "--input_shape=input:1,3,-1,-1",
-            f"--dynamic_dims={dynamic_dims(shape_list(shape_policy))}",
+            f"--dynamic_dims={dynamic_dims(shapes or shape_list(shape_policy))}",
             f"--output={output_prefix}", *extra_args]
 
 
 def tune_om(onnx: str | os.PathLike, output_prefix: str | os.PathLike, mode: str,
             log: str | os.PathLike, shape_policy: str = "ascend17",
             extra_args: Sequence[str] = (),
-            cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV) -> tuple[Path, dict]:
+            cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV,
+            shapes: Sequence[tuple[int, int]] | None = None) -> tuple[Path, dict]:
     """AOE tuning (``mode``: subgraph, operator or both, in that order) -> tuned ``.om``.
 
     Each AOE run tunes the ONNX model with the compiled shapes and writes ``<prefix>.om``;
@@ -286,7 +319,7 @@ def tune_om(onnx: str | os.PathLike, output_prefix: str | os.PathLike, mode: str
     for job_type in AOE_JOB_TYPES[mode]:
         name = {1: "subgraph", 2: "operator"}[job_type]
         clear_om(output_prefix)
-        argv = aoe_argv(onnx, output_prefix, job_type, shape_policy, extra_args)
+        argv = aoe_argv(onnx, output_prefix, job_type, shape_policy, extra_args, shapes)
         part = log.with_name(f"{log.stem}.{name}{log.suffix or '.log'}")
         print(f"tune_om: aoe {name} tuning (--job_type={job_type}), log {part}",
               file=sys.stderr, flush=True)
@@ -350,8 +383,10 @@ def run_ascend(model_om: str | os.PathLike, input_dir: str | os.PathLike,
                output: str | os.PathLike, dirname: str, device: int | None = None,
                log: str | os.PathLike | None = None,
                cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV,
-               python: str = "python3", progress: bool = True) -> dict:
-    """One inference run with ais_bench; verifies outputs, annotates and returns the summary."""
+               python: str = "python3", progress: bool = True,
+               compiled: Sequence[tuple[int, int]] = ASCEND_SHAPES) -> dict:
+    """One inference run with ais_bench; verifies outputs, annotates and returns the summary.
+    ``compiled``: the shapes the .om holds (every input must have one of them)."""
     check_dirname(dirname)
     inputs = discover_inputs(input_dir)
     # ais_bench runs every *.npy|*.NPY|*.bin|*.BIN of the folder (ASCEND_TOOLS.md); the
@@ -362,13 +397,14 @@ def run_ascend(model_om: str | os.PathLike, input_dir: str | os.PathLike,
         raise WorkflowError(f"{input_dir}: ais_bench would also run {len(others)} file(s) "
                             f"that are not <stem>.npy tensors: {first_few(others)}; remove "
                             "them (it takes every .npy/.NPY/.bin/.BIN of the folder)")
-    compiled = set(ASCEND_SHAPES)
+    compiled = set(compiled)
     for item in inputs:
         if item.hw not in compiled:
             raise WorkflowError(
                 f"{item.path}: input is {item.hw[0]}x{item.hw[1]} (HxW), not one of the "
-                f"{len(compiled)} shapes the .om is compiled for (ascend17 shape policy: "
-                "512x512..512x1024, 576x512..1024x512); preprocess with shape_policy ascend17")
+                f"{len(compiled)} shapes the .om is compiled for (ascend17 shape policy of the "
+                "model's input size and test.scales, e.g. 512x512..512x1024, "
+                "576x512..1024x512 for W32-512); preprocess with shape_policy ascend17")
     model_om = check_model_file(model_om, "Ascend offline model (.om)")
     log = Path(log) if log else Path(output) / f"{dirname}.ais_bench.log"
     index, where = resolve_device(device)

@@ -30,7 +30,8 @@ class TorchEngine:
     backend = "torch"
 
     def __init__(self, weights: str | os.PathLike, threads: int | None = None,
-                 providers: str = "cpu", device: int | None = None):
+                 providers: str = "cpu", device: int | None = None,
+                 variant: str = "w32_512"):
         torch = import_torch()
         self.torch = torch
         if providers not in ACCELERATORS:
@@ -56,7 +57,7 @@ class TorchEngine:
         from ..checkpoint import load_model
 
         t0 = time.perf_counter()
-        model = load_model(self.weights)
+        model = load_model(self.weights, variant=variant)
         self.model = model.to(self.device).eval()
         self.startup_s = time.perf_counter() - t0
 

@@ -1,7 +1,8 @@
 """What the fast grouping reads from one image's aggregated maps (declared, not implied).
 
 :class:`Maps` is implemented by :class:`.aggregate.Aggregated` (tiles and point tags
-computed on demand); tests implement it over dense arrays.  Flat indices are row-major
+computed on demand); :class:`DenseMaps` implements it over dense arrays (the multi-scale
+test's averaged maps, :mod:`.multiscale`, and crafted maps in tests).  Flat indices are row-major
 over the network input size ``H x W``; ``j`` is a joint id or an array of them broadcast
 with the indices.  Every value returned is bit-identical to the dense reference maps of
 :func:`.reference.aggregate` (``det [17,H,W]``, ``tags [17,H,W,2]``).
@@ -12,6 +13,8 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+
+from .heatmap_tiles import block_reduce, dense_peaks
 
 
 class Heatmaps(Protocol):
@@ -44,3 +47,45 @@ class Maps(Protocol):
     def tag_block_bounds(self, j: int, block: int) -> tuple[np.ndarray, np.ndarray]:
         """Per ``block`` x ``block`` block: lower and upper bounds of each tag component,
         ``[H/block, W/block, 2]`` each."""
+
+
+class DenseHeatmaps:
+    """:class:`~higherhrnet.postprocess.maps.Heatmaps` over a dense ``[C,H,W]`` array."""
+
+    def __init__(self, det: np.ndarray):
+        self.det = det
+        self.shape = det.shape
+        self._flat = det.reshape(det.shape[0], -1)
+        self._all = det.reshape(-1)
+
+    def peaks(self, threshold: float, nms_pad: int):
+        return dense_peaks(self.det, threshold, nms_pad)
+
+    def at(self, j, flat: np.ndarray) -> np.ndarray:
+        if np.ndim(j) == 0:
+            return self._flat[j][np.asarray(flat, dtype=np.intp)]
+        return self._all[np.asarray(j) * self._flat.shape[1] + np.asarray(flat, dtype=np.intp)]
+
+    def block_bound(self, j: int, b: int) -> np.ndarray:
+        return block_reduce(self.det[j], b, np.maximum)
+
+    def materialize(self) -> np.ndarray:
+        return self.det
+
+
+class DenseMaps:
+    """:class:`~higherhrnet.postprocess.maps.Maps` over dense ``det [17,H,W]`` and
+    ``tags [17,H,W,2]``."""
+
+    def __init__(self, det: np.ndarray, tags: np.ndarray):
+        self.det = det
+        self.tags = tags
+        self.heatmaps = DenseHeatmaps(det)
+
+    def tags_at(self, j, flat: np.ndarray) -> np.ndarray:
+        t = self.tags.reshape(self.tags.shape[0], -1, self.tags.shape[-1])
+        return t[j, np.asarray(flat, dtype=np.intp)]
+
+    def tag_block_bounds(self, j: int, block: int):
+        return (block_reduce(self.tags[j], block, np.minimum),
+                block_reduce(self.tags[j], block, np.maximum))
