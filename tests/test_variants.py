@@ -99,3 +99,25 @@ def test_w48_onnx_export_matches_pytorch(tmp_path, w48_model, w48_forward):
     got = ort_session(onnx_path).run(None, {"input": data["input"]})
     for i in range(2):
         np.testing.assert_allclose(got[i], outputs[i], atol=1e-3, rtol=1e-3)
+
+
+def test_ascend_compiles_the_variants_shapes():
+    """ATC's --dynamic_dims: the guide's 17 for W32-512, the size rule's set at 640 and with
+    scales (the Ascend backend's shape check uses the same set)."""
+    import argparse
+
+    from higherhrnet.backends.ascend import add_shape_args, atc_argv, shapes_from_args
+
+    def dims(*argv):
+        parser = argparse.ArgumentParser()
+        add_shape_args(parser)
+        shapes = shapes_from_args(parser.parse_args(list(argv)))
+        arg = [a for a in atc_argv("m.onnx", "out", "Ascend310P3", shapes=shapes)
+               if a.startswith("--dynamic_dims=")][0]
+        return arg.removeprefix("--dynamic_dims=").split(";")
+
+    assert dims() == [f"{h},{w}" for h, w in shape_set()]
+    assert len(dims()) == 17 and dims()[0] == "1024,512"
+    assert len(dims("--variant", "w48_640")) == 21 and dims("--variant", "w48_640")[0] == "1280,640"
+    multi = dims("--variant", "w32_640", "--scales", "2,1,0.5")
+    assert len(multi) == 33 and "2560,1280" in multi and "320,320" in multi

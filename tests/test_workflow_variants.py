@@ -2,7 +2,7 @@
 images of the 8-image sample set, and what a change of test.scales re-runs.
 
 To fit the CI time, one module-scoped run covers both: W48-640 (synthetic weights) with the
-multi-scale test at scales [1, 0.5], on 3 of the sample's images in 2 shards, on the torch
+multi-scale test at scales [1, 0.5], on 2 of the sample's images in 2 shards, on the torch
 backend (W48-640's ONNX export is checked in tests/test_variants.py; the ONNX Runtime
 path of a scales or variant change, export or not, is the README table's rows, checked by
 tests/test_rerun.py).
@@ -52,7 +52,7 @@ def plan(work, config) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def variant_run(tmp_path_factory, coco_sample):
     work = tmp_path_factory.mktemp("wf_variants")
-    config = [dataset_config(coco_sample, sample_subset(coco_sample, work, 3)),
+    config = [dataset_config(coco_sample, sample_subset(coco_sample, work, 2)),
               "benchmark_model={enabled: false}", "backend=torch", "model={variant: w48_640}"]
     scales = ["test={scales: [1, 0.5]}"]
     snakemake(work, "--cores", "2", configfile=CONFIGS / "coco_sample.yaml",
@@ -66,7 +66,7 @@ def test_w48_640_multiscale_run_end_to_end(variant_run):
     assert (work / "resources/weights/synthetic_untrained_higherhrnet_w48_640.pth").is_file()
     results = json.loads((work / RUN / "keypoints_results.json").read_text())
     assert results and all(len(r["keypoints"]) == 51 for r in results)
-    assert {r["image_id"] for r in results} <= {785, 40083, 196141}
+    assert {r["image_id"] for r in results} <= {785, 40083}
     metrics = json.loads((work / RUN / "metrics.json").read_text())
     assert 0.0 <= metrics["AP"] <= 1.0
     page = (work / RUN / "metrics.html").read_text()

@@ -10,7 +10,9 @@
     results bit for bit;
 * :mod:`.params`: the grouping parameters (defaults from the config schema);
   :mod:`.assignment`: the Munkres solver both paths use;
-* :mod:`.coco_results`: predictions back to image pixels and into COCO results.
+* :mod:`.coco_results`: predictions back to image pixels and into COCO results;
+* :mod:`.multiscale`: the reference's multi-scale test (several scales' outputs of one
+  shard averaged at the scale-1 size, then the same parser over :class:`.maps.DenseMaps`).
 
 Nothing is imported here, so a module of the package can be imported on its own.
 """
