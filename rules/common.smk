@@ -434,9 +434,9 @@ check_backend_tools()
 # What bounds the preprocessed shards in flight, whatever --cores is (issue 17): preprocess
 # declares the inference threads, so every job of the per-shard chain takes the same share of
 # the cores and at most jobs_at_once() of them run together; postprocess (priority 20) and
-# infer (10) go before preprocess (0; its flip pass 1, after the shard's normal pass), so a
-# new preprocess job starts only when no finished tensors wait for inference and a shard's
-# two passes are done before the next shard's; and the jobs that get and build the model (weights, export,
+# infer (10) go before preprocess (0), so a new preprocess job starts only when no finished
+# tensors wait for inference (nothing orders a shard's two passes: the raw outputs of one pass
+# may wait for the other's, see higherhrnet.disk); and the jobs that get and build the model (weights, export,
 # ATC, AOE: priority 30) take every core of a local run, so that no preprocessing runs ahead
 # while there is nothing to infer with. Tensors held
 # at once: at most jobs_at_once() shard-passes, plus one whose inference has just ended.

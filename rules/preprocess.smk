@@ -42,15 +42,7 @@ rule preprocess:
         )
 
 
-# A shard's flip pass follows its normal pass (the manifest's order only, through ancient()),
-# one priority up: a shard's two passes are preprocessed, inferred and postprocessed before the
-# next shard starts, so the raw outputs of a normal pass do not wait for their flip pass while
-# other shards run (SCHEDULING in common.smk).
 use rule preprocess as preprocess_flip with:
-    input:
-        annotations=ANNOTATIONS,
-        images=IMAGES,
-        after=ancient(f"{DS}/prep{{geo}}/shard{{shard}}.manifest.json"),
     output:
         tensors=maybe_temp(
             directory(f"{DS}/prep_flip{{geo}}/shard{{shard}}"), "preprocessed"
@@ -60,7 +52,6 @@ use rule preprocess as preprocess_flip with:
         f"logs/{DATASET}/preprocess_flip{{geo}}/shard{{shard}}.log",
     benchmark:
         f"benchmarks/{DATASET}/preprocess_flip{{geo}}/shard{{shard}}.tsv"
-    priority: 1
     params:
         which="--output-flip",
         dirname="prep_flip_dir",

@@ -5,8 +5,11 @@ give: the preprocessed tensor ``float32 [1, 3, H, W]`` and the two raw network o
 ``float32 [1, 34, H/4, W/4]`` and ``[1, 17, H/2, W/2]``, each an ``.npy`` with a 128-byte header.
 What is kept (``keep_intermediates``) stays for the whole run. What is temp counts for the
 shards in flight, both passes: the workflow's scheduling (SCHEDULING in rules/common.smk) holds
-the tensors of at most the jobs that run at once plus one, and postprocess, the highest
-priority, consumes a shard's raw outputs as soon as both passes are done.
+the tensors of at most the jobs that run at once plus one. Temp raw outputs: postprocess, the
+highest priority, consumes a shard's as soon as both passes are done, but nothing orders a
+shard's normal and flip passes (a dependency between them hides re-runs in Snakemake 9.27), so
+one pass's raw outputs may wait for the other's in every shard: one pass in full plus the
+shards in flight of the other.
 """
 
 from __future__ import annotations
@@ -86,7 +89,9 @@ def estimate(records: Sequence[ImageRecord], num_shards: int, policy: str, keep_
     def peak(per_shard: list[int], kept: bool) -> int:
         return PASSES * (sum(per_shard) if kept else window_max(per_shard, shards_in_flight))
 
-    return DiskEstimate(len(records), peak(tensors, keep_tensors), peak(raw, keep_raw_outputs),
+    raw_peak = (peak(raw, True) if keep_raw_outputs
+                else sum(raw) + window_max(raw, shards_in_flight))
+    return DiskEstimate(len(records), peak(tensors, keep_tensors), raw_peak,
                         model_bytes, keep_tensors, keep_raw_outputs, shards_in_flight)
 
 
@@ -124,7 +129,8 @@ def check(est: DiskEstimate, where: str | os.PathLike, free: int, reusable: int 
         return
     at_once = f"temp, {est.shards_in_flight} shards at once"
     tensors = "kept: keep_intermediates.preprocessed" if est.keep_tensors else at_once
-    raw = "kept: keep_intermediates.raw_outputs" if est.keep_raw_outputs else at_once
+    raw = ("kept: keep_intermediates.raw_outputs" if est.keep_raw_outputs
+           else f"temp, one pass in full and {est.shards_in_flight} shards of the other")
     parts = [f"preprocessed tensors {gb(est.tensors_bytes)} ({tensors})",
              f"raw network outputs {gb(est.raw_outputs_bytes)} ({raw})"]
     if est.model_bytes:
