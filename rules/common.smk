@@ -443,7 +443,14 @@ check_backend_tools()
 
 
 def total_cores(default):
-    """--cores N of a local run; a cluster run (--jobs N) defines no total: ``default``."""
+    """--cores N of a local run; a cluster run (--jobs N) defines no total: ``default``.
+
+    A job that a cluster runs (Snakemake's remote mode, e.g. inside a Slurm allocation) parses
+    the workflow again with its own --cores: it must declare the threads its submission asked
+    for (``default``), or the Slurm jobstep's srun asks for more CPUs than the job holds.
+    """
+    if not workflow.is_main_process:
+        return default
     try:
         return int(workflow.cores or default)
     except WorkflowError:
