@@ -54,3 +54,29 @@ def synthetic_onnx_path(synthetic_weights_path, tmp_path_factory) -> Path:
 
     model = load_model(synthetic_weights_path)
     return export_onnx(model, tmp_path_factory.mktemp("onnx") / DEFAULT_ONNX_NAME, opset=11)
+
+
+# Longest modules first (measured with --durations), so that the two pytest-xdist workers of
+# the README's test command (--dist loadfile: a module stays on one worker, with its
+# module-scoped workflow runs and clusters; --no-loadscope-reorder: in this order, not by test
+# count) start on the long ones and end together.
+SLOW_MODULES_FIRST = [
+    "test_workflow.py",
+    "test_slurm_cluster.py",
+    "test_donau_profile.py",
+    "test_rerun.py",
+    "test_workflow_own_data.py",
+    "test_workflow_variants.py",
+    "test_reliability.py",
+    "test_export.py",
+    "test_infer.py",
+    "test_postprocess.py",
+    "test_variants.py",
+    "test_multiscale.py",
+    "test_model.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(SLOW_MODULES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept within
