@@ -15,6 +15,11 @@ COCO_SAMPLE = SHARED / "data" / "coco_sample"
 
 sys.path.insert(0, str(ROOT / "src"))
 
+# Two xdist workers share two cores: OpenMP threads (torch) that spin while idle take CPU from
+# the other worker's jobs. Passive waiting changes no result, only the time under load; it
+# reaches the workers and every stage the workflow tests start (inherited environment).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def _require(path: Path) -> Path:
     if not path.exists():
