@@ -27,7 +27,7 @@ from workflow_helpers import (CONFIGS, ROOT, assert_raw_outputs_close, command, 
 pytestmark = pytest.mark.workflow
 
 RUN = Path("results/synthetic/onnxruntime")
-KEEP = ["keep_intermediates=True"]  # both kinds
+KEEP = ["keep_intermediates=True", "benchmark_model={enabled: true}"]  # both kinds kept
 TEMP = ["keep_intermediates=False"]  # both temp()
 DOWNSTREAM_OF_POSTPROCESS = {"postprocess", "gather_results", "evaluate", "metrics_table",
                              "draw_skeletons", "plot_stage_times", "all"}
