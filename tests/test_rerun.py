@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from workflow_helpers import (CONFIGS, ROOT, command, copy_project, env, executed_rules,
-                              planned_jobs, snakemake)
+from workflow_helpers import (BENCHMARK_MODEL_ON, CONFIGS, ROOT, command, copy_project, env,
+                              executed_rules, planned_jobs, snakemake)
 
 pytestmark = pytest.mark.workflow
 
 RUN = Path("results/synthetic/onnxruntime")
-BENCH = ["benchmark_model={enabled: true}"]  # in the README table; off in synthetic.yaml
 DOWNSTREAM = {"postprocess", "gather_results", "evaluate", "metrics_table", "plot_stage_times",
               "draw_skeletons"}
 
@@ -34,13 +33,13 @@ def default_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("rerun")
     work = base / "work"
     work.mkdir()
-    snakemake(work, "--cores", "2", config=BENCH)
+    snakemake(work, "--cores", "2", config=[BENCHMARK_MODEL_ON])
     return {"clone": copy_project(base / "clone"), "work": work}
 
 
 def plan(run, config=()) -> dict[str, int]:
     out = snakemake(run["work"], "-n", snakefile=run["clone"] / "Snakefile",
-                    config=BENCH + list(config))
+                    config=[BENCHMARK_MODEL_ON, *config])
     jobs = planned_jobs(out.stdout)
     jobs.pop("all", None)
     return jobs

@@ -21,13 +21,14 @@ import numpy as np
 import pytest
 
 from higherhrnet.shapes import ASCEND_SHAPES
-from workflow_helpers import (CONFIGS, ROOT, assert_raw_outputs_close, command, env, planned_jobs,
-                              planned_outputs, run_logs, snakemake, tensors_in_flight)
+from workflow_helpers import (BENCHMARK_MODEL_ON, CONFIGS, ROOT, assert_raw_outputs_close,
+                              command, env, planned_jobs, planned_outputs, run_logs, snakemake,
+                              synthetic_raw_output_files, tensors_in_flight)
 
 pytestmark = pytest.mark.workflow
 
 RUN = Path("results/synthetic/onnxruntime")
-KEEP = ["keep_intermediates=True", "benchmark_model={enabled: true}"]  # both kinds kept
+KEEP = ["keep_intermediates=True", BENCHMARK_MODEL_ON]  # both kinds kept
 TEMP = ["keep_intermediates=False"]  # both temp()
 DOWNSTREAM_OF_POSTPROCESS = {"postprocess", "gather_results", "evaluate", "metrics_table",
                              "draw_skeletons", "plot_stage_times", "all"}
@@ -301,7 +302,7 @@ def agrees_with_onnxruntime(work):
     """The doubles' ONNX Runtime session is another numerical path (its own thread count):
     compare raw outputs within tolerance, not noise-derived results."""
     ascend = work / "results/synthetic/ascend"
-    assert assert_raw_outputs_close(ascend, work / RUN) == 16  # 4 images x 2 arrays x 2 passes
+    assert assert_raw_outputs_close(ascend, work / RUN) == synthetic_raw_output_files()
     assert_results_well_formed(ascend / "keypoints_results.json")
     assert (ascend / "metrics.json").is_file()
 
@@ -386,7 +387,7 @@ def test_torch_backend_reuses_preprocessing_and_agrees_with_onnxruntime(syntheti
     # torch and ONNX Runtime agree to ~1e-5; on the synthetic set's noise that flips near-tied
     # grouping decisions (which ones depends on the CPU), so the engines are compared on every
     # raw output file within tolerance, and the results only for their form
-    assert assert_raw_outputs_close(run, synthetic_run / RUN) == 16
+    assert assert_raw_outputs_close(run, synthetic_run / RUN) == synthetic_raw_output_files()
     assert_results_well_formed(run / "keypoints_results.json")
     assert (run / "metrics.json").is_file()
     # the comparison catches a real regression: one value of one output off by 1e-3

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "Snakefile"
@@ -118,6 +119,17 @@ def copy_project(dest: Path) -> Path:
 # outputs; which near-tied grouping decisions flip on noise depends on the CPU's kernels, so
 # engines are compared on their raw outputs, never on noise-derived final results.
 ENGINE_RTOL = ENGINE_ATOL = 1e-4
+
+# tests/configs/synthetic.yaml turns the per-shape benchmark off (5 s of every run); the tests
+# of it, and of the README's re-run table that names it, turn it on with this
+BENCHMARK_MODEL_ON = "benchmark_model={enabled: true}"
+
+
+def synthetic_raw_output_files() -> int:
+    """Raw output files of one backend's run of tests/configs/synthetic.yaml: 2 arrays per
+    image and pass, 2 passes."""
+    config = yaml.safe_load((CONFIGS / "synthetic.yaml").read_text())
+    return config["dataset"]["synthetic_images"] * 2 * 2
 
 
 def raw_outputs(run: Path) -> dict[str, Path]:
