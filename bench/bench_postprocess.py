@@ -1,28 +1,35 @@
-"""Per-image postprocess time (flip aggregation + grouping + refine + back to the image).
+"""Per-image postprocess time, fast path against the project's reference path, by kind of input.
 
-    python bench/bench_postprocess.py [--repeat 5] [--reference] [--threads 2] [--quick]
+    python bench/bench_postprocess.py [--repeat 3] [--threads 2] [--kinds crafted,noise,...]
 
-Cases:
+Kinds (every image of a kind goes through both paths; identical results are checked):
+
 * ``crafted``: the crafted 4-person 640x427 output (input 768x512) of
-  ``../shared/reference/postprocess/crafted_640x427.npz``; reference 0.87 s per image.
-* ``synthetic a/b/c``: outputs of the synthetic-weight network for the forward fixtures
-  (``../shared/reference/forward/*.npz``: their stored outputs are the normal pass; the
-  flipped pass is the synthetic-weight model run on the width-flipped input).  Random
-  tags give hundreds of "people"; reference 28 s for the 512x512 one.  Without
-  ``higherhrnet.model``/``higherhrnet.synthetic_weights`` the flipped pass falls back to the
-  mirrored normal outputs (said in the output).
+  ``../shared/reference/postprocess/crafted_640x427.npz``;
+* ``noise``: the synthetic-weight network's outputs for the forward fixtures
+  (``../shared/reference/forward/{a_512x512,b_512x768,c_640x512}.npz``; the flipped pass is
+  the same model on the width-flipped input): hundreds of "people" from random tags;
+* ``oracle``: what an ideal network gives for the 8 COCO sample images (peaks exactly at the
+  labels, zero background; ``tests/postprocess_support.py``, as the tests make them);
+* ``realistic``: network-like outputs of the same 8 images (``../shared/reference/realistic/``:
+  peaks below 1, weak and missing joints, false peaks, a low background, smooth tag fields),
+  also checked against the reference implementation's own ``expected_results.json``.
 
-The time is the median over ``--repeat`` runs of each case.  ``--reference`` also times the
-reference path (``postprocess.path: reference``: :mod:`higherhrnet.postprocess.reference`,
-the straight port over dense maps) once per case and checks that both give identical
-predictions and scores.  Prints a markdown table.
+Both paths are ``higherhrnet.postprocess.stage.parse_outputs`` (``fast`` and ``reference``,
+the settings of ``postprocess.path``) plus the mapping back to the image, on arrays in memory
+(file reading is not timed).  In one process and interleaved: per image, the reference path
+once, then the fast path ``--repeat`` times (its median is taken), so that both see the same
+machine load.  Prints one markdown table (per kind: the sums of per-image times and their
+ratio) and the per-stage split of the fast path on the realistic images.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,96 +38,131 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from higherhrnet.coco import FLIP_INDEX  # noqa: E402
-from higherhrnet.postprocess.coco_results import to_image  # noqa: E402
+from higherhrnet.postprocess.coco_results import results_for_image, to_image  # noqa: E402
 from higherhrnet.postprocess.params import GroupingParams  # noqa: E402
 from higherhrnet.postprocess.stage import parse_outputs  # noqa: E402
 from higherhrnet.shapes import input_geometry  # noqa: E402
+from postprocess_support import realistic_cases, sample_oracle_cases  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "reference"
-REFERENCE_S = {"crafted": 0.87, "synthetic a_512x512": 28.0}
+SHARED = ROOT.parent / "shared"
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
+KINDS = ("crafted", "noise", "oracle", "realistic")
+STAGES = ("aggregate", "candidates", "grouping", "adjust", "refine")
 
 
-def flipped_outputs(x: np.ndarray, normal0: np.ndarray, normal1: np.ndarray):
-    """The synthetic-weight model on the width-flipped input, or a mirrored fallback."""
-    try:
-        from higherhrnet.model import build_model
-        from higherhrnet.synthetic_weights import synthetic_state_dict
-    except ImportError:
-        mirror = lambda a, perm: np.ascontiguousarray(a[:, perm, :, ::-1])  # noqa: E731
-        return (mirror(normal0, list(FLIP_INDEX) + [17 + c for c in FLIP_INDEX]),
-                mirror(normal1, list(FLIP_INDEX)), "mirrored normal outputs (no model)")
+def flipped_outputs(x: np.ndarray):
+    """The synthetic-weight model on the width-flipped input."""
+    from higherhrnet.model import build_model
+    from higherhrnet.synthetic_weights import synthetic_state_dict
+
     if not hasattr(flipped_outputs, "model"):
         model = build_model()
         model.load_state_dict(synthetic_state_dict())
-        flipped_outputs.model = model
+        flipped_outputs.model = model.eval()
     with torch.no_grad():
         o0, o1 = flipped_outputs.model(torch.flip(torch.from_numpy(x), [3]))
-    return o0.numpy(), o1.numpy(), "synthetic-weight model on the flipped input"
+    return o0.numpy(), o1.numpy()
 
 
-def cases(quick: bool):
-    d = np.load(SHARED / "postprocess" / "crafted_640x427.npz")
-    yield "crafted", [d[k] for k in OUTPUTS], input_geometry(*d["image_wh"]), "fixture"
-    names = ["a_512x512"] if quick else ["a_512x512", "b_512x768", "c_640x512"]
-    for name in names:
-        f = np.load(SHARED / "forward" / f"{name}.npz")
-        x = f["input"]
-        h, w = x.shape[2:]
-        f0, f1, how = flipped_outputs(x, f["output0"], f["output1"])
-        # an image whose network input is exactly h x w (short side 512)
-        geom = input_geometry(w, h, "reference")
-        yield f"synthetic {name}", [f["output0"], f["output1"], f0, f1], geom, how
+def cases(kind: str, workdir: Path):
+    """``[(image_id, geometry, [n0, n1, f0, f1])]`` of one kind."""
+    if kind == "crafted":
+        d = np.load(SHARED / "reference" / "postprocess" / "crafted_640x427.npz")
+        return [(1, input_geometry(*d["image_wh"]), [d[k] for k in OUTPUTS])]
+    if kind == "noise":
+        out = []
+        for k, name in enumerate(("a_512x512", "b_512x768", "c_640x512")):
+            f = np.load(SHARED / "reference" / "forward" / f"{name}.npz")
+            h, w = f["input"].shape[2:]  # an image whose network input is exactly h x w
+            out.append((k, input_geometry(w, h, "reference"),
+                        [f["output0"], f["output1"], *flipped_outputs(f["input"])]))
+        return out
+    if kind == "oracle":
+        return [(e.image_id, e.geometry(), a)
+                for e, a in sample_oracle_cases(SHARED / "data" / "coco_sample")]
+    if kind == "realistic":
+        *_, found = realistic_cases(SHARED, workdir / "realistic")
+        return [(e.image_id, e.geometry(), a) for e, a in found]
+    raise ValueError(kind)
 
 
-def run_path(path, arrays, geom, params):
-    """One image through the stage's computation ``path`` (fast | reference)."""
+def run_path(path, image_id, geom, arrays, params):
+    """One image through the stage's computation ``path``: (COCO results, stage seconds)."""
     parsed = parse_outputs(arrays, params, path)
-    return to_image(parsed.refined, geom), parsed.scores
+    return results_for_image(image_id, to_image(parsed.refined, geom), parsed.scores), \
+        parsed.stats
 
 
-def timed(fn, *args, repeat=1):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn(*args)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+CLOCK = time.perf_counter
+
+
+def timed(fn, *args):
+    start = CLOCK()
+    out = fn(*args)
+    return CLOCK() - start, out
+
+
+def measure(kind, found, params, repeat):
+    row = {"kind": kind, "images": len(found), "people": 0, "reference": 0.0, "fast": 0.0,
+           "identical": True, "stages": dict.fromkeys(STAGES, 0.0), "results": []}
+    for image_id, geom, arrays in found:
+        t_ref, (ref, _) = timed(run_path, "reference", image_id, geom, arrays, params)
+        runs = [timed(run_path, "fast", image_id, geom, arrays, params) for _ in range(repeat)]
+        t_fast = statistics.median(t for t, _ in runs)
+        fast, stats = runs[len(runs) // 2][1]
+        row["reference"] += t_ref
+        row["fast"] += t_fast
+        row["people"] += len(fast)
+        row["identical"] &= fast == ref
+        row["results"] += fast
+        for stage in STAGES:
+            row["stages"][stage] += stats.get(stage, 0.0)
+        print(f"{kind} {image_id}: reference {t_ref:.3f} s, fast {t_fast:.4f} s, "
+              f"{len(fast)} people", file=sys.stderr)
+    return row
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--reference", "--brute", action="store_true",
-                   help="also time the reference path (and check identical results)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (reference: 2)")
-    p.add_argument("--quick", action="store_true", help="crafted + a_512x512 only")
+    p.add_argument("--repeat", type=int, default=3, help="fast-path runs per image (median)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (both paths)")
+    p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {KINDS}")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="cpu: this process's CPU time (steadier on a busy machine; the "
+                        "per-stage split stays wall time)")
     args = p.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(args.threads)
     params = GroupingParams()
     rows = []
-    for name, arrays, geom, how in cases(args.quick):
-        run_path("fast", arrays, geom, params)  # warm-up
-        t_fast, (preds, scores) = timed(run_path, "fast", arrays, geom, params,
-                                        repeat=args.repeat)
-        row = {"case": name, "people": len(scores), "fast": t_fast, "flip": how}
-        if args.reference:
-            t_ref, (rp, rs) = timed(run_path, "reference", arrays, geom, params)
-            same = np.array_equal(rp, preds) and np.array_equal(rs, scores)
-            row.update(reference=t_ref, same=same)
-        rows.append(row)
-        print(f"{name}: {row}", file=sys.stderr)
-    print("| case | people | fast path (median s/image) | reference path here (s) | "
-          "reference figure (s) | speed-up vs reference | identical result | flipped pass |")
-    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        found = {kind: cases(kind, Path(tmp)) for kind in args.kinds.split(",")}
+        for _, geom, arrays in found[next(iter(found))][:1]:  # warm-up: imports, checks
+            run_path("fast", 0, geom, arrays, params)
+        for kind, kind_cases in found.items():
+            rows.append(measure(kind, kind_cases, params, args.repeat))
+    print("| input | images | people | reference path (s/image) | fast path (s/image) | "
+          "ratio | identical results |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        ref = REFERENCE_S.get(r["case"])
-        speedup = f"{ref / r['fast']:.0f}x" if ref else "-"
-        print(f"| {r['case']} | {r['people']} | {r['fast']:.4f} | "
-              f"{r.get('reference', float('nan')):.2f} | {ref if ref else '-'} | "
-              f"{speedup} | {r.get('same', '-')} | {r['flip']} |")
+        n = r["images"]
+        print(f"| {r['kind']} | {n} | {r['people']} | {r['reference'] / n:.3f} | "
+              f"{r['fast'] / n:.4f} | {r['reference'] / r['fast']:.1f}x | {r['identical']} |")
+    for r in rows:
+        if r["kind"] == "realistic":
+            expected = json.loads((SHARED / "reference" / "realistic" /
+                                   "expected_results.json").read_text())
+            print(f"\nrealistic: fast path identical to the reference implementation's "
+                  f"expected_results.json: {r['results'] == expected}")
+            n = r["images"]
+            print("\n| fast path stage (realistic) | s/image | share |\n|---|---|---|")
+            total = sum(r["stages"].values())
+            for stage, s in r["stages"].items():
+                print(f"| {stage} | {s / n:.4f} | {s / total:.0%} |")
     return 0
 
 

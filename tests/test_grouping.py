@@ -17,7 +17,8 @@ from higherhrnet.coco import FLIP_INDEX
 from higherhrnet.postprocess import reference as ref
 from higherhrnet.postprocess.aggregate import (Aggregated, emulation_is_exact, fma32, half_pass,
                                                upsample_at, upsample_dense)
-from higherhrnet.postprocess.grouping import RefineSearch, parse, refine_people
+from higherhrnet.postprocess.grouping import parse
+from higherhrnet.postprocess.refine import RefineSearch, refine_people
 from higherhrnet.postprocess.params import GroupingParams
 from higherhrnet.postprocess.reference import match_by_tag
 

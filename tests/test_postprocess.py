@@ -10,11 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from higherhrnet.coco import FLIP_INDEX
 from higherhrnet.errors import WorkflowError
 from higherhrnet.manifest import Manifest, ManifestEntry
 from higherhrnet.shapes import input_geometry
-from higherhrnet.transforms import reference_affine
+from postprocess_support import sample_oracle_cases
 
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
 
@@ -204,53 +203,11 @@ def test_gather_sorts_by_image_id_stably(scripts, tmp_path):
 
 # ----------------------------------------------------------------------------- oracle
 
-def _gaussian(shape, cx, cy, sigma):
-    ys, xs = np.mgrid[0: shape[0], 0: shape[1]]
-    return np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma ** 2)).astype(np.float32)
-
-
-def _oracle_outputs(geom, people):
-    """What an ideal network gives for the normal and the width-flipped input.
-
-    people: list of (17, 3) image-space keypoints (x, y, visibility).  Output pixel u of a
-    map at 1/s resolution sits at input coordinate s*u + (s-1)/2 (align_corners=False).
-    """
-    h4, w4, h2, w2 = geom.input_h // 4, geom.input_w // 4, geom.input_h // 2, geom.input_w // 2
-    out0 = np.zeros((34, h4, w4), np.float32)
-    out1 = np.zeros((17, h2, w2), np.float32)
-    tags = np.zeros((17, h4, w4), np.float32)
-    a = reference_affine(geom)
-    for p, kpts in enumerate(people):
-        tag = 2.0 * (p + 1)
-        for j, (x, y, v) in enumerate(kpts):
-            if v <= 0:
-                continue
-            xi, yi = a[0, 0] * x + a[0, 2], a[1, 1] * y + a[1, 2]
-            if not (0 <= xi < geom.input_w and 0 <= yi < geom.input_h):
-                continue
-            out0[j] = np.maximum(out0[j], _gaussian((h4, w4), (xi - 1.5) / 4, (yi - 1.5) / 4, 1.5))
-            out1[j] = np.maximum(out1[j], _gaussian((h2, w2), (xi - 0.5) / 2, (yi - 0.5) / 2, 3.0))
-            near = _gaussian((h4, w4), (xi - 1.5) / 4, (yi - 1.5) / 4, 1.5) > 0.05
-            tags[j][near] = tag
-    out0[17:] = tags
-    flip0 = out0[:, :, ::-1][list(FLIP_INDEX) + [17 + c for c in FLIP_INDEX]] + 0.0
-    flip0[17:] += 0.1
-    flip1 = out1[:, :, ::-1][list(FLIP_INDEX)]
-    return [a_[None].copy() for a_ in (out0, out1, flip0, flip1)]
-
-
 def test_oracle_outputs_on_coco_sample_reach_high_ap(root, coco_sample, tmp_path):
     """Ground-truth heatmaps and tags of the real sample images through the real postprocess
     and evaluation CLIs: AP must be above 0.9 (checks the whole coordinate chain)."""
     ann_path = coco_sample / "person_keypoints_sample.json"
-    ann = json.loads(ann_path.read_text())
-    cases = []
-    for img in ann["images"]:
-        geom = input_geometry(img["width"], img["height"], "ascend17")
-        people = [np.array(a["keypoints"], np.float64).reshape(17, 3) for a in ann["annotations"]
-                  if a["image_id"] == img["id"] and not a["iscrowd"] and a["num_keypoints"] > 0]
-        entry = ManifestEntry.from_geometry(img["id"], img["file_name"], geom)
-        cases.append((entry, _oracle_outputs(geom, people)))
+    cases = sample_oracle_cases(coco_sample)
     dump, flip, manifest = _write_case(tmp_path, cases)
     results, metrics = tmp_path / "results.json", tmp_path / "metrics.json"
     slow = tmp_path / "results_reference.json"

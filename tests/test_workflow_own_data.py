@@ -19,7 +19,7 @@ import pytest
 
 from higherhrnet.image_folder import path_id
 from higherhrnet.manifest import Manifest
-from test_postprocess import _oracle_outputs  # the oracle of the sample tests
+from postprocess_support import oracle_outputs
 from workflow_helpers import planned_jobs, planned_outputs, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -160,7 +160,7 @@ def _write_oracle(work, dataset, truth):
     for k in range(SHARDS):
         manifest = Manifest.read(work / f"results/{dataset}/prep/shard{k}.manifest.json")
         for entry in manifest.entries:
-            arrays = _oracle_outputs(entry.geometry(), truth(entry))
+            arrays = oracle_outputs(entry.geometry(), truth(entry))
             for name, pair in (("output_dir", arrays[:2]), ("output_flip_dir", arrays[2:])):
                 for i, a in enumerate(pair):
                     np.save(run / f"infer/shard{k}" / name / f"{entry.stem}_{i}.npy", a)

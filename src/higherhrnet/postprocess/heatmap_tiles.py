@@ -79,6 +79,12 @@ def _reduce_axis(t: torch.Tensor, dim: int, nb: int, hb: int, fn) -> torch.Tenso
     k < nb."""
     block, pair = (torch.amax, torch.maximum) if fn is np.maximum else (torch.amin, torch.minimum)
     out = block(t.narrow(dim, 0, nb * hb).unflatten(dim, (nb, hb)), dim=dim)
+    return _fold_halo(t, dim, nb, hb, out, pair)
+
+
+def _fold_halo(t: torch.Tensor, dim: int, nb: int, hb: int, out: torch.Tensor, pair):
+    """Fold the halo pixels ``k*hb - 1`` and ``k*hb + hb`` of ``t`` into the block
+    reductions ``out`` (in place) with ``pair`` (``torch.minimum`` or ``torch.maximum``)."""
 
     def every_hb(start: int, stop: int) -> torch.Tensor:
         index = [slice(None)] * t.dim()
@@ -152,6 +158,7 @@ class LazyHeatmaps:
         self.shape = (c, 2 * h, 2 * w)
         self._ys, self._xs = _starts(2 * h), _starts(2 * w)
         self._dense: np.ndarray | None = None
+        self._block_bounds: dict[int, np.ndarray] = {}
         self._ready_above: float | None = None  # tiles that may exceed this are computed
         if min(h, w) < TILE // 2 or (check and not crops_are_exact()):
             self.materialize()
@@ -167,6 +174,15 @@ class LazyHeatmaps:
         if self._dense is None:
             self._dense = project(*self._torch)
         return self._dense
+
+    def joint_map(self, j: int) -> np.ndarray:
+        """The dense map ``[H,W]`` of joint ``j`` (one resize of that channel: the same
+        per-channel kernel as :meth:`materialize`)."""
+        if self._dense is not None:
+            return self._dense[j]
+        n, f = (F.interpolate(t[None, j: j + 1], size=self.shape[1:], mode="bilinear",
+                              align_corners=False)[0, 0] for t in self._torch)
+        return n.add_(f).div_(2).numpy()
 
     @property
     def is_dense(self) -> bool:
@@ -192,10 +208,12 @@ class LazyHeatmaps:
         """Compute the tiles ``(js, ty, tx)`` that are not computed yet."""
         if self._dense is not None:
             return
-        keep = ~self._done[js, ty, tx]
-        if not keep.any():
+        want = np.zeros_like(self._done)
+        want[js, ty, tx] = True  # a scatter, not a sort of millions of (joint, tile) rows
+        want &= ~self._done
+        if not want.any():
             return
-        tiles = np.unique(np.stack([js[keep], ty[keep], tx[keep]], axis=1), axis=0)
+        tiles = np.argwhere(want)
         h, w = self._src[0].shape[1:]
         y0, x0 = self._ys[tiles[:, 1]], self._xs[tiles[:, 2]]
         r0, c0 = np.maximum(y0 // 2 - 1, 0), np.maximum(x0 // 2 - 1, 0)
@@ -299,18 +317,24 @@ class LazyHeatmaps:
         return np.where(self._done[j, ty, tx], self._stored(j, ty, tx, ys, xs), -np.inf)
 
     def block_bound(self, j: int, b: int) -> np.ndarray:
-        """Upper bound of each ``b`` x ``b`` block's maximum ``[H/b, W/b]`` (exact maxima
-        once the map is dense; otherwise the bound of the tile holding the block)."""
+        """Upper bound of each ``b`` x ``b`` block's maximum ``[H/b, W/b]`` (float64): the
+        exact maxima once the map is dense; otherwise the bound of :func:`_upper` over the
+        source window each block reads (computed for all joints at the first call)."""
         if self._dense is not None:
             return block_reduce(self._dense[j], b, np.maximum)
-        _, h, w = self.shape
-        if TILE % b or h % b or w % b:
-            return _upper(*(window_reduce(src[j], b // 2, np.maximum) for src in self._src))
-        # Whole blocks lie in the tile that holds their first pixel (also the last, shifted
-        # tile, which ends at the border), so that tile's bound bounds them: no extra pass.
-        ty = np.minimum(np.arange(0, h, b) // TILE, self._ys.size - 1)
-        tx = np.minimum(np.arange(0, w, b) // TILE, self._xs.size - 1)
-        return self.tile_bounds()[j][ty[:, None], tx[None, :]]
+        if b not in self._block_bounds:
+            self._block_bounds[b] = _upper(*(window_reduce(src, b // 2, np.maximum)
+                                             for src in self._src))
+        return self._block_bounds[b][j]
+
+    def block_max(self, j: int, b: int, blocks: np.ndarray) -> np.ndarray:
+        """Exact maxima of ``b`` x ``b`` blocks (row-major ids; ``b`` divides H and W),
+        computing the tiles they lie in."""
+        w = self.shape[2]
+        by, bx = np.divmod(np.asarray(blocks, dtype=np.intp), w // b)
+        r = np.arange(b)
+        flat = (by * b * w + bx * b)[:, None] + (r[:, None] * w + r[None, :]).ravel()
+        return self.at(j, flat).max(axis=1)
 
     def peaks(self, threshold: float, nms_pad: int) -> tuple[np.ndarray, np.ndarray]:
         """All joints' NMS peaks above ``threshold``: ``(joints, flat)`` sorted by joint.

@@ -32,6 +32,12 @@ class Heatmaps(Protocol):
     def block_bound(self, j: int, b: int) -> np.ndarray:
         """An upper bound of each ``b`` x ``b`` block's maximum, ``[H/b, W/b]``."""
 
+    def block_max(self, j: int, b: int, blocks: np.ndarray) -> np.ndarray:
+        """Exact maxima of ``b`` x ``b`` blocks (row-major block ids) of joint ``j``."""
+
+    def joint_map(self, j: int) -> np.ndarray:
+        """The dense map ``[H,W]`` of one joint."""
+
     def materialize(self) -> np.ndarray:
         """The whole dense map ``[17,H,W]``."""
 
@@ -57,6 +63,7 @@ class DenseHeatmaps:
         self.shape = det.shape
         self._flat = det.reshape(det.shape[0], -1)
         self._all = det.reshape(-1)
+        self._block_max: dict[tuple[int, int], np.ndarray] = {}
 
     def peaks(self, threshold: float, nms_pad: int):
         return dense_peaks(self.det, threshold, nms_pad)
@@ -67,7 +74,15 @@ class DenseHeatmaps:
         return self._all[np.asarray(j) * self._flat.shape[1] + np.asarray(flat, dtype=np.intp)]
 
     def block_bound(self, j: int, b: int) -> np.ndarray:
-        return block_reduce(self.det[j], b, np.maximum)
+        if (j, b) not in self._block_max:
+            self._block_max[j, b] = block_reduce(self.det[j], b, np.maximum)
+        return self._block_max[j, b]
+
+    def block_max(self, j: int, b: int, blocks: np.ndarray) -> np.ndarray:
+        return self.block_bound(j, b).ravel()[blocks]
+
+    def joint_map(self, j: int) -> np.ndarray:
+        return self.det[j]
 
     def materialize(self) -> np.ndarray:
         return self.det

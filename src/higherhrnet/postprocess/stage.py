@@ -17,6 +17,7 @@ the results.  Bad input (each a :class:`WorkflowError` naming the files):
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,12 @@ class OutputReader:
 def parse_outputs(arrays, params: GroupingParams, path: str = "fast"):
     """The four raw outputs of one image -> :class:`.reference.ParseResult`, by ``path``."""
     if path == "fast":
-        return grouping.parse(Aggregated.from_outputs(*arrays), params)
+        start = time.perf_counter()
+        maps = Aggregated.from_outputs(*arrays)
+        seconds = time.perf_counter() - start
+        parsed = grouping.parse(maps, params)
+        parsed.stats["aggregate"] = seconds
+        return parsed
     if path == "reference":
         return reference.parse_outputs(arrays, params)
     raise ValueError(f"postprocess path must be one of {PATHS}, got {path!r}")

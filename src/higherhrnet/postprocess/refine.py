@@ -1,0 +1,338 @@
+"""Refine, fast: every missing joint at the row-major-first argmax of its whole score map.
+
+The reference (:func:`.reference.refine`) fills a person's missing joint ``j`` at
+``argmax(det[j] - round(||tags[j] - prev||))`` over the whole map, ``prev`` the mean tag
+of the person's detected joints.  On a trained network's outputs most people miss some
+joints (occluded, or below the threshold), so this search over whole maps was most of the
+postprocess time; :class:`RefineSearch` gives the same index for all (person, joint) pairs
+at once while looking at few pixels per pair:
+
+* The map is cut into ``BLOCK`` x ``BLOCK`` blocks, grouped into regions of ``REGION`` x
+  ``REGION`` blocks.  Per block, the heatmap gives an upper bound of its maximum
+  (:meth:`.maps.Heatmaps.block_bound`: from the resize's source pixels, so no map is computed
+  for it) and, on demand, its exact maximum (:meth:`.maps.Heatmaps.block_max`: only those
+  blocks' tiles are computed); ``maps.tag_block_bounds`` gives the range of each tag
+  component.
+* The range's disc bounds the tag distance from below and above; ``np.round`` is monotone,
+  so where both bounds round to the same ``k`` every pixel of the block scores ``det - k``
+  (a *constant* block): its best score is ``max det - k``, found without any tag.  Elsewhere
+  (a *varying* block, where the distance crosses a rounding boundary) ``max det - k_low``
+  bounds its scores.
+* Per pair: the best score of the region of highest bound is a score reached (a bar); only
+  regions, then blocks, whose bound reaches the bar are looked at; their constant blocks
+  raise it; varying blocks still reaching it are scored pixel by pixel (only pixels with
+  ``det - k_low`` reaching it), with the reference's float32 operations.
+* Ties: any pixel of block row ``r`` precedes every pixel of row ``r + 1``, so the answer is
+  the first pixel reaching the best score in the first block row holding a block that
+  reaches it.
+
+Float32 rounding is monotone, bounds are rounded up to float32, and the distance bounds
+carry a relative margin far above the few float32 roundings of the reference's distance:
+every bound holds, and a "constant" block is constant in the reference's own arithmetic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .adjust import quarter_offsets
+from .maps import Maps
+
+_BIG = np.iinfo(np.intp).max
+
+
+class RefineSearch:
+    """Exact ``argmax(det[j] - round(||tag[j] - prev||))`` for many (joint, tag) pairs.
+
+    Maps whose size is not a multiple of ``BLOCK`` fall back to thresholding ``det >= b``
+    over the dense map, one pair at a time (:meth:`_threshold`).
+    """
+
+    BLOCK = 8
+    REGION = 8  # blocks: regions of REGION x REGION blocks bound whole areas first
+    PAIRS = 256  # pairs of one joint searched together (bounds memory: pairs x regions)
+    CHUNK = 1 << 20  # pixels scored per batch (bounds memory)
+    FEW_BLOCKS = 32  # varying blocks to score per pair before raising the bar ...
+    FIRST_BLOCKS = 16  # ... by scoring this many of highest bound first
+    DENSE_REGIONS = 0.25  # share of a joint's regions searched above which its map is made whole
+    MARGIN = 1e-6  # relative, on tag bounds and distances: >> float32 rounding (6e-8 each)
+
+    def __init__(self, maps: Maps):
+        self.maps = maps
+        self.hm = maps.heatmaps
+        _, h, w = self.hm.shape
+        self._blocked = h % self.BLOCK == 0 and w % self.BLOCK == 0
+        self._nbx = w // self.BLOCK
+        r = np.arange(self.BLOCK)
+        self._offsets = (r[:, None] * w + r[None, :]).ravel()  # pixels of block (0, 0), in order
+        self._tables: list[_Tables] = []
+
+    def _joint_tables(self, j: int) -> "_Tables":
+        """Joint ``j``'s blocks and regions (built for every joint at the first call: whole
+        arrays cost less than one pass per joint)."""
+        if not self._tables:
+            n, b = self.hm.shape[0], self.BLOCK
+            bounds = [self.maps.tag_block_bounds(k, b) for k in range(n)]
+            self._tables = _tables(np.stack([self.hm.block_bound(k, b) for k in range(n)]),
+                                   np.stack([lo for lo, _ in bounds]),
+                                   np.stack([hi for _, hi in bounds]), self.REGION, self.MARGIN)
+        return self._tables[j]
+
+    def _block_start(self, blocks: np.ndarray) -> np.ndarray:
+        by, bx = np.divmod(blocks, self._nbx)
+        return by * (self.BLOCK * self.BLOCK * self._nbx) + bx * self.BLOCK
+
+    def _exact_max(self, j: int, t: "_Tables", cells: np.ndarray) -> np.ndarray:
+        """Exact heatmap maxima of the blocks ``cells`` (cached per joint)."""
+        todo = np.unique(cells[np.isnan(t.bmax[cells])])
+        if todo.size:
+            t.bmax[todo] = self.hm.block_max(j, self.BLOCK, t.block[todo])
+        return t.bmax[cells]
+
+    def _at(self, j: int, t: "_Tables", flat: np.ndarray) -> np.ndarray:
+        """Exact heatmap values of joint ``j`` at flat indices."""
+        return self.hm.at(j, flat) if t.dense is None else t.dense[flat]
+
+    def _go_dense(self, j: int, t: "_Tables") -> None:
+        """Joint ``j``'s whole map, once most of its regions are to be searched (one resize
+        costs less than computing most tiles one by one); its block maxima then are exact."""
+        m = self.hm.joint_map(j)
+        t.dense = m.ravel()
+        pooled = F.max_pool2d(torch.from_numpy(m)[None], self.BLOCK)  # max: exact in any order
+        t.bmax = pooled.numpy().ravel()[t.block]
+        t.upper = t.bmax.astype(np.float64)
+
+    # ------------------------------------------------------------------ search
+    def argmax_pairs(self, js: np.ndarray, prevs: np.ndarray) -> np.ndarray:
+        """Row-major-first argmax (flat index) of the score map of joint ``js[i]`` for tag
+        ``prevs[i]``, for all pairs at once (each pair is an independent search)."""
+        js = np.asarray(js, dtype=np.intp)
+        prevs = np.asarray(prevs, dtype=np.float32).reshape(len(js), -1)
+        if not self._blocked:
+            return np.array([self._threshold(j, p) for j, p in zip(js, prevs)], dtype=np.intp)
+        out = np.empty(len(js), dtype=np.intp)
+        for j in np.unique(js):
+            pairs = np.flatnonzero(js == j)
+            for c0 in range(0, pairs.size, self.PAIRS):
+                sel = pairs[c0: c0 + self.PAIRS]
+                out[sel] = self._search(int(j), prevs[sel])
+        return out
+
+    def _rounded_bounds(self, centre, radius, prevs):
+        """``(k_low, k_high)`` per cell: the rounded tag distance to ``prevs`` of every pixel
+        of a block (or region) with tag range centre ``centre [n, 2]`` and radius ``radius``
+        lies between them.
+
+        The distance to the range's centre, minus and plus its radius, bounds the distance
+        (a disc holds the box); the relative margin covers the float32 roundings of both
+        this computation and the reference's."""
+        d = prevs - centre
+        dist = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+        slack = radius + self.MARGIN * (dist + np.abs(prevs).sum(-1))
+        return np.round(np.maximum(dist - slack, 0)), np.round(dist + slack)
+
+    def _search(self, j: int, prevs: np.ndarray) -> np.ndarray:
+        """:meth:`argmax_pairs` for pairs of one joint: regions, then blocks, then pixels."""
+        t = self._joint_tables(j)
+        m, nr = len(prevs), t.rupper.size
+        who, reg = np.repeat(np.arange(m), nr), np.tile(np.arange(nr), m)
+        low, _ = self._rounded_bounds(t.rcentre[reg], t.rradius[reg], prevs[who])
+        rbound = _bound(t.rupper[reg], low).reshape(m, nr)  # >= every score of the region
+        # a bar per pair: the best score in its region of highest bound
+        floor = np.full(m, -np.inf, dtype=np.float32)
+        floor, _ = self._search_blocks(j, t, prevs, floor, *t.cells(np.arange(m),
+                                                                    rbound.argmax(axis=1)))
+        who, reg = np.nonzero(rbound >= floor[:, None])  # the regions that may hold the best
+        if t.dense is None and np.unique(reg).size > self.DENSE_REGIONS * nr:
+            self._go_dense(j, t)
+        return self._search_blocks(j, t, prevs, floor, *t.cells(who, reg))[1]
+
+    def _search_blocks(self, j, t, prevs, best, who, cells):
+        """The best score and its first index per pair, over the blocks ``cells`` of pairs
+        ``who`` and the scores ``best`` (reached elsewhere, or -inf): ``(best, index)``,
+        the index ``_BIG`` where none of the cells reaches ``best``."""
+        m = len(prevs)
+        low, high = self._rounded_bounds(t.centre[cells], t.radius[cells], prevs[who])
+        near = _bound(t.upper[cells], low) >= best[who]  # may reach the bar
+        who, cells, low, high = who[near], cells[near], low[near], high[near]
+        bound = self._exact_max(j, t, cells) - low.astype(np.float32)  # the block's best or more
+        constant = low == high  # every pixel of the block scores det - k: its best is bound
+        np.maximum.at(best, who[constant], bound[constant])
+        var = np.flatnonzero(~constant & (bound >= best[who]))
+        if var.size > self.FEW_BLOCKS * m:  # raise the bar with the best-bounded first
+            first = var[np.argsort(-bound[var], kind="stable")[: self.FIRST_BLOCKS * m]]
+            top, _ = self._score_cells(j, t, prevs, who[first], t.block[cells[first]], low[first],
+                                       best)
+            np.maximum.at(best, who[first], top)
+            var = var[bound[var] >= best[who[var]]]
+        top, at = self._score_cells(j, t, prevs, who[var], t.block[cells[var]], low[var], best)
+        np.maximum.at(best, who[var], top)
+        # the cells reaching the best score: constant blocks at their bound (first index
+        # still to find: -1), and the scored varying blocks
+        hit = np.flatnonzero(constant & (bound == best[who]))
+        reached = top == best[who[var]]
+        return best, self._first_reaching(
+            j, t, best, np.concatenate([who[hit], who[var[reached]]]),
+            t.block[cells[np.concatenate([hit, var[reached]])]],
+            np.concatenate([low[hit], low[var[reached]]]),
+            np.concatenate([np.full(hit.size, -1, dtype=np.intp), at[reached]]))
+
+    def _score_cells(self, j, t, prevs, who, blocks, low, floor):
+        """Exact best score and its first flat index in each cell (pair ``who``, block),
+        scoring only pixels with ``det - low >= floor`` (others cannot reach the floor)."""
+        best = np.full(who.size, -np.inf, dtype=np.float32)
+        first = np.full(who.size, _BIG, dtype=np.intp)
+        per = max(1, self.CHUNK // self._offsets.size)
+        for c0 in range(0, who.size, per):
+            c = np.arange(c0, min(c0 + per, who.size))
+            flat = (self._block_start(blocks[c])[:, None] + self._offsets).ravel()
+            cell = np.repeat(c, self._offsets.size)
+            d = self._at(j, t, flat)
+            keep = (d - low[cell].astype(np.float32)) >= floor[who[cell]]
+            cell, flat, d = cell[keep], flat[keep], d[keep]
+            if cell.size:
+                s = self._score_pixels(j, flat, d, prevs[who[cell]])
+                np.maximum.at(best, cell, s)
+                np.minimum.at(first, cell, np.where(s == best[cell], flat, _BIG))
+        return best, first
+
+    def _score_pixels(self, j, flat, d, prevs) -> np.ndarray:
+        """The reference's scores at pixels: ``det - round(||tag - prev||)`` in float32."""
+        diff = (self.maps.tags_at(j, flat) - prevs) ** 2
+        return d - np.round((diff[:, 0] + diff[:, 1]) ** 0.5)
+
+    def _first_reaching(self, j, t, best, who, blocks, low, first) -> np.ndarray:
+        """Per pair: the first flat index scoring ``best``, among the cells (pair ``who``,
+        block) that reach it (``first``: its index in the cell, or -1 for a constant block,
+        found here from ``det - low``).  Only the first block row holding such a cell is
+        looked at: its pixels precede those of every later row."""
+        row = blocks // self._nbx
+        top = np.full(best.size, _BIG, dtype=np.intp)
+        np.minimum.at(top, who, row)
+        sel = row == top[who]
+        who, blocks, low, first = who[sel], blocks[sel], low[sel], first[sel]
+        todo = np.flatnonzero(first < 0)
+        if todo.size:
+            flat = self._block_start(blocks[todo])[:, None] + self._offsets  # [t, 64]
+            s = self._at(j, t, flat) - low[todo].astype(np.float32)[:, None]
+            hit = s == best[who[todo]][:, None]
+            first[todo] = flat[np.arange(todo.size), hit.argmax(axis=1)]
+        out = np.full(best.size, _BIG, dtype=np.intp)
+        np.minimum.at(out, who, first)
+        return out
+
+    def _threshold(self, j: int, prev: np.ndarray) -> int:
+        d = self.hm.materialize()[j].ravel()
+        t = d.max()
+        while True:
+            flat = np.flatnonzero(d >= t)  # ascending, so argmax picks the row-major first
+            diff = (self.maps.tags_at(j, flat) - prev) ** 2
+            s = d[flat] - np.round((diff[:, 0] + diff[:, 1]) ** 0.5)
+            best = s.max()
+            if best >= t or flat.size == d.size:
+                return int(flat[np.argmax(s)])
+            t = best
+
+
+def _bound(upper: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``upper - k`` rounded to float32: at least every float32 score ``fl(det - k)`` with
+    ``det <= upper`` (rounding is monotone)."""
+    return (upper - k).astype(np.float32)
+
+
+def _person_tags(maps, persons: np.ndarray) -> list:
+    """Per person: the mean tag at its detected joints' (truncated) positions, or None."""
+    w = maps.heatmaps.shape[2]
+    p, j = np.nonzero(persons[:, :, 2] > 0)  # person-major, joints ascending per person
+    pos = persons[p, j, 1].astype(np.int32) * w + persons[p, j, 0].astype(np.int32)
+    tags = maps.tags_at(j, pos) if p.size else np.zeros((0, 2), dtype=np.float32)
+    found = [[] for _ in persons]
+    for who, t in zip(p.tolist(), tags):
+        found[who].append(t)
+    return [np.mean(f, axis=0) if f else None for f in found]
+
+
+def refine_people(search: RefineSearch, persons: np.ndarray) -> np.ndarray:
+    """Fill missing joints (val == 0) at the best tag-consistent peak (in place).
+
+    Equals :func:`.reference.refine` applied to each person: the mean tag of a person's
+    detected joints is fixed before any joint is filled, so every (person, missing joint)
+    pair is an independent search, and all of them are searched at once.
+    """
+    if len(persons) == 0:
+        return persons
+    prevs = _person_tags(search.maps, persons)
+    who, js = np.nonzero(persons[:, :, 2] == 0)
+    idx = np.zeros(who.size, dtype=np.intp)  # no detected joint: NaN mean, argmax = 0
+    has = np.array([prevs[p] is not None for p in who.tolist()], dtype=bool)
+    if has.any():
+        idx[has] = search.argmax_pairs(js[has], np.array([prevs[p] for p in who[has]]))
+    hm = search.hm
+    y, x = np.divmod(idx, hm.shape[2])
+    dx, dy = quarter_offsets(hm, js, x, y)
+    val = hm.at(js, idx)
+    fill = val > 0
+    who, js = who[fill], js[fill]
+    persons[who, js, 0] = (x + 0.5 + dx)[fill]
+    persons[who, js, 1] = (y + 0.5 + dy)[fill]
+    persons[who, js, 2] = val[fill]
+    return persons
+
+
+class _Tables:
+    """One joint's blocks, grouped by region (``REGION`` x ``REGION`` blocks; the last ones
+    may be smaller), in region order (``block``: a cell's row-major block id; ``start``: the
+    first cell of each region): per block an upper bound of its heatmap maximum (float64),
+    its exact maximum once asked for (NaN before), and its tag range as a centre and a
+    radius (a disc holding the range, widened by the margin, rounded up to float32); per
+    region, the same bounds.  ``dense``: the joint's whole map (flat), once made."""
+
+    def __init__(self, block, start, upper, centre, radius, rupper, rcentre, rradius):
+        self.block, self.start = block, start
+        self.upper, self.centre, self.radius = upper, centre, radius
+        self.rupper, self.rcentre, self.rradius = rupper, rcentre, rradius
+        self.bmax = np.full(upper.size, np.nan, dtype=np.float32)
+        self.dense = None
+
+    def cells(self, who: np.ndarray, reg: np.ndarray):
+        """The blocks (cell indices) of regions ``reg``, with their pairs ``who``."""
+        n = self.start[reg + 1] - self.start[reg]
+        who = np.repeat(who, n)
+        cells = np.arange(who.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(self.start[reg], n)
+        return who, cells
+
+
+def _tables(upper: np.ndarray, lo: np.ndarray, hi: np.ndarray, region: int,
+            margin: float) -> list[_Tables]:
+    """Every joint's :class:`_Tables`, from block upper bounds ``[n, nby, nbx]`` and tag
+    component bounds ``[n, nby, nbx, 2]``, computed over all joints at once."""
+    n, nby, nbx = upper.shape
+    by, bx = np.divmod(np.arange(nby * nbx), nbx)
+    rid = (by // region) * -(-nbx // region) + bx // region
+    block = np.argsort(rid, kind="stable")  # region-major, row-major inside
+    rid = rid[block]
+    start = np.searchsorted(rid, np.arange(rid[-1] + 2))
+    cut = start[:-1]
+    upper = upper.reshape(n, -1)[:, block].astype(np.float64)
+    lo = lo.reshape(n, -1, lo.shape[-1])[:, block].astype(np.float32, copy=False)
+    hi = hi.reshape(n, -1, hi.shape[-1])[:, block].astype(np.float32, copy=False)
+    centre, radius = _disc(lo, hi, margin)
+    rupper = np.maximum.reduceat(upper, cut, axis=1)
+    rcentre, rradius = _disc(np.minimum.reduceat(lo, cut, axis=1),
+                             np.maximum.reduceat(hi, cut, axis=1), margin)
+    return [_Tables(block, start, upper[j], centre[j], radius[j], rupper[j], rcentre[j],
+                    rradius[j]) for j in range(n)]
+
+
+def _disc(lo: np.ndarray, hi: np.ndarray, margin: float):
+    """Centre and radius (float32) of a disc holding each box ``[lo, hi]`` (``[..., 2]``).
+
+    In float32: the margin (relative to the box's size and place, about 16 float32 ulps)
+    covers the rounding of the centre and of the radius, which is then rounded up."""
+    centre = (lo + hi) * np.float32(0.5)
+    half = (hi - lo) * np.float32(0.5)
+    radius = np.sqrt(half[..., 0] * half[..., 0] + half[..., 1] * half[..., 1])
+    radius += np.float32(margin) * (np.abs(centre).sum(-1) + radius + np.float32(1))
+    return centre, np.nextafter(radius, np.float32(np.inf))
