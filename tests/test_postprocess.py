@@ -13,7 +13,10 @@ import pytest
 from higherhrnet.errors import WorkflowError
 from higherhrnet.manifest import Manifest, ManifestEntry
 from higherhrnet.shapes import input_geometry
-from postprocess_support import sample_oracle_cases
+from higherhrnet.postprocess.coco_results import results_for_image
+from higherhrnet.postprocess.params import GroupingParams
+from higherhrnet.postprocess.stage import postprocess_arrays
+from postprocess_support import realistic_cases, sample_oracle_cases
 
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
 
@@ -275,3 +278,32 @@ def test_output_reader_equals_load_output_and_falls_back(tmp_path):
             reader.read(2, tmp_path / name, a.shape)
     with pytest.raises(WorkflowError, match="shape"):
         reader.read(2, tmp_path / "f64.npy", (1, 17, 8, 13))
+
+
+# ----------------------------------------------------------------------------- network-like
+
+@pytest.fixture(scope="module")
+def realistic(reference, tmp_path_factory):
+    """The network-like outputs of the 8 sample images (../shared/reference/realistic)."""
+    return realistic_cases(reference.parent, tmp_path_factory.mktemp("realistic"))
+
+
+def test_network_like_outputs_give_the_reference_implementations_results(
+        scripts, reference, realistic, tmp_path):
+    """The stage CLI (fast path) on all 8 images writes exactly the results the reference
+    implementation wrote on these outputs (86 people, weak and missing joints refined)."""
+    manifest, dump, flip, _ = realistic
+    got = _run(scripts, dump, flip, manifest, tmp_path / "r.json")
+    expected = json.loads((reference / "realistic" / "expected_results.json").read_text())
+    assert len(got) == 86 and got == expected
+
+
+def test_network_like_image_reference_path_gives_the_same_results(reference, realistic):
+    """The reference path (the straight port) on one network-like image (19 people, the
+    most refine-filled joints): the reference implementation's results, bit for bit."""
+    *_, cases = realistic
+    entry, arrays = next((e, a) for e, a in cases if e.image_id == 329323)
+    preds, scores = postprocess_arrays(arrays, entry, GroupingParams(), path="reference")
+    got = json.loads(json.dumps(results_for_image(entry.image_id, preds, scores)))
+    expected = json.loads((reference / "realistic" / "expected_results.json").read_text())
+    assert got == [r for r in expected if r["image_id"] == 329323]
