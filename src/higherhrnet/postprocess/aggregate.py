@@ -154,23 +154,25 @@ class Aggregated:
     dense tag map cached.
     """
 
-    DENSE_AFTER = 50_000  # points asked for one joint before its dense map is built
+    #: points asked for one joint before its dense tags are built: emulating a point costs
+    #: about 0.3 us, torch's resize of one joint's two maps (768x512) about 1.5 ms plus the copy
+    DENSE_AFTER = 20_000
 
-    def __init__(self, heatmaps: LazyHeatmaps, tag_n_half: np.ndarray, tag_f_half: np.ndarray):
+    def __init__(self, heatmaps: LazyHeatmaps, tag_n_half: np.ndarray, tag_f_half: np.ndarray,
+                 tag_quarter: tuple[np.ndarray, np.ndarray] | None = None):
         self.heatmaps = heatmaps
         self._half = (tag_n_half, tag_f_half)
+        self._quarter = tag_quarter
         self._asked = np.zeros(heatmaps.shape[0], dtype=np.int64)
         n, h, w = heatmaps.shape
-        # whole tag maps of the joints asked for many points; pages of joints never filled
-        # are never touched, so this costs no memory for them
-        self._dense = np.empty((n * h * w, 2), dtype=np.float32)
+        # whole tag maps (both passes) of the joints asked for many points; pages of joints
+        # never filled are never touched, so this costs no memory for them
+        self._dense = np.empty((n, 2, h * w), dtype=np.float32)
         self._filled = np.zeros(n, dtype=bool)
         self._bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        _, h, w = heatmaps.shape
         if h + w <= SMALL_OUTPUT or not emulation_is_exact():
             tags = resize_bilinear(np.concatenate([tag_n_half, tag_f_half]), (h, w))
-            n = tag_n_half.shape[0]
-            self._dense[:] = np.stack([tags[:n], tags[n:]], -1).reshape(-1, 2)
+            self._dense[:] = np.stack([tags[:n], tags[n:]], 1).reshape(n, 2, -1)
             self._filled[:] = True
 
     @property
@@ -182,7 +184,9 @@ class Aggregated:
     def from_outputs(cls, normal0, normal1, flipped0, flipped1) -> "Aggregated":
         hm_n, tag_n = half_pass(normal0, normal1, False)
         hm_f, tag_f = half_pass(flipped0, flipped1, True)
-        return cls(LazyHeatmaps(hm_n, hm_f), tag_n.numpy(), tag_f.numpy())
+        quarter = (np.asarray(normal0, dtype=np.float32)[0, NUM_JOINTS:],
+                   np.ascontiguousarray(np.asarray(flipped0, dtype=np.float32)[0, _PERM34[NUM_JOINTS:], :, ::-1]))
+        return cls(LazyHeatmaps(hm_n, hm_f), tag_n.numpy(), tag_f.numpy(), quarter)
 
     def tags_at(self, j, flat: np.ndarray) -> np.ndarray:
         """Tag vectors ``[..., 2]`` of joint(s) ``j`` (an int or an array broadcast with
@@ -195,14 +199,13 @@ class Aggregated:
                                        np.asarray(flat, dtype=np.intp))
         shape, js, flat = flat.shape, js.ravel(), flat.ravel()
         self._asked += np.bincount(js, minlength=self._asked.size)
-        hw = self.heatmaps.shape[1] * self.heatmaps.shape[2]
         for k in np.flatnonzero((self._asked > self.DENSE_AFTER) & ~self._filled):
             self._fill(k)
         if self._filled[js].all():
-            return self._dense[js * hw + flat].reshape(*shape, 2)
+            return self._dense[js, :, flat].reshape(*shape, 2)
         out = np.empty((flat.size, 2), dtype=np.float32)
         cached = self._filled[js]
-        out[cached] = self._dense[js[cached] * hw + flat[cached]]
+        out[cached] = self._dense[js[cached], :, flat[cached]]
         rest = np.flatnonzero(~cached)
         if rest.size:
             ys, xs = np.divmod(flat[rest], self.heatmaps.shape[2])
@@ -212,31 +215,37 @@ class Aggregated:
     def _tags_of_joint(self, j: int, flat: np.ndarray) -> np.ndarray:
         """:meth:`tags_at` for one joint (the same values, fewer passes over the points)."""
         self._asked[j] += flat.size
-        hw = self.heatmaps.shape[1] * self.heatmaps.shape[2]
         if not self._filled[j] and self._asked[j] <= self.DENSE_AFTER:
             ys, xs = np.divmod(flat, self.heatmaps.shape[2])
             return np.moveaxis(upsample_points(self._half, j, ys, xs), 0, -1)
         if not self._filled[j]:
             self._fill(j)
-        return self._dense[j * hw: (j + 1) * hw][flat]
+        return np.moveaxis(self._dense[j][:, flat], 0, -1)
 
     def _fill(self, j: int) -> None:
         """Cache joint ``j``'s whole tag maps: torch's resize of both passes' maps, the
         reference's own kernel (not a small output here, see SMALL_OUTPUT), faster than the
         emulation on whole maps."""
-        hw = self.heatmaps.shape[1] * self.heatmaps.shape[2]
         up = resize_bilinear(np.stack([t[j] for t in self._half]), self.heatmaps.shape[1:])
-        self._dense[j * hw: (j + 1) * hw] = up.reshape(2, -1).T
+        self._dense[j] = up.reshape(2, -1)
         self._filled[j] = True
 
     def tag_block_bounds(self, j: int, block: int):
         """Per ``block`` x ``block`` input-resolution block: min and max of each tag component
-        ``[H/block, W/block, 2]``, from the half-resolution sources of the block's pixels
-        (computed for all joints at the first call)."""
+        ``[H/block, W/block, 2]`` (computed for all joints at the first call).
+
+        A x2 bilinear resize (align_corners=False) gives each output pixel a convex
+        combination, rounded once, of its source neighbours, so it stays within their range
+        exactly; the two resizes from the network's quarter-resolution tags keep every tag of
+        a block within the range of the quarter-resolution window ``[k*b/4 - 1, k*b/4 + b/4]``
+        (four times fewer pixels to reduce than at half resolution)."""
         if block not in self._bounds:
-            hb = block // 2
-            lo = [window_reduce(t, hb, np.minimum) for t in self._half]
-            hi = [window_reduce(t, hb, np.maximum) for t in self._half]
+            if self._quarter is not None and block % 4 == 0:
+                srcs, hb = self._quarter, block // 4
+            else:
+                srcs, hb = self._half, block // 2
+            lo = [window_reduce(t, hb, np.minimum) for t in srcs]
+            hi = [window_reduce(t, hb, np.maximum) for t in srcs]
             self._bounds[block] = np.stack(lo, axis=-1), np.stack(hi, axis=-1)
         lo, hi = self._bounds[block]
         return lo[j], hi[j]

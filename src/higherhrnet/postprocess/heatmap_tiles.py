@@ -208,11 +208,11 @@ class LazyHeatmaps:
         """Compute the tiles ``(js, ty, tx)`` that are not computed yet."""
         if self._dense is not None:
             return
-        want = np.zeros_like(self._done)
-        want[js, ty, tx] = True  # a scatter, not a sort of millions of (joint, tile) rows
-        want &= ~self._done
-        if not want.any():
+        keep = ~self._done[js, ty, tx]
+        if not keep.any():
             return
+        want = np.zeros_like(self._done)
+        want[js[keep], ty[keep], tx[keep]] = True  # a scatter, not a sort of (joint, tile) rows
         tiles = np.argwhere(want)
         h, w = self._src[0].shape[1:]
         y0, x0 = self._ys[tiles[:, 1]], self._xs[tiles[:, 2]]
@@ -332,9 +332,20 @@ class LazyHeatmaps:
         computing the tiles they lie in."""
         w = self.shape[2]
         by, bx = np.divmod(np.asarray(blocks, dtype=np.intp), w // b)
+        if self._dense is not None:
+            r = np.arange(b)
+            flat = (by * b * w + bx * b)[:, None] + (r[:, None] * w + r[None, :]).ravel()
+            return self._dense[j].ravel()[flat].max(axis=1)
+        # a block lies in the tile holding its first pixel (TILE is a multiple of b, and a
+        # shifted last tile ends at the border, a multiple of b too)
+        ty, tx = np.minimum(by * b // TILE, self._ys.size - 1), np.minimum(bx * b // TILE,
+                                                                         self._xs.size - 1)
+        self.ensure(np.full(ty.size, j), ty, tx)
         r = np.arange(b)
-        flat = (by * b * w + bx * b)[:, None] + (r[:, None] * w + r[None, :]).ravel()
-        return self.at(j, flat).max(axis=1)
+        oy, ox = by * b - self._ys[ty], bx * b - self._xs[tx]
+        vals = self._buf[j, ty[:, None, None], tx[:, None, None], (oy[:, None] + r)[:, :, None],
+                         (ox[:, None] + r)[:, None, :]]
+        return vals.reshape(ty.size, -1).max(axis=1)
 
     def peaks(self, threshold: float, nms_pad: int) -> tuple[np.ndarray, np.ndarray]:
         """All joints' NMS peaks above ``threshold``: ``(joints, flat)`` sorted by joint.

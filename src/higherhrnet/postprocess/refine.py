@@ -34,10 +34,9 @@ every bound holds, and a "constant" block is constant in the reference's own ari
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .adjust import quarter_offsets
+from .heatmap_tiles import block_reduce
 from .maps import Maps
 
 _BIG = np.iinfo(np.intp).max
@@ -100,8 +99,7 @@ class RefineSearch:
         costs less than computing most tiles one by one); its block maxima then are exact."""
         m = self.hm.joint_map(j)
         t.dense = m.ravel()
-        pooled = F.max_pool2d(torch.from_numpy(m)[None], self.BLOCK)  # max: exact in any order
-        t.bmax = pooled.numpy().ravel()[t.block]
+        t.bmax = block_reduce(m, self.BLOCK, np.maximum).ravel()[t.block]  # exact in any order
         t.upper = t.bmax.astype(np.float64)
 
     # ------------------------------------------------------------------ search
