@@ -103,3 +103,16 @@ def test_tiled_nms_equals_dense_max_pool():
     want = np.nonzero(((dense > 0.1) & (pooled == dense)).reshape(4, -1))
     np.testing.assert_array_equal(js, want[0])
     np.testing.assert_array_equal(flat, want[1])
+
+
+@pytest.mark.parametrize("hw", [(32, 32), (64, 96), (68, 100), (100, 36)])
+def test_tile_bounds_from_block_bounds_equal_the_tile_windows(hw):
+    """Tiles' source-window maxima taken over their 8x8 blocks' windows (shifted last tiles
+    included) equal the maxima over the tiles' own windows."""
+    from higherhrnet.postprocess.heatmap_tiles import (TILE, _tiles_of_blocks, tile_window_max,
+                                                       window_reduce)
+    rng = np.random.default_rng(hw[0] + hw[1])
+    src = rng.normal(0, 3, (3, *hw)).astype(np.float32)
+    blocks = window_reduce(src, 4, np.maximum)
+    np.testing.assert_array_equal(_tiles_of_blocks(blocks, TILE // 8),
+                                  tile_window_max(src, (2 * hw[0], 2 * hw[1])))

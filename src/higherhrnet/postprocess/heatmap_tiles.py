@@ -33,6 +33,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 import torch.nn.functional as F
 
+BOUND_BLOCK = 8  # input pixels: block bounds (refine's blocks), from which tile bounds follow
 TILE = 64  # input pixels: interior crops of 34x34 sources give 68x68 outputs (68 + 68 > 128)
 DENSE_FRACTION = 0.3  # above this share of tiles needed, one dense resize is cheaper
 _MARGIN = 1e-6  # relative: far above the few float32 roundings between sources and output
@@ -122,6 +123,19 @@ def tile_window_max(src: np.ndarray, n_out: tuple[int, int]) -> np.ndarray:
     return t.numpy()
 
 
+def _tiles_of_blocks(m: np.ndarray, g: int) -> np.ndarray:
+    """Maxima ``[C, tiles_y, tiles_x]`` over groups of ``g`` x ``g`` blocks of ``m [C, nby,
+    nbx]``: the tiles of :func:`_starts` (a shifted last tile: the last ``g`` blocks)."""
+    t = torch.from_numpy(m)
+    for dim in (1, 2):
+        n = t.shape[dim]
+        parts = [t.narrow(dim, 0, n - n % g).unflatten(dim, (n // g, g)).amax(dim=dim + 1)]
+        if n % g:
+            parts.append(t.narrow(dim, n - g, g).amax(dim=dim, keepdim=True))
+        t = torch.cat(parts, dim=dim)
+    return t.numpy()
+
+
 def square_max(a: np.ndarray, pad: int) -> np.ndarray:
     """Max of each pixel's ``(2*pad+1)^2`` window in ``a [N,h,w]``, clipped at the borders
     (``max_pool2d(a, 2*pad+1, 1, pad)``): rows, then columns, by shifted slices (torch's
@@ -159,6 +173,7 @@ class LazyHeatmaps:
         self._ys, self._xs = _starts(2 * h), _starts(2 * w)
         self._dense: np.ndarray | None = None
         self._block_bounds: dict[int, np.ndarray] = {}
+        self._block_src_max: dict[int, list] = {}
         self._ready_above: float | None = None  # tiles that may exceed this are computed
         if min(h, w) < TILE // 2 or (check and not crops_are_exact()):
             self.materialize()
@@ -200,9 +215,23 @@ class LazyHeatmaps:
     def tile_bounds(self) -> np.ndarray:
         """Upper bounds ``[C, tiles_y, tiles_x]`` (float64) of each tile's values."""
         if self._bounds is None:
-            per_pass = [tile_window_max(src, self.shape[1:]) for src in self._src]
+            blocks = self._pass_block_max(BOUND_BLOCK)
+            if blocks is not None:  # a tile's window is the union of its blocks' windows
+                per_pass = [_tiles_of_blocks(m, TILE // BOUND_BLOCK) for m in blocks]
+            else:
+                per_pass = [tile_window_max(src, self.shape[1:]) for src in self._src]
             self._bounds = _upper(*per_pass)
         return self._bounds
+
+    def _pass_block_max(self, b: int):
+        """Per pass, the maximum of the source window each ``b`` x ``b`` output block reads
+        ``[C, H/b, W/b]`` (once), or None when ``b`` does not divide the map."""
+        if self.shape[1] % b or self.shape[2] % b:
+            return None
+        if b not in self._block_src_max:
+            self._block_src_max[b] = [window_reduce(src, b // 2, np.maximum)
+                                      for src in self._src]
+        return self._block_src_max[b]
 
     def ensure(self, js: np.ndarray, ty: np.ndarray, tx: np.ndarray) -> None:
         """Compute the tiles ``(js, ty, tx)`` that are not computed yet."""
@@ -323,8 +352,7 @@ class LazyHeatmaps:
         if self._dense is not None:
             return block_reduce(self._dense[j], b, np.maximum)
         if b not in self._block_bounds:
-            self._block_bounds[b] = _upper(*(window_reduce(src, b // 2, np.maximum)
-                                             for src in self._src))
+            self._block_bounds[b] = _upper(*self._pass_block_max(b))
         return self._block_bounds[b][j]
 
     def block_max(self, j: int, b: int, blocks: np.ndarray) -> np.ndarray:

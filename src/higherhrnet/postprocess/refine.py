@@ -33,6 +33,8 @@ every bound holds, and a "constant" block is constant in the reference's own ari
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .adjust import quarter_offsets
@@ -307,11 +309,7 @@ def _tables(upper: np.ndarray, lo: np.ndarray, hi: np.ndarray, region: int,
     """Every joint's :class:`_Tables`, from block upper bounds ``[n, nby, nbx]`` and tag
     component bounds ``[n, nby, nbx, 2]``, computed over all joints at once."""
     n, nby, nbx = upper.shape
-    by, bx = np.divmod(np.arange(nby * nbx), nbx)
-    rid = (by // region) * -(-nbx // region) + bx // region
-    block = np.argsort(rid, kind="stable")  # region-major, row-major inside
-    rid = rid[block]
-    start = np.searchsorted(rid, np.arange(rid[-1] + 2))
+    block, start = _layout(nby, nbx, region)
     cut = start[:-1]
     upper = upper.reshape(n, -1)[:, block].astype(np.float64)
     lo = lo.reshape(n, -1, lo.shape[-1])[:, block].astype(np.float32, copy=False)
@@ -322,6 +320,17 @@ def _tables(upper: np.ndarray, lo: np.ndarray, hi: np.ndarray, region: int,
                              np.maximum.reduceat(hi, cut, axis=1), margin)
     return [_Tables(block, start, upper[j], centre[j], radius[j], rupper[j], rcentre[j],
                     rradius[j]) for j in range(n)]
+
+
+@functools.lru_cache(maxsize=32)
+def _layout(nby: int, nbx: int, region: int):
+    """Blocks in region order (region-major, row-major inside) and each region's first
+    cell, for a map of ``nby`` x ``nbx`` blocks (the same for every image of a shape)."""
+    by, bx = np.divmod(np.arange(nby * nbx), nbx)
+    rid = (by // region) * -(-nbx // region) + bx // region
+    block = np.argsort(rid, kind="stable")
+    rid = rid[block]
+    return block, np.searchsorted(rid, np.arange(rid[-1] + 2))
 
 
 def _disc(lo: np.ndarray, hi: np.ndarray, margin: float):
