@@ -54,8 +54,9 @@ def half_pass(out0, out1, flipped: bool):
     up = F.interpolate(o0, size=tuple(o1.shape[1:]), mode="bilinear", align_corners=False)[0]
     hm = up[:NUM_JOINTS].add_(o1[:NUM_JOINTS]).div_(2)  # in place: no fresh large maps
     tag = up[NUM_JOINTS:]
-    if flipped:  # back to the normal orientation
-        return hm.flip(2), tag.flip(2)
+    if flipped:  # back to the normal orientation (numpy's reversed copy: ~5x torch.flip)
+        return tuple(torch.from_numpy(np.ascontiguousarray(m.numpy()[:, :, ::-1]))
+                     for m in (hm, tag))
     return hm, tag.contiguous()
 
 

@@ -57,6 +57,7 @@ class RefineSearch:
     CHUNK = 1 << 20  # pixels scored per batch (bounds memory)
     FEW_BLOCKS = 32  # varying blocks to score per pair before raising the bar ...
     FIRST_BLOCKS = 16  # ... by scoring this many of highest bound first
+    SCORE_ALL = 0.25  # share of a chunk's pixels that may reach the bar, above which all are
     DENSE_REGIONS = 0.25  # share of a joint's regions searched above which its map is made whole
     MARGIN = 1e-6  # relative, on tag bounds and distances: >> float32 rounding (6e-8 each)
 
@@ -161,12 +162,16 @@ class RefineSearch:
         constant = low == high  # every pixel of the block scores det - k: its best is bound
         np.maximum.at(best, who[constant], bound[constant])
         var = np.flatnonzero(~constant & (bound >= best[who]))
-        if var.size > self.FEW_BLOCKS * m:  # raise the bar with the best-bounded first
-            first = var[np.argsort(-bound[var], kind="stable")[: self.FIRST_BLOCKS * m]]
+        k = self.FIRST_BLOCKS
+        while var.size > self.FEW_BLOCKS * m:  # raise the bars: each pair's best bounds first
+            first = _top_per_pair(var, who[var], bound[var], k)
             top, _ = self._score_cells(j, t, prevs, who[first], t.block[cells[first]], low[first],
                                        best)
             np.maximum.at(best, who[first], top)
-            var = var[bound[var] >= best[who[var]]]
+            if first.size == var.size:
+                break
+            var = var[bound[var] >= best[who[var]]]  # (scored again below, for their indices)
+            k *= 2
         top, at = self._score_cells(j, t, prevs, who[var], t.block[cells[var]], low[var], best)
         np.maximum.at(best, who[var], top)
         # the cells reaching the best score: constant blocks at their bound (first index
@@ -180,18 +185,27 @@ class RefineSearch:
             np.concatenate([np.full(hit.size, -1, dtype=np.intp), at[reached]]))
 
     def _score_cells(self, j, t, prevs, who, blocks, low, floor):
-        """Exact best score and its first flat index in each cell (pair ``who``, block),
-        scoring only pixels with ``det - low >= floor`` (others cannot reach the floor)."""
+        """Exact best score and its first flat index in each cell (pair ``who``, block).
+
+        Cells whose pixels mostly cannot reach the floor (``det - low < floor``) score only
+        the others (tags are the dear part where they are emulated point by point); otherwise
+        every pixel of the chunk is scored as one array, its first maximum per cell by argmax
+        (cells hold pixels in row-major order)."""
         best = np.full(who.size, -np.inf, dtype=np.float32)
         first = np.full(who.size, _BIG, dtype=np.intp)
         per = max(1, self.CHUNK // self._offsets.size)
         for c0 in range(0, who.size, per):
             c = np.arange(c0, min(c0 + per, who.size))
-            flat = (self._block_start(blocks[c])[:, None] + self._offsets).ravel()
-            cell = np.repeat(c, self._offsets.size)
+            flat = self._block_start(blocks[c])[:, None] + self._offsets  # [n, 64]
             d = self._at(j, t, flat)
-            keep = (d - low[cell].astype(np.float32)) >= floor[who[cell]]
-            cell, flat, d = cell[keep], flat[keep], d[keep]
+            keep = (d - low[c].astype(np.float32)[:, None]) >= floor[who[c]][:, None]
+            if keep.mean() > self.SCORE_ALL:
+                s = self._score_pixels(j, flat, d, prevs[who[c]][:, None, :])
+                best[c] = s.max(axis=1)
+                first[c] = flat[np.arange(c.size), s.argmax(axis=1)]
+                continue
+            cell = np.broadcast_to(c[:, None], flat.shape)[keep]
+            flat, d = flat[keep], d[keep]
             if cell.size:
                 s = self._score_pixels(j, flat, d, prevs[who[cell]])
                 np.maximum.at(best, cell, s)
@@ -199,9 +213,11 @@ class RefineSearch:
         return best, first
 
     def _score_pixels(self, j, flat, d, prevs) -> np.ndarray:
-        """The reference's scores at pixels: ``det - round(||tag - prev||)`` in float32."""
+        """The reference's scores at pixels ``flat`` (any shape; ``d``: their heatmap values,
+        ``prevs``: tags broadcast against ``flat``'s shape plus 2): ``det - round(||tag -
+        prev||)`` in float32, the reference's operations."""
         diff = (self.maps.tags_at(j, flat) - prevs) ** 2
-        return d - np.round((diff[:, 0] + diff[:, 1]) ** 0.5)
+        return d - np.round((diff[..., 0] + diff[..., 1]) ** 0.5)
 
     def _first_reaching(self, j, t, best, who, blocks, low, first) -> np.ndarray:
         """Per pair: the first flat index scoring ``best``, among the cells (pair ``who``,
@@ -234,6 +250,15 @@ class RefineSearch:
             if best >= t or flat.size == d.size:
                 return int(flat[np.argmax(s)])
             t = best
+
+
+def _top_per_pair(cells: np.ndarray, who: np.ndarray, bound: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` cells of highest bound of each pair (all of a pair's if it has fewer)."""
+    order = np.lexsort((-bound, who))
+    who = who[order]
+    start = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])
+    rank = np.arange(who.size) - np.repeat(start, np.diff(np.r_[start, who.size]))
+    return cells[order[rank < k]]
 
 
 def _bound(upper: np.ndarray, k: np.ndarray) -> np.ndarray:
