@@ -17,7 +17,8 @@ Kinds (every image of a kind goes through both paths; identical results are chec
 
 Both paths are ``higherhrnet.postprocess.stage.parse_outputs`` (``fast`` and ``reference``,
 the settings of ``postprocess.path``) plus the mapping back to the image, on arrays in memory
-(file reading is not timed).  In one process and interleaved: per image, the reference path
+(file reading is not timed), with glibc keeping freed memory as the stage's CLI has it
+(``postprocess.memory``).  In one process and interleaved: per image, the reference path
 once, then the fast path ``--repeat`` times (its median is taken), so that both see the same
 machine load.  Prints one markdown table (per kind: the sums of per-image times and their
 ratio) and the per-stage split of the fast path on the realistic images.
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from higherhrnet.coco import FLIP_INDEX  # noqa: E402
 from higherhrnet.postprocess.coco_results import results_for_image, to_image  # noqa: E402
+from higherhrnet.postprocess.memory import keep_freed_memory  # noqa: E402
 from higherhrnet.postprocess.params import GroupingParams  # noqa: E402
 from higherhrnet.postprocess.stage import parse_outputs  # noqa: E402
 from higherhrnet.shapes import input_geometry  # noqa: E402
@@ -137,6 +139,7 @@ def main(argv=None) -> int:
     global CLOCK
     CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the stage's CLI does (both paths alike)
     params = GroupingParams()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

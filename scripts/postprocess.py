@@ -27,6 +27,7 @@ from higherhrnet.errors import WorkflowError, cli_main  # noqa: E402
 from higherhrnet.postprocess.assignment import ASSIGNMENTS  # noqa: E402
 from higherhrnet.postprocess.params import DEFAULT_PATH, PATHS, GroupingParams  # noqa: E402
 from higherhrnet.postprocess import multiscale  # noqa: E402
+from higherhrnet.postprocess.memory import keep_freed_memory  # noqa: E402
 from higherhrnet.postprocess.stage import run  # noqa: E402
 from higherhrnet.shapes import parse_scales  # noqa: E402
 
@@ -90,4 +91,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    keep_freed_memory()  # this process only (not when main() is called from elsewhere)
     cli_main(main)

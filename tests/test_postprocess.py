@@ -307,3 +307,13 @@ def test_network_like_image_reference_path_gives_the_same_results(reference, rea
     got = json.loads(json.dumps(results_for_image(entry.image_id, preds, scores)))
     expected = json.loads((reference / "realistic" / "expected_results.json").read_text())
     assert got == [r for r in expected if r["image_id"] == 329323]
+
+
+def test_stage_process_keeps_freed_memory_on_glibc(root):
+    """The postprocess CLI's process asks glibc to keep freed memory (no page faults image
+    after image); checked in a fresh process, so the test's own allocator is untouched."""
+    code = ("import platform; from higherhrnet.postprocess.memory import keep_freed_memory; "
+            "print(keep_freed_memory(), platform.libc_ver()[0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=root, check=True).stdout.split()
+    assert out[0] == str(out[1] == "glibc")
