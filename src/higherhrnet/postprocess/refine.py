@@ -141,19 +141,21 @@ class RefineSearch:
         who, reg = np.repeat(np.arange(m), nr), np.tile(np.arange(nr), m)
         low, _ = self._rounded_bounds(t.rcentre[reg], t.rradius[reg], prevs[who])
         rbound = _bound(t.rupper[reg], low).reshape(m, nr)  # >= every score of the region
-        # a bar per pair: the best score in its region of highest bound
-        floor = np.full(m, -np.inf, dtype=np.float32)
-        floor, _ = self._search_blocks(j, t, prevs, floor, *t.cells(np.arange(m),
-                                                                    rbound.argmax(axis=1)))
-        who, reg = np.nonzero(rbound >= floor[:, None])  # the regions that may hold the best
+        # a bar per pair: the best score (and its index) in its region of highest bound
+        top = rbound.argmax(axis=1)
+        floor, first = self._search_blocks(j, t, prevs, np.full(m, -np.inf, dtype=np.float32),
+                                           *t.cells(np.arange(m), top))
+        rbound[np.arange(m), top] = -np.inf  # searched
+        who, reg = np.nonzero(rbound >= floor[:, None])  # the other regions that may hold it
         if t.dense is None and np.unique(reg).size > self.DENSE_REGIONS * nr:
             self._go_dense(j, t)
-        return self._search_blocks(j, t, prevs, floor, *t.cells(who, reg))[1]
+        best, rest = self._search_blocks(j, t, prevs, floor.copy(), *t.cells(who, reg))
+        return np.where(best == floor, np.minimum(first, rest), rest)
 
     def _search_blocks(self, j, t, prevs, best, who, cells):
         """The best score and its first index per pair, over the blocks ``cells`` of pairs
-        ``who`` and the scores ``best`` (reached elsewhere, or -inf): ``(best, index)``,
-        the index ``_BIG`` where none of the cells reaches ``best``."""
+        ``who`` and the scores ``best`` (reached elsewhere, or -inf; raised in place):
+        ``(best, index)``, the index ``_BIG`` where none of the cells reaches ``best``."""
         m = len(prevs)
         low, high = self._rounded_bounds(t.centre[cells], t.radius[cells], prevs[who])
         near = _bound(t.upper[cells], low) >= best[who]  # may reach the bar
@@ -161,28 +163,27 @@ class RefineSearch:
         bound = self._exact_max(j, t, cells) - low.astype(np.float32)  # the block's best or more
         constant = low == high  # every pixel of the block scores det - k: its best is bound
         np.maximum.at(best, who[constant], bound[constant])
+        # varying blocks, scored once each: per pair the best-bounded first while many may
+        # still reach the bar (a pixel reaching the final best reaches every earlier bar)
+        top = np.full(cells.size, np.nan, dtype=np.float32)
+        at = np.full(cells.size, _BIG, dtype=np.intp)
         var = np.flatnonzero(~constant & (bound >= best[who]))
         k = self.FIRST_BLOCKS
-        while var.size > self.FEW_BLOCKS * m:  # raise the bars: each pair's best bounds first
-            first = _top_per_pair(var, who[var], bound[var], k)
-            top, _ = self._score_cells(j, t, prevs, who[first], t.block[cells[first]], low[first],
-                                       best)
-            np.maximum.at(best, who[first], top)
-            if first.size == var.size:
-                break
-            var = var[bound[var] >= best[who[var]]]  # (scored again below, for their indices)
+        while var.size:  # var: not scored yet, may still reach the bar
+            pick = var if var.size <= self.FEW_BLOCKS * m else \
+                _top_per_pair(var, who[var], bound[var], k)
+            top[pick], at[pick] = self._score_cells(j, t, prevs, who[pick],
+                                                    t.block[cells[pick]], low[pick], best)
+            np.maximum.at(best, who[pick], top[pick])
+            var = var[np.isnan(top[var]) & (bound[var] >= best[who[var]])]
             k *= 2
-        top, at = self._score_cells(j, t, prevs, who[var], t.block[cells[var]], low[var], best)
-        np.maximum.at(best, who[var], top)
         # the cells reaching the best score: constant blocks at their bound (first index
         # still to find: -1), and the scored varying blocks
         hit = np.flatnonzero(constant & (bound == best[who]))
-        reached = top == best[who[var]]
+        reached = np.flatnonzero(top == best[who])  # NaN (never scored) compares False
         return best, self._first_reaching(
-            j, t, best, np.concatenate([who[hit], who[var[reached]]]),
-            t.block[cells[np.concatenate([hit, var[reached]])]],
-            np.concatenate([low[hit], low[var[reached]]]),
-            np.concatenate([np.full(hit.size, -1, dtype=np.intp), at[reached]]))
+            j, t, best, who[np.r_[hit, reached]], t.block[cells[np.r_[hit, reached]]],
+            low[np.r_[hit, reached]], np.r_[np.full(hit.size, -1, dtype=np.intp), at[reached]])
 
     def _score_cells(self, j, t, prevs, who, blocks, low, floor):
         """Exact best score and its first flat index in each cell (pair ``who``, block).
