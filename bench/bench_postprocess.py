@@ -9,7 +9,7 @@ Cases:
   (``../shared/reference/forward/*.npz``: their stored outputs are the normal pass; the
   flipped pass is the synthetic-weight model run on the width-flipped input).  Random
   tags give hundreds of "people"; reference 28 s for the 512x512 one.  Without
-  ``higherhrnet.model``/``higherhrnet.synthetic_weights`` the flipped pass falls back to the
+  ``higherhrnet.model.network``/``higherhrnet.model.synthetic_weights`` the flipped pass falls back to the
   mirrored normal outputs (said in the output).
 
 The time is the median over ``--repeat`` runs of each case.  ``--reference`` also times the
@@ -32,11 +32,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from higherhrnet.coco import FLIP_INDEX  # noqa: E402
+from higherhrnet.data.coco import FLIP_INDEX  # noqa: E402
 from higherhrnet.postprocess.coco_results import to_image  # noqa: E402
 from higherhrnet.postprocess.params import GroupingParams  # noqa: E402
 from higherhrnet.postprocess.stage import parse_outputs  # noqa: E402
-from higherhrnet.shapes import input_geometry  # noqa: E402
+from higherhrnet.preprocess.shapes import input_geometry  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "reference"
 REFERENCE_S = {"crafted": 0.87, "synthetic a_512x512": 28.0}
@@ -46,8 +46,8 @@ OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_outpu
 def flipped_outputs(x: np.ndarray, normal0: np.ndarray, normal1: np.ndarray):
     """The synthetic-weight model on the width-flipped input, or a mirrored fallback."""
     try:
-        from higherhrnet.model import build_model
-        from higherhrnet.synthetic_weights import synthetic_state_dict
+        from higherhrnet.model.network import build_model
+        from higherhrnet.model.synthetic_weights import synthetic_state_dict
     except ImportError:
         mirror = lambda a, perm: np.ascontiguousarray(a[:, perm, :, ::-1])  # noqa: E731
         return (mirror(normal0, list(FLIP_INDEX) + [17 + c for c in FLIP_INDEX]),

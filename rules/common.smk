@@ -12,17 +12,17 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
-from higherhrnet import ais_bench_paths
-from higherhrnet.code_digest import rule_digest
-from higherhrnet.disk import check_run as disk_check
-from higherhrnet.download import (
+from higherhrnet.inference.ascend import paths as ais_bench_paths
+from higherhrnet.workflow.code_digest import rule_digest
+from higherhrnet.workflow.disk import check_run as disk_check
+from higherhrnet.data.download import (
     COCO_ANNOTATIONS_TRAINVAL2017,
     COCO_VAL2017_IMAGES,
     unpacked_by_workflow,
 )
 from higherhrnet.errors import WorkflowError as HHRNetError
-from higherhrnet.shapes import check_scales, format_scale, shape_set
-from higherhrnet.variants import get_variant
+from higherhrnet.preprocess.shapes import check_scales, format_scale, shape_set
+from higherhrnet.model.variants import get_variant
 
 
 def coerce_cli_scalars(values, schema):
@@ -274,7 +274,7 @@ def own_dataset_inputs():
     global FOLDER_IMAGES
     d = config["dataset"]
     if DATASET == "images":
-        from higherhrnet.image_folder import check_some_readable, scan_folder
+        from higherhrnet.data.image_folder import check_some_readable, scan_folder
 
         if not d["images"]:
             fail("dataset.name is images: set dataset.images to your folder of images")
@@ -289,7 +289,7 @@ def own_dataset_inputs():
         return (lambda w: LISTING.format(shard=w.shard)), (lambda w: folder)
     if not d["video"]:
         fail("dataset.name is video: set dataset.video to your video file")
-    from higherhrnet.video import probe_video
+    from higherhrnet.data.video import probe_video
 
     try:
         probe_video(d["video"])
@@ -303,7 +303,7 @@ def own_dataset_inputs():
 def folder_shard_files(wildcards):
     """The image files of one shard (id % shards), so that a change to one image or an
     added one re-runs only its shard's listing."""
-    from higherhrnet.image_folder import shard_images
+    from higherhrnet.data.image_folder import shard_images
 
     folder = Path(config["dataset"]["images"])
     return [
@@ -436,7 +436,7 @@ check_backend_tools()
 # the cores and at most jobs_at_once() of them run together; postprocess (priority 20) and
 # infer (10) go before preprocess (0), so a new preprocess job starts only when no finished
 # tensors wait for inference (nothing orders a shard's two passes: the raw outputs of one pass
-# may wait for the other's, see higherhrnet.disk); and the jobs that get and build the model (weights, export,
+# may wait for the other's, see higherhrnet.workflow.disk); and the jobs that get and build the model (weights, export,
 # ATC, AOE: priority 30) take every core of a local run, so that no preprocessing runs ahead
 # while there is nothing to infer with. Tensors held
 # at once: at most jobs_at_once() shard-passes, plus one whose inference has just ended.
@@ -494,7 +494,7 @@ NO_DISK_CHECK = {
 
 
 def check_disk():
-    """Before any job: refuse a run whose intermediates will not fit (higherhrnet.disk), when
+    """Before any job: refuse a run whose intermediates will not fit (higherhrnet.workflow.disk), when
     the annotations are there to size the images (a first download is sized next time). Own
     images and videos have no annotations to size them by: not checked.
     """

@@ -1,5 +1,5 @@
 # Data: COCO val2017 (guide layout, or download + unpack), the synthetic offline set, weights.
-# URLs, sizes and md5s of the COCO zips come from higherhrnet.download (imported in common.smk).
+# URLs, sizes and md5s of the COCO zips come from higherhrnet.data.download (imported in common.smk).
 
 
 rule download_coco_images:

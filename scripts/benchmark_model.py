@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from higherhrnet.backends import BACKENDS  # noqa: E402
-from higherhrnet.backends.ascend import (DEFAULT_CANN_ENV, add_shape_args,  # noqa: E402
+from higherhrnet.inference.engine import BACKENDS  # noqa: E402
+from higherhrnet.inference.ascend.run import (DEFAULT_CANN_ENV, add_shape_args,  # noqa: E402
                                          shapes_from_args)
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.model_benchmark import benchmark, parse_shapes, write  # noqa: E402
+from higherhrnet.inference.benchmark import benchmark, parse_shapes, write  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -19,13 +19,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.atomic import write_text  # noqa: E402
-from higherhrnet.backends import BACKENDS, run_infer  # noqa: E402
-from higherhrnet.backends.ascend import DEFAULT_CANN_ENV  # noqa: E402
+from higherhrnet.inference.engine import BACKENDS, run_infer  # noqa: E402
+from higherhrnet.inference.ascend.run import DEFAULT_CANN_ENV  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.shapes import parse_scales  # noqa: E402
+from higherhrnet.preprocess.shapes import parse_scales  # noqa: E402
 from higherhrnet.threads import declared_threads, stage_threads  # noqa: E402
-from higherhrnet.manifest import Manifest  # noqa: E402
-from higherhrnet.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
+from higherhrnet.preprocess.manifest import Manifest  # noqa: E402
+from higherhrnet.model.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

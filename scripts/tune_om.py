@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from higherhrnet.backends.ascend import (AOE_JOB_TYPES, DEFAULT_CANN_ENV,  # noqa: E402
+from higherhrnet.inference.ascend.run import (AOE_JOB_TYPES, DEFAULT_CANN_ENV,  # noqa: E402
                                          add_shape_args, shapes_from_args, tune_om)
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.shapes import SHAPE_POLICIES  # noqa: E402
+from higherhrnet.preprocess.shapes import SHAPE_POLICIES  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

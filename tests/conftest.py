@@ -46,7 +46,7 @@ def coco_sample() -> Path:
 @pytest.fixture(scope="session")
 def synthetic_weights_path(tmp_path_factory) -> Path:
     """The synthetic (untrained) HigherHRNet-W32 .pth, written once per session."""
-    from higherhrnet.synthetic_weights import write_synthetic_weights
+    from higherhrnet.model.synthetic_weights import write_synthetic_weights
 
     return write_synthetic_weights(tmp_path_factory.mktemp("weights"))
 
@@ -54,8 +54,8 @@ def synthetic_weights_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def synthetic_onnx_path(synthetic_weights_path, tmp_path_factory) -> Path:
     """The synthetic weights exported once per session to ONNX (opset 11, dynamic N/H/W)."""
-    from higherhrnet.checkpoint import load_model
-    from higherhrnet.export import DEFAULT_ONNX_NAME, export_onnx
+    from higherhrnet.model.checkpoint import load_model
+    from higherhrnet.model.export import DEFAULT_ONNX_NAME, export_onnx
 
     model = load_model(synthetic_weights_path)
     return export_onnx(model, tmp_path_factory.mktemp("onnx") / DEFAULT_ONNX_NAME, opset=11)

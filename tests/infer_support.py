@@ -32,10 +32,10 @@ def sample_tensors(coco_sample: Path, limit: int | None = None, half: bool = Fal
     """
     import cv2
 
-    from higherhrnet.images import read_image_rgb
-    from higherhrnet.manifest import stem_for
-    from higherhrnet.shapes import input_geometry
-    from higherhrnet.transforms import flip_width, to_normalized_tensor, warp_to_input
+    from higherhrnet.data.images import read_image_rgb
+    from higherhrnet.preprocess.manifest import stem_for
+    from higherhrnet.preprocess.shapes import input_geometry
+    from higherhrnet.preprocess.transforms import flip_width, to_normalized_tensor, warp_to_input
 
     out = {}
     for im in sample_images(coco_sample)[:limit]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from higherhrnet.code_digest import code_files, rule_digest, rule_text
+from higherhrnet.workflow.code_digest import code_files, rule_digest, rule_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE_FILES = tuple(sorted((ROOT / "rules").glob("*.smk"))) + (ROOT / "Snakefile",)
@@ -25,24 +25,25 @@ def test_postprocess_covers_grouping_not_the_model():
     assert {"__init__.py", "postprocess/__init__.py", "postprocess/stage.py",
             "postprocess/grouping.py", "postprocess/assignment.py", "postprocess/aggregate.py",
             "postprocess/heatmap_tiles.py", "postprocess/coco_results.py",
-            "manifest.py"} <= mods
-    assert not {"model.py", "preprocess.py", "backends/__init__.py"} & mods
+            "preprocess/manifest.py", "data/coco.py"} <= mods
+    assert not {"model/network.py", "preprocess/stage.py", "inference/engine.py"} & mods
 
 
 def test_preprocess_covers_its_modules_not_postprocessing_or_the_model():
     mods = library_modules("preprocess.py")
-    assert {"preprocess.py", "transforms.py", "images.py", "shapes.py", "coco.py"} <= mods
-    assert not {"model.py", "postprocess/grouping.py", "postprocess/stage.py",
-                "export.py"} & mods
+    assert {"preprocess/stage.py", "preprocess/transforms.py", "data/images.py",
+            "preprocess/shapes.py", "data/coco.py"} <= mods
+    assert not {"model/network.py", "postprocess/grouping.py", "postprocess/stage.py",
+                "model/export.py"} & mods
 
 
 def test_lazy_imports_count_export_and_inference_cover_the_model():
     # checkpoint imports model inside a function; infer reaches it through the lazily
     # imported torch backend
-    assert "model.py" in library_modules("export_onnx.py")
+    assert "model/network.py" in library_modules("export_onnx.py")
     infer = library_modules("infer.py")
-    assert {"model.py", "backends/__init__.py", "backends/torch_backend.py",
-            "backends/onnxruntime_backend.py"} <= infer
+    assert {"model/network.py", "inference/engine.py", "inference/torch_engine.py",
+            "inference/onnxruntime_engine.py"} <= infer
     assert "postprocess/grouping.py" not in infer
 
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from higherhrnet.config_schema import defaults, flat_defaults
+from higherhrnet.workflow.schema import defaults, flat_defaults
 from higherhrnet.postprocess.params import DEFAULT_PATH, PATHS, GroupingParams
 
 

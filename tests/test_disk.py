@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from higherhrnet.coco import ImageRecord
-from higherhrnet.disk import (NPY_HEADER, check, estimate, raw_output_bytes, tensor_bytes,
+from higherhrnet.data.coco import ImageRecord
+from higherhrnet.workflow.disk import (NPY_HEADER, check, estimate, raw_output_bytes, tensor_bytes,
                               window_max)
 from higherhrnet.errors import WorkflowError
 

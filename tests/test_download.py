@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from higherhrnet import download as dl
-from higherhrnet.download import coco_layout, download, unpack_coco, verify_state_dict
+from higherhrnet.data import download as dl
+from higherhrnet.data.download import coco_layout, download, unpack_coco, verify_state_dict
 from higherhrnet.errors import WorkflowError
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes

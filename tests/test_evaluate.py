@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from higherhrnet.errors import WorkflowError
-from higherhrnet.evaluate import METRICS, evaluate, load_results
+from higherhrnet.evaluation.cocoeval import METRICS, evaluate, load_results
 
 # the reference's stats names, in COCOeval order
 REFERENCE_NAMES = ("AP", "Ap .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)",

@@ -11,17 +11,17 @@ import onnx
 import pytest
 import torch
 
-from higherhrnet.checkpoint import load_model
+from higherhrnet.model.checkpoint import load_model
 from higherhrnet.errors import WorkflowError
-from higherhrnet.model import build_model
-from higherhrnet.export import (
+from higherhrnet.model.network import build_model
+from higherhrnet.model.export import (
     ExportMismatch,
     check_export,
     export_onnx,
     ort_session,
     parse_shapes,
 )
-from higherhrnet.shapes import ASCEND_SHAPES
+from higherhrnet.preprocess.shapes import ASCEND_SHAPES
 
 
 @pytest.fixture(scope="module")

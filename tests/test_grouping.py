@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from postprocess_support import DenseHeatmaps, DenseMaps
 
-from higherhrnet.coco import FLIP_INDEX
+from higherhrnet.data.coco import FLIP_INDEX
 from higherhrnet.postprocess import reference as ref
 from higherhrnet.postprocess.aggregate import (Aggregated, emulation_is_exact, fma32, half_pass,
                                                upsample_at, upsample_dense)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from higherhrnet.errors import WorkflowError
-from higherhrnet.images import check_size, read_image_rgb
+from higherhrnet.data.images import check_size, read_image_rgb
 
 RNG = np.random.default_rng(7)
 RGB = RNG.integers(0, 256, (40, 60, 3), dtype=np.uint8)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from higherhrnet.backends import run_infer
-from higherhrnet.backends.common import discover_inputs, verify_outputs
+from higherhrnet.inference.engine import run_infer
+from higherhrnet.inference.runner import discover_inputs, verify_outputs
 from higherhrnet.errors import WorkflowError
 from infer_support import export_tiny, random_inputs, sample_tensors, write_inputs
 
@@ -263,7 +263,7 @@ def test_empty_shard_allowed_only_when_asked(tmp_path):
 
 def test_manifest_refuses_half_deleted_tensor_folder(tiny_onnx, inputs, tmp_path):
     """A temp tensor folder that a killed run left half-deleted is named, not half-inferred."""
-    from higherhrnet.manifest import Manifest, ManifestEntry
+    from higherhrnet.preprocess.manifest import Manifest, ManifestEntry
 
     entries = [ManifestEntry(stem, int(stem), f"{stem}.jpg", w, h, w, h, (w // 2, h // 2),
                              (w / 200, h / 200)) for stem, (h, w) in SHAPES.items()]

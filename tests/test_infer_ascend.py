@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from higherhrnet.backends import run_infer
-from higherhrnet.backends.ascend import (ais_bench_argv, aoe_argv, atc_argv,
+from higherhrnet.inference.engine import run_infer
+from higherhrnet.inference.ascend.run import (ais_bench_argv, aoe_argv, atc_argv,
                                          cann_python_warning, compile_om, resolve_device,
                                          tune_om)
 from higherhrnet.errors import WorkflowError
@@ -253,7 +253,7 @@ def test_suffixed_om_is_renamed_to_the_rules_output(monkeypatch, tmp_path, cann,
 def test_no_om_written_is_named(monkeypatch, tmp_path, cann, tiny_onnx):
     monkeypatch.setenv("FAKE_OM_OS_ARCH", "linux_aarch64")
     expect(monkeypatch, "FAKE_ATC_EXPECT", atc_expected(tiny_onnx, tmp_path / "m"))
-    monkeypatch.setattr("higherhrnet.backends.ascend._suffixed_om", lambda prefix: [])
+    monkeypatch.setattr("higherhrnet.inference.ascend.run._suffixed_om", lambda prefix: [])
     with pytest.raises(WorkflowError, match=r"neither .*m\.om nor .*m_<os>_<arch>\.om"):
         compile_om(tiny_onnx, tmp_path / "m", "Ascend310P3", tmp_path / "atc.log",
                    cann_env=cann)
@@ -382,7 +382,7 @@ def test_aoe_both_tunes_subgraphs_then_operators(monkeypatch, tmp_path, cann, ti
 
 
 def test_ais_bench_loop_benchmark(monkeypatch, tmp_path, cann, tiny_onnx):
-    from higherhrnet.model_benchmark import benchmark, table_html
+    from higherhrnet.inference.benchmark import benchmark, table_html
 
     om = make_om(monkeypatch, tmp_path, cann, tiny_onnx)
     work = tmp_path / "bench"

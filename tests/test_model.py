@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from higherhrnet.checkpoint import CheckpointError, load_model, load_state_dict_file
+from higherhrnet.model.checkpoint import CheckpointError, load_model, load_state_dict_file
 from higherhrnet.errors import WorkflowError
-from higherhrnet.model import build_model
+from higherhrnet.model.network import build_model
 from weights_support import assert_matches_checksums
-from higherhrnet.synthetic_weights import (
+from higherhrnet.model.synthetic_weights import (
     DEFAULT_FILE_NAME,
     is_synthetic,
     synthetic_state_dict,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from higherhrnet.errors import WorkflowError
-from higherhrnet.model_benchmark import GUIDE_FPS, parse_shapes
+from higherhrnet.inference.benchmark import GUIDE_FPS, parse_shapes
 from infer_support import export_tiny
 
 ROOT = Path(__file__).resolve().parents[1]

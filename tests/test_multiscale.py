@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from higherhrnet.coco import load_keypoint_annotations
-from higherhrnet.manifest import Manifest
-from higherhrnet.preprocess import preprocess_shard
-from higherhrnet.shapes import (ASCEND_SHAPES, check_scales, descending, input_geometry,
+from higherhrnet.data.coco import load_keypoint_annotations
+from higherhrnet.preprocess.manifest import Manifest
+from higherhrnet.preprocess.stage import preprocess_shard
+from higherhrnet.preprocess.shapes import (ASCEND_SHAPES, check_scales, descending, input_geometry,
                                 shape_set)
-from higherhrnet.transforms import flip_width, reference_affine, to_normalized_tensor
+from higherhrnet.preprocess.transforms import flip_width, reference_affine, to_normalized_tensor
 
 SCALES = (2.0, 1.0, 0.5)
 
@@ -160,7 +160,7 @@ def test_postprocess_gives_reference_results(tmp_path, reference, dump_flags,
     """scripts/postprocess.py --scales 2,1,0.5 on the oracle dumps: the reference's people
     (same count and order per image), keypoints within 1e-3 px, scores within 1e-5, and the
     reference's COCOeval stats."""
-    from higherhrnet.evaluate import METRICS, evaluate
+    from higherhrnet.evaluation.cocoeval import METRICS, evaluate
     out = tmp_path / "results.json"
     # scales given in another order than visited: the flags follow --scales
     assert postprocess_script.main(["--scales", "2,1,0.5", *dump_flags, "--output",

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from higherhrnet import image_folder
-from higherhrnet.coco import image_records, load_keypoint_annotations
+from higherhrnet.data import image_folder
+from higherhrnet.data.coco import image_records, load_keypoint_annotations
 from higherhrnet.errors import WorkflowError
-from higherhrnet.image_folder import (assign_ids, check_some_readable, path_id, read_listings,
+from higherhrnet.data.image_folder import (assign_ids, check_some_readable, path_id, read_listings,
                                       relative_image_paths, scan_folder, shard_images,
                                       write_listing)
-from higherhrnet.predictions import KEYPOINT_COLUMNS, write_predictions
-from higherhrnet.video import annotate_video, extract_shard, probe_video, sampled_frames
+from higherhrnet.evaluation.predictions import KEYPOINT_COLUMNS, write_predictions
+from higherhrnet.data.video import annotate_video, extract_shard, probe_video, sampled_frames
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_shard_listing_is_an_annotation_file_for_preprocess(photos, tmp_path):
 def test_preprocess_takes_every_image_of_a_shard_listing(photos, tmp_path):
     """A listing already is one shard: preprocess must not split it again (the oracle
     workflow test failed that way, one of two images of a shard was never preprocessed)."""
-    from higherhrnet.preprocess import preprocess_shard
+    from higherhrnet.preprocess.stage import preprocess_shard
 
     for name in ("d", "e", "f"):  # 5 readable images: one of 2 shards holds 3 or more
         shutil.copy(photos / "a.jpg", photos / "sub" / f"{name}.jpg")

@@ -10,11 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from higherhrnet.coco import FLIP_INDEX
+from higherhrnet.data.coco import FLIP_INDEX
 from higherhrnet.errors import WorkflowError
-from higherhrnet.manifest import Manifest, ManifestEntry
-from higherhrnet.shapes import input_geometry
-from higherhrnet.transforms import reference_affine
+from higherhrnet.preprocess.manifest import Manifest, ManifestEntry
+from higherhrnet.preprocess.shapes import input_geometry
+from higherhrnet.preprocess.transforms import reference_affine
 
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
 

@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from higherhrnet.coco import load_keypoint_annotations, shard_bounds, shard_image_ids
+from higherhrnet.data.coco import load_keypoint_annotations, shard_bounds, shard_image_ids
 from higherhrnet.errors import WorkflowError
-from higherhrnet.manifest import Manifest, stem_for
-from higherhrnet.preprocess import preprocess_shard
-from higherhrnet.shapes import ASCEND_SHAPES, input_geometry
-from higherhrnet.synthetic_dataset import PERSON_CATEGORY
-from higherhrnet.transforms import (flip_width, reference_affine, to_normalized_tensor,
+from higherhrnet.preprocess.manifest import Manifest, stem_for
+from higherhrnet.preprocess.stage import preprocess_shard
+from higherhrnet.preprocess.shapes import ASCEND_SHAPES, input_geometry
+from higherhrnet.data.coco import PERSON_CATEGORY
+from higherhrnet.preprocess.transforms import (flip_width, reference_affine, to_normalized_tensor,
                                     warp_to_input)
 
 WARP_CASES = [("land_120x90", "reference", "ref"), ("port_60x100", "reference", "ref"),

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from higherhrnet.manifest import Manifest, ManifestEntry
-from higherhrnet.shapes import input_geometry
+from higherhrnet.preprocess.manifest import Manifest, ManifestEntry
+from higherhrnet.preprocess.shapes import input_geometry
 from workflow_helpers import CONFIGS, ROOT, env, snakemake
 
 SCRIPTS = ROOT / "scripts"

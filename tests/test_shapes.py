@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from higherhrnet.postprocess.coco_results import to_image
-from higherhrnet.shapes import ASCEND_SHAPES, align, input_geometry
-from higherhrnet.transforms import reference_affine
+from higherhrnet.preprocess.shapes import ASCEND_SHAPES, align, input_geometry
+from higherhrnet.preprocess.transforms import reference_affine
 
 
 def test_align_quirk():

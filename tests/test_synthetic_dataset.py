@@ -7,10 +7,10 @@ import sys
 import numpy as np
 from pycocotools.coco import COCO
 
-from higherhrnet.coco import image_records, load_keypoint_annotations
-from higherhrnet.images import read_image_rgb
-from higherhrnet.shapes import ASCEND_SHAPES, input_geometry
-from higherhrnet.synthetic_dataset import generate
+from higherhrnet.data.coco import image_records, load_keypoint_annotations
+from higherhrnet.data.images import read_image_rgb
+from higherhrnet.preprocess.shapes import ASCEND_SHAPES, input_geometry
+from higherhrnet.data.synthetic import generate
 
 
 def _digest(folder):

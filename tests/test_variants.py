@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from higherhrnet.checkpoint import CheckpointError, load_model, load_weights
-from higherhrnet.model import build_model
-from higherhrnet.variants import VARIANTS, get_variant
-from higherhrnet.shapes import shape_set
-from higherhrnet.synthetic_weights import default_file_name, is_synthetic, synthetic_state_dict
+from higherhrnet.model.checkpoint import CheckpointError, load_model, load_weights
+from higherhrnet.model.network import build_model
+from higherhrnet.model.variants import VARIANTS, get_variant
+from higherhrnet.preprocess.shapes import shape_set
+from higherhrnet.model.synthetic_weights import default_file_name, is_synthetic, synthetic_state_dict
 from weights_support import assert_matches_checksums, read_tsv
 
 
@@ -88,7 +88,7 @@ def test_w48_checkpoint_for_w32_model(tmp_path, w48_state):
 def test_w48_onnx_export_matches_pytorch(tmp_path, w48_model, w48_forward):
     """The legacy-exporter ONNX graph (as export.py makes it) against PyTorch on shapes of the
     variant's set, within tolerance (two engines: never compared exactly)."""
-    from higherhrnet.export import check_export, export_onnx, ort_session
+    from higherhrnet.model.export import check_export, export_onnx, ort_session
 
     onnx_path = export_onnx(w48_model, tmp_path / "w48.onnx")
     shapes = [(704, 640), (640, 768)]  # a portrait and a landscape one; 640x640 below
@@ -106,7 +106,7 @@ def test_ascend_compiles_the_variants_shapes():
     scales (the Ascend backend's shape check uses the same set)."""
     import argparse
 
-    from higherhrnet.backends.ascend import add_shape_args, atc_argv, shapes_from_args
+    from higherhrnet.inference.ascend.run import add_shape_args, atc_argv, shapes_from_args
 
     def dims(*argv):
         parser = argparse.ArgumentParser()

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from higherhrnet.image_folder import path_id
-from higherhrnet.manifest import Manifest
+from higherhrnet.data.image_folder import path_id
+from higherhrnet.preprocess.manifest import Manifest
 from test_postprocess import _oracle_outputs  # the oracle of the sample tests
 from workflow_helpers import planned_jobs, planned_outputs, snakemake
 

@@ -8,7 +8,7 @@ import csv
 import numpy as np
 import pytest
 
-from higherhrnet.synthetic_weights import entry_seed
+from higherhrnet.model.synthetic_weights import entry_seed
 
 
 def read_tsv(path):
