@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from higherhrnet.inference.engine import run_infer
-from higherhrnet.inference.ascend.run import (ais_bench_argv, aoe_argv, atc_argv,
-                                         cann_python_warning, compile_om, resolve_device,
-                                         tune_om)
+from higherhrnet.inference.ascend.cann import cann_python_warning
+from higherhrnet.inference.ascend.compile import aoe_argv, atc_argv, compile_om, tune_om
+from higherhrnet.inference.ascend.run import ais_bench_argv, resolve_device
 from higherhrnet.errors import WorkflowError
 from infer_support import FAKES, calls, expect, export_tiny, random_inputs, use_fakes
 
@@ -253,7 +253,7 @@ def test_suffixed_om_is_renamed_to_the_rules_output(monkeypatch, tmp_path, cann,
 def test_no_om_written_is_named(monkeypatch, tmp_path, cann, tiny_onnx):
     monkeypatch.setenv("FAKE_OM_OS_ARCH", "linux_aarch64")
     expect(monkeypatch, "FAKE_ATC_EXPECT", atc_expected(tiny_onnx, tmp_path / "m"))
-    monkeypatch.setattr("higherhrnet.inference.ascend.run._suffixed_om", lambda prefix: [])
+    monkeypatch.setattr("higherhrnet.inference.ascend.compile._suffixed_om", lambda prefix: [])
     with pytest.raises(WorkflowError, match=r"neither .*m\.om nor .*m_<os>_<arch>\.om"):
         compile_om(tiny_onnx, tmp_path / "m", "Ascend310P3", tmp_path / "atc.log",
                    cann_env=cann)

@@ -106,7 +106,8 @@ def test_ascend_compiles_the_variants_shapes():
     scales (the Ascend backend's shape check uses the same set)."""
     import argparse
 
-    from higherhrnet.inference.ascend.run import add_shape_args, atc_argv, shapes_from_args
+    from higherhrnet.inference.ascend.cann import add_shape_args, shapes_from_args
+    from higherhrnet.inference.ascend.compile import atc_argv
 
     def dims(*argv):
         parser = argparse.ArgumentParser()

@@ -90,18 +90,12 @@ def benchmark(backend: str, model, shapes, loops: int, warmup: int, workdir, *,
               python: str = "python3") -> dict:
     if loops < 1:
         raise WorkflowError(f"benchmark loops {loops}: must be >= 1")
-    if backend == "ascend":
-        from .ascend.run import resolve_device
+    from .engine import backend as backend_record
 
-        rows = measure_ascend(model, shapes, loops, warmup, workdir, device, cann_env, python)
-        info = {"device": resolve_device(device)[1], "threads": None}
-    else:
-        from .engine import create_engine
-
-        engine = create_engine(backend, model, threads, providers, device)
-        rows = measure_engine(engine, shapes, loops, warmup)
-        info = {k: v for k, v in engine.info().items() if k in ("device", "threads",
-                                                                 "providers")}
+    rows, info = backend_record(backend).measure(model, shapes, loops, warmup, workdir,
+                                                 threads=threads, providers=providers,
+                                                 device=device, cann_env=cann_env,
+                                                 python=python)
     return {"backend": backend, "model": str(model), "loops": loops, "warmup": warmup,
             **info, "guide_fps": GUIDE_FPS, "guide_setup": GUIDE_SETUP, "shapes": rows}
 

@@ -35,7 +35,6 @@ from ..preprocess.shapes import OUTPUTS  # noqa: F401  (re-exported: the backend
 INPUT_NAME = "input"
 ALIGN = 32
 PERCENTILE = 99
-BACKENDS = ("onnxruntime", "ascend", "torch")
 #: How a user picks another backend; appended to "tool missing" errors.
 SELECT_HINT = ("select another backend with `backend:` in config.yaml or `--backend "
                "onnxruntime|torch|ascend` on scripts/infer.py")
