@@ -1,4 +1,10 @@
-"""Shared test fixtures: where the project and ../shared are."""
+"""Shared test fixtures: where the project and ../shared are.
+
+The tests mirror the code: tests/unit/<package>/ (src/higherhrnet/<package>, no Snakemake;
+`pytest tests/unit/postprocess` is the inner loop), tests/workflow/ (real snakemake runs),
+tests/clusters/ (Slurm, Donau), with one helper package, tests/support/, and the Ascend and
+Donau doubles in tests/fakes/.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ REFERENCE = SHARED / "reference"
 COCO_SAMPLE = SHARED / "data" / "coco_sample"
 
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))  # the helpers: `from support.infer import ...`
 
 # Two xdist workers share two cores: OpenMP threads (torch) that spin while idle take CPU from
 # the other worker's jobs. Passive waiting changes no result, only the time under load; it

@@ -1,10 +1,10 @@
-"""profiles/slurm on a real one-node Slurm cluster (tests/cluster/start_slurm.sh).
+"""profiles/slurm on a real one-node Slurm cluster (tests/clusters/start_slurm.sh).
 
 Slurm's own record is the witness: every job Snakemake submits must appear in
 `squeue --states=all` (MinJobAge=300 keeps finished jobs there) under the run's
 job name with its rule as comment, and each job's output carries the
 SLURM_JOB_ID it ran under.  Skipped only when Debian's slurm-wlm/munge are not
-installed (tests/cluster/install_slurm.sh installs them).
+installed (tests/clusters/install_slurm.sh installs them).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from workflow_helpers import command as workflow_command
-from workflow_helpers import local_rules, planned_jobs
+from support.workflow import command as workflow_command
+from support.workflow import local_rules, planned_jobs
 
 pytestmark = pytest.mark.slurm
 
-ROOT = Path(__file__).resolve().parents[1]
-CLUSTER_DIR = ROOT / "tests" / "cluster"
+ROOT = Path(__file__).resolve().parents[2]
+CLUSTER_DIR = ROOT / "tests" / "clusters"
 PROFILE = ROOT / "profiles" / "slurm"
 SBIN = os.pathsep.join(["/usr/sbin", "/sbin"])
 NEEDED = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "sinfo")
@@ -68,7 +68,7 @@ def cluster(tmp_path_factory):
     missing = [t for t in NEEDED if shutil.which(t, path=search) is None]
     if missing:
         pytest.skip(f"Slurm/munge not installed ({', '.join(missing)} missing); "
-                    "run tests/cluster/install_slurm.sh as root")
+                    "run tests/clusters/install_slurm.sh as root")
     if os.geteuid() != 0:
         pytest.skip("the private test cluster runs its daemons as root (SlurmUser=root)")
     statedir = tmp_path_factory.mktemp("slurm")

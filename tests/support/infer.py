@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-FAKES = Path(__file__).resolve().parent / "fakes"
+FAKES = Path(__file__).resolve().parents[1] / "fakes"
 _PYTHONPATH = os.environ.get("PYTHONPATH", "")
 
 

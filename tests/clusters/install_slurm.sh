@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install Debian's Slurm (slurmctld + slurmd + client tools) and munge for the
-# one-node test cluster used by tests/test_slurm_cluster.py.  Test tooling only:
+# one-node test cluster used by tests/clusters/test_slurm_cluster.py.  Test tooling only:
 # the workflow itself never needs Slurm on the submit host except for sbatch.
 #
 # Idempotent: exits 0 at once when the daemons are already on PATH.

@@ -1,5 +1,5 @@
 """benchmark_model's measurement and table on ONNX Runtime (tiny model; the whole-network run
-on two shapes is in tests/test_workflow.py, the ais_bench --loop path in test_infer_ascend)."""
+on two shapes is in tests/workflow/test_workflow.py, the ais_bench --loop path in test_infer_ascend)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 
 from higherhrnet.errors import WorkflowError
 from higherhrnet.inference.benchmark import GUIDE_FPS, parse_shapes
-from infer_support import export_tiny
+from support.infer import export_tiny
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_parse_shapes():

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from postprocess_support import DenseHeatmaps, DenseMaps
+from support.postprocess import DenseHeatmaps, DenseMaps
 
 from higherhrnet.data.coco import FLIP_INDEX
 from higherhrnet.postprocess import reference as ref

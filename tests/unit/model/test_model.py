@@ -14,7 +14,7 @@ import torch
 from higherhrnet.model.checkpoint import CheckpointError, load_model, load_state_dict_file
 from higherhrnet.errors import WorkflowError
 from higherhrnet.model.network import build_model
-from weights_support import assert_matches_checksums
+from support.weights import assert_matches_checksums
 from higherhrnet.model.synthetic_weights import (
     DEFAULT_FILE_NAME,
     is_synthetic,

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from higherhrnet.preprocess.shapes import ASCEND_SHAPES
-from workflow_helpers import (BENCHMARK_MODEL_ON, CONFIGS, ROOT, assert_raw_outputs_close,
+from support.workflow import (BENCHMARK_MODEL_ON, CONFIGS, ROOT, assert_raw_outputs_close,
                               command, env, planned_jobs, planned_outputs, run_logs, snakemake,
                               synthetic_raw_output_files, tensors_in_flight)
 

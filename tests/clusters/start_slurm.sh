@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a private one-node Slurm cluster on 127.0.0.1 for the tests.
 #
-#   tests/cluster/start_slurm.sh STATEDIR
+#   tests/clusters/start_slurm.sh STATEDIR
 #
 # Everything lives under STATEDIR: munge key/socket, slurm.conf, gres.conf,
 # state, spool, logs and the PID files that stop_slurm.sh uses.  Ports are
@@ -20,7 +20,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 mkdir -p "$1"
 S=$(cd "$1" && pwd)
 for tool in munged slurmctld slurmd sinfo; do
-    command -v "$tool" >/dev/null || { echo "start_slurm: $tool not found (run tests/cluster/install_slurm.sh)" >&2; exit 3; }
+    command -v "$tool" >/dev/null || { echo "start_slurm: $tool not found (run tests/clusters/install_slurm.sh)" >&2; exit 3; }
 done
 if [ -s "$S/slurmctld.pid" ] && kill -0 "$(cat "$S/slurmctld.pid")" 2>/dev/null; then
     echo "start_slurm: a cluster is already running from $S" >&2; exit 4

@@ -13,9 +13,9 @@ import pytest
 from higherhrnet.inference.engine import run_infer
 from higherhrnet.inference.runner import discover_inputs, verify_outputs
 from higherhrnet.errors import WorkflowError
-from infer_support import export_tiny, random_inputs, sample_tensors, write_inputs
+from support.infer import export_tiny, random_inputs, sample_tensors, write_inputs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SHAPES = {"000000000001": (64, 96), "000000000002": (64, 96), "000000000003": (96, 64)}
 STAT_KEYS = {"min", "max", "mean", "median", "percentile(99%)", "count"}
 

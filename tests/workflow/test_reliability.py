@@ -27,7 +27,7 @@ import pytest
 
 from higherhrnet.preprocess.manifest import Manifest, ManifestEntry
 from higherhrnet.preprocess.shapes import input_geometry
-from workflow_helpers import CONFIGS, ROOT, env, snakemake
+from support.workflow import CONFIGS, ROOT, env, snakemake
 
 SCRIPTS = ROOT / "scripts"
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")

@@ -20,7 +20,7 @@ import pytest
 from higherhrnet.data.image_folder import path_id
 from higherhrnet.preprocess.manifest import Manifest
 from test_postprocess import _oracle_outputs  # the oracle of the sample tests
-from workflow_helpers import planned_jobs, planned_outputs, snakemake
+from support.workflow import planned_jobs, planned_outputs, snakemake
 
 pytestmark = pytest.mark.workflow
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from workflow_helpers import command, planned_jobs
+from support.workflow import command, planned_jobs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "profiles" / "donau"
 FAKES = ROOT / "tests" / "fakes" / "donau"
 FIRST_ID = 1645534805  # the id in dsub's documented reply; the stand-in counts from it

@@ -12,7 +12,7 @@ from higherhrnet.model.network import build_model
 from higherhrnet.model.variants import VARIANTS, get_variant
 from higherhrnet.preprocess.shapes import shape_set
 from higherhrnet.model.synthetic_weights import default_file_name, is_synthetic, synthetic_state_dict
-from weights_support import assert_matches_checksums, read_tsv
+from support.weights import assert_matches_checksums, read_tsv
 
 
 @pytest.fixture(scope="session")

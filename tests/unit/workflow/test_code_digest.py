@@ -10,7 +10,7 @@ import pytest
 
 from higherhrnet.workflow.code_digest import code_files, rule_digest, rule_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 RULE_FILES = tuple(sorted((ROOT / "rules").glob("*.smk"))) + (ROOT / "Snakefile",)
 
 

@@ -21,9 +21,9 @@ from higherhrnet.inference.ascend.cann import cann_python_warning
 from higherhrnet.inference.ascend.compile import aoe_argv, atc_argv, compile_om, tune_om
 from higherhrnet.inference.ascend.run import ais_bench_argv, resolve_device
 from higherhrnet.errors import WorkflowError
-from infer_support import FAKES, calls, expect, export_tiny, random_inputs, use_fakes
+from support.infer import FAKES, calls, expect, export_tiny, random_inputs, use_fakes
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 # Copied from the guide's ATC command (REFERENCE_PIPELINE.md, "Ascend port / ATC").
 GUIDE_DIMS = ("1024,512;960,512;896,512;832,512;768,512;704,512;640,512;576,512;512,512;"
               "512,576;512,640;512,704;512,768;512,832;512,896;512,960;512,1024")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow_helpers import (BENCHMARK_MODEL_ON, CONFIGS, ROOT, command, copy_project, env,
+from support.workflow import (BENCHMARK_MODEL_ON, CONFIGS, ROOT, command, copy_project, env,
                               executed_rules, planned_jobs, snakemake)
 
 pytestmark = pytest.mark.workflow
@@ -93,7 +93,7 @@ CHANGES = {
     "dataset": ("changed", "resources/synthetic/annotations.json"),
     "test.scales": ("config", "test={scales: [1, 0.5]}"),
     "model.variant": ("config", "model={variant: w48_640}"),
-    "README.md": ("edit", "README.md", "tests/test_disk.py", "bench/bench_disk_peak.py"),
+    "README.md": ("edit", "README.md", "tests/unit/workflow/test_disk.py", "bench/bench_disk_peak.py"),
 }
 
 

@@ -3,9 +3,9 @@ images of the 8-image sample set, and what a change of test.scales re-runs.
 
 To fit the CI time, one module-scoped run covers both: W48-640 (synthetic weights) with the
 multi-scale test at scales [1, 0.5], on 2 of the sample's images in 2 shards, on the torch
-backend (W48-640's ONNX export is checked in tests/test_variants.py; the ONNX Runtime
+backend (W48-640's ONNX export is checked in tests/unit/model/test_variants.py; the ONNX Runtime
 path of a scales or variant change, export or not, is the README table's rows, checked by
-tests/test_rerun.py).
+tests/workflow/test_rerun.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow_helpers import CONFIGS, planned_jobs, snakemake
+from support.workflow import CONFIGS, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
