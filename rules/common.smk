@@ -13,17 +13,16 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
-from higherhrnet.data.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
+from higherhrnet.data.download import (
+    COCO_ANNOTATIONS_TRAINVAL2017,
+    COCO_VAL2017_IMAGES,
+    coco_layout,
+)
 from higherhrnet.errors import WorkflowError as HHRNetError
 from higherhrnet.workflow import args, targets
 from higherhrnet.workflow.code_digest import rule_digest
 from higherhrnet.workflow.config import prepare, settings
-from higherhrnet.workflow.paths import (
-    OUTPUT_DIRNAME,
-    PREP_DIRNAME,
-    artifact_paths,
-    coco_layout,
-)
+from higherhrnet.workflow.paths import OUTPUT_DIRNAME, PREP_DIRNAME, artifact_paths
 from higherhrnet.workflow.preflight import is_dry_run, preflight
 from higherhrnet.workflow import scheduling
 

@@ -10,7 +10,6 @@ scale's path tag, :meth:`Settings.scale_tag`) and ``{shard}`` as rule wildcards.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from .config import Settings
 
@@ -19,12 +18,6 @@ from .config import Settings
 #: and ais_bench reads every file of its --input folder
 PREP_DIRNAME = {"prep": "prep_dir", "prep_flip": "prep_flip_dir"}
 OUTPUT_DIRNAME = {"prep": "output_dir", "prep_flip": "output_flip_dir"}
-
-
-def coco_layout(root: str | Path) -> tuple[Path, Path]:
-    """The guide's COCO layout under ``root``: (annotation json, val2017 images folder)."""
-    root = Path(root)
-    return root / "annotations" / "person_keypoints_val2017.json", root / "images" / "val2017"
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..data.download import unpacked_by_workflow
+from ..data.download import coco_layout, unpacked_by_workflow
 from ..errors import WorkflowError
 from ..inference.ascend import paths as ais_bench_paths
 from .config import Settings, fail
-from .paths import Paths, coco_layout
+from .paths import Paths
 
 #: Invocations that write no intermediates (and must work on a full disk: --unlock, clean-up)
 NO_DISK_CHECK = frozenset({
