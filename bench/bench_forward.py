@@ -6,7 +6,7 @@
 Rows (median of --runs timed runs after --warmup untimed ones, batch 1, random input):
 
 - ``torch``: eager forward under ``torch.no_grad()`` with ``torch.set_num_threads(threads)``;
-- ``ort workflow``: the session the infer stage uses (``backends.create_engine``,
+- ``ort workflow``: the session the infer stage uses (``inference.engine.create_engine``,
   intra-op ``threads``, inter-op 1, sequential);
 - ``ort default``: a plain ``onnxruntime.InferenceSession(path)`` with default options, the
   baseline: the workflow session should not be more than 10% slower.
@@ -59,7 +59,7 @@ def workflow_session(onnx_path: Path, threads: int):
         from higherhrnet.model.export import ort_session
 
         return ort_session(onnx_path, threads), "export.ort_session"
-    return create_engine("onnxruntime", onnx_path, threads=threads).session, "backends.create_engine"
+    return create_engine("onnxruntime", onnx_path, threads=threads).session, "inference.engine.create_engine"
 
 
 def main(argv: list[str] | None = None) -> int:

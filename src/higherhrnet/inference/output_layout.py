@@ -2,7 +2,7 @@
 
 For input ``<stem>.npy`` of shape ``[1,3,h,w]`` every backend writes, as ais_bench does,
 ``<output>/<dirname>/<stem>_0.npy`` (output1) and ``<stem>_1.npy`` (output2), and the run's
-``<output>/<dirname>_summary.json``. Kept apart from :mod:`higherhrnet.backends` so that
+``<output>/<dirname>_summary.json``. Kept apart from the engines (:mod:`.engine`) so that
 postprocess reads the names without importing the engines (and its code digest does not
 cover the model).
 """

@@ -4,7 +4,7 @@ Per image and pass (normal and flipped), from the input shape its size and the s
 give: the preprocessed tensor ``float32 [1, 3, H, W]`` and the two raw network outputs
 ``float32 [1, 34, H/4, W/4]`` and ``[1, 17, H/2, W/2]``, each an ``.npy`` with a 128-byte header.
 What is kept (``keep_intermediates``) stays for the whole run. What is temp counts for the
-shards in flight, both passes: the workflow's scheduling (SCHEDULING in rules/common.smk) holds
+shards in flight, both passes: the workflow's scheduling (higherhrnet.workflow.scheduling) holds
 the tensors of at most the jobs that run at once plus one. Temp raw outputs: postprocess, the
 highest priority, consumes a shard's as soon as both passes are done, but nothing orders a
 shard's normal and flip passes (a dependency between them hides re-runs in Snakemake 9.27), so
