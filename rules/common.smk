@@ -1,7 +1,6 @@
-# The workflow's setup: load and validate the config, run the one preflight() before any job,
-# define the globals and wildcard constraints the rules use. The logic lives in
-# higherhrnet.workflow as plain, unit-tested functions of the config; artifact paths are named
-# once there (P, higherhrnet.workflow.paths).
+# The workflow's setup: load and validate the config, the one preflight() before any job, the
+# globals and wildcard constraints. The logic is higherhrnet.workflow (plain, unit-tested
+# functions of the config); every artifact path is named once there (P: workflow.paths).
 
 import shlex
 import sys
@@ -13,18 +12,13 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
-from higherhrnet.data.download import (
-    COCO_ANNOTATIONS_TRAINVAL2017,
-    COCO_VAL2017_IMAGES,
-    coco_layout,
-)
+from higherhrnet.data import download
 from higherhrnet.errors import WorkflowError as HHRNetError
-from higherhrnet.workflow import args, targets
+from higherhrnet.workflow import args, scheduling, targets
 from higherhrnet.workflow.code_digest import rule_digest
 from higherhrnet.workflow.config import prepare, settings
 from higherhrnet.workflow.paths import OUTPUT_DIRNAME, PREP_DIRNAME, artifact_paths
 from higherhrnet.workflow.preflight import is_dry_run, preflight
-from higherhrnet.workflow import scheduling
 
 prepare(
     config,
@@ -62,7 +56,6 @@ except HHRNetError as exc:
 DATASET = S.dataset
 BACKEND = S.backend.name
 NSHARDS = S.shards
-SHARDS = list(range(NSHARDS))
 VARIANT = S.variant
 GEOS = S.geos
 WEIGHTS = INPUTS.weights
@@ -101,6 +94,23 @@ else:
     ANNOTATIONS, IMAGES = INPUTS.annotations, INPUTS.images
 
 
+def coco_zip(file):
+    """A COCO zip's download path: temp() unless it is there when the run starts (fetched by
+    hand, as the offline error says: then it is the user's, checked and never deleted).
+    """
+    path = f"{config['dataset']['download_dir']}/{file.file_name}"
+    return path if Path(path).exists() else temp(path)
+
+
+def scale_inputs(pattern, old=False):
+    """Input function: ``pattern`` for every scale of the test, in visiting order; ancient()
+    when ``old``."""
+    return lambda wildcards: [
+        ancient(p) if old else p
+        for p in targets.per_scale(pattern, GEOS, wildcards.shard)
+    ]
+
+
 def maybe_temp(path, kind):
     """Big per-image intermediates are deleted once consumed unless keep_intermediates.<kind>
     (preprocessed or raw_outputs)."""
@@ -112,19 +122,14 @@ def total_cores(default):
     return scheduling.total_cores(workflow_cores(), workflow.is_main_process, default)
 
 
-# ---------------------------------------------------------------- code-aware re-runs
-
 RULE_FILES = tuple(sorted(Path(workflow.basedir, "rules").glob("*.smk"))) + (
     Path(workflow.basedir, "Snakefile"),
 )
 
 
 def with_code(rule_name, command):
-    """The rule's shell command with the digest of its code as a trailing comment: Snakemake's
-    code trigger compares a rule's shell text, so an edit of the stage's script or of a library
-    module it imports re-runs the rule and what follows (`snakemake --list-changes code` names
-    its outputs), while a fresh clone or a `touch` re-runs nothing (workflow.code_digest).
-    """
+    """The rule's shell command + the digest of the code it runs (workflow.code_digest): the
+    code trigger compares shell text, so an edit of its script or library re-runs it."""
     digest = rule_digest(Path(workflow.basedir), rule_name, RULE_FILES)
     return f"{command}  # code {digest}"
 

@@ -1,27 +1,19 @@
 # Data: COCO val2017 (guide layout, or download + unpack), the synthetic offline set, weights.
-# URLs, sizes and md5s of the COCO zips come from higherhrnet.data.download (imported in
-# common.smk).
-
-
-def coco_zip(file):
-    """The download path of a COCO zip: temp() (deleted once unpacked) unless it is already
-    there when the workflow starts, e.g. fetched by hand as the offline error message says:
-    then it is the user's, checked before unpacking and never deleted."""
-    path = f"{config['dataset']['download_dir']}/{file.file_name}"
-    return path if Path(path).exists() else temp(path)
+# URLs, sizes and md5s of the COCO zips come from higherhrnet.data.download (`download`,
+# imported in common.smk).
 
 
 rule download_coco_images:
     output:
-        coco_zip(COCO_VAL2017_IMAGES),
+        coco_zip(download.COCO_VAL2017_IMAGES),
     log:
         "logs/download/val2017.log",
     conda:
         "../envs/data.yaml"
     params:
-        url=COCO_VAL2017_IMAGES.url,
-        md5=COCO_VAL2017_IMAGES.md5,
-        size=COCO_VAL2017_IMAGES.size,
+        url=download.COCO_VAL2017_IMAGES.url,
+        md5=download.COCO_VAL2017_IMAGES.md5,
+        size=download.COCO_VAL2017_IMAGES.size,
     shell:
         'python "$HHRNET_SCRIPTS/download.py" --url {params.url} --md5 {params.md5} '
         "--size {params.size} --output {output:q} 2> {log:q}"
@@ -29,13 +21,13 @@ rule download_coco_images:
 
 use rule download_coco_images as download_coco_annotations with:
     output:
-        coco_zip(COCO_ANNOTATIONS_TRAINVAL2017),
+        coco_zip(download.COCO_ANNOTATIONS_TRAINVAL2017),
     log:
         "logs/download/annotations_trainval2017.log",
     params:
-        url=COCO_ANNOTATIONS_TRAINVAL2017.url,
-        md5=COCO_ANNOTATIONS_TRAINVAL2017.md5,
-        size=COCO_ANNOTATIONS_TRAINVAL2017.size,
+        url=download.COCO_ANNOTATIONS_TRAINVAL2017.url,
+        md5=download.COCO_ANNOTATIONS_TRAINVAL2017.md5,
+        size=download.COCO_ANNOTATIONS_TRAINVAL2017.size,
 
 
 rule unpack_coco:
@@ -43,8 +35,10 @@ rule unpack_coco:
         images=rules.download_coco_images.output[0],
         annotations=rules.download_coco_annotations.output[0],
     output:
-        annotations=str(coco_layout(config["dataset"]["download_dir"])[0]),
-        images=directory(str(coco_layout(config["dataset"]["download_dir"])[1])),
+        annotations=str(download.coco_layout(config["dataset"]["download_dir"])[0]),
+        images=directory(
+            str(download.coco_layout(config["dataset"]["download_dir"])[1])
+        ),
     log:
         "logs/download/unpack_coco.log",
     conda:

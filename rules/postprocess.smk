@@ -3,17 +3,6 @@
 # the shard's one postprocess job, in the scales' visiting order (descending).
 
 
-def scale_inputs(pattern, old=False):
-    """Input function: ``pattern`` (with {geo} and {shard}) for every scale of the test, in
-    visiting order; ancient() when ``old``."""
-
-    def inputs(wildcards):
-        paths = [pattern.format(geo=g, shard=wildcards.shard) for g in GEOS]
-        return [ancient(p) for p in paths] if old else paths
-
-    return inputs
-
-
 rule postprocess:
     input:
         # ancient(): the summaries carry the timestamp (see infer.smk)

@@ -31,20 +31,15 @@ rule predictions:
 
 if DATASET == "images":
 
-    def folder_shard_files(wildcards):
-        """The image files of one shard (id % shards), so that a change to one image or an
-        added one re-runs only its shard's listing."""
-        from higherhrnet.data.image_folder import shard_images
-
-        folder = Path(config["dataset"]["images"])
-        return [
-            str(folder / im.file_name)
-            for im in shard_images(INPUTS.folder_images, int(wildcards.shard), NSHARDS)
-        ]
-
     rule list_images:
         input:
-            folder_shard_files,
+            # the shard's image files: a changed or added image re-runs only its listing
+            lambda wildcards: targets.shard_image_files(
+                config["dataset"]["images"],
+                INPUTS.folder_images,
+                int(wildcards.shard),
+                NSHARDS,
+            ),
         output:
             P.listing,
         log:

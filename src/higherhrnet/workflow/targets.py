@@ -3,6 +3,8 @@ time-per-stage plot reads."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .config import Settings
 from .paths import Paths
 
@@ -55,5 +57,18 @@ def expand_benchmark(pattern: str, shards: int, geos: list[str]) -> list[str]:
             for g in (geos if "{geo}" in pattern else [""])]
 
 
+def per_scale(pattern: str, geos: list[str], shard) -> list[str]:
+    """``pattern`` (with {geo} and {shard}) of one shard for every scale, in visiting order."""
+    return [pattern.format(geo=g, shard=shard) for g in geos]
+
+
 def shard_paths(pattern: str, shards: int) -> list[str]:
     return [pattern.format(shard=k) for k in range(shards)]
+
+
+def shard_image_files(folder: str, images: list, shard: int, shards: int) -> list[str]:
+    """The image files of one shard (id % shards) of an own folder, so that a change to one
+    image or an added one re-runs only its shard's listing."""
+    from ..data.image_folder import shard_images
+
+    return [str(Path(folder) / im.file_name) for im in shard_images(images, shard, shards)]

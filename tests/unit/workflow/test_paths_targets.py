@@ -101,3 +101,19 @@ def test_scheduling_bounds():
     assert scheduling.total_cores(8, True, 1) == 8
     assert scheduling.total_cores(None, True, 2) == 2
     assert scheduling.total_cores(8, False, 2) == 2  # a job a cluster runs: its submission's
+
+
+def test_per_scale_inputs_in_visiting_order():
+    assert targets.per_scale("i{geo}/shard{shard}", ["_s1", "_s0.5"], "3") == [
+        "i_s1/shard3", "i_s0.5/shard3"]
+
+
+def test_shard_image_files_are_the_shards_own(coco_sample):
+    from higherhrnet.data.image_folder import scan_folder
+
+    folder = str(coco_sample / "images")
+    images = scan_folder(folder)
+    shards = [targets.shard_image_files(folder, images, k, 3) for k in range(3)]
+    assert sorted(f for files in shards for f in files) == sorted(
+        str(coco_sample / "images" / im.file_name) for im in images)
+    assert all(f.startswith(folder) for f in shards[0])
