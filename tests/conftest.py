@@ -35,6 +35,22 @@ def _require(path: Path) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="module")
+def torch_threads_kept():
+    """A module that sets torch's threads (an engine, a stage's thread setting) leaves the next
+    module on the same worker the default: torch's CPU kernels can round differently with
+    another thread count, and test_grouping / test_heatmap_tiles compare with torch bitwise."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
