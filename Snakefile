@@ -27,4 +27,4 @@ include: "rules/predictions.smk"
 rule all:
     default_target: True
     input:
-        final_targets(),
+        targets.final_targets(config, S, P),

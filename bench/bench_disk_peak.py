@@ -5,7 +5,7 @@ weights) once per variant (--cores x keep settings x shards_in_flight), each in 
 warm-up folder that holds the dataset, the weights and the ONNX export. While a run goes, a
 thread samples every 0.05 s the bytes under the intermediates' folders (prep/, prep_flip/,
 <backend>/infer/) and how many shards hold tensors or raw outputs; the table compares the
-peak with the workflow's pre-check estimate (higherhrnet.disk, the figure the README states;
+peak with the workflow's pre-check estimate (higherhrnet.workflow.disk, the figure the README states;
 the ONNX model is exported already here, so it does not count).
 
     python bench/bench_disk_peak.py [--images 24] [--shards 8] [--cores 2 16]
@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from higherhrnet.coco import image_records, load_keypoint_annotations  # noqa: E402
-from higherhrnet.disk import estimate, folder_bytes  # noqa: E402
+from higherhrnet.data.coco import image_records, load_keypoint_annotations  # noqa: E402
+from higherhrnet.workflow.disk import estimate, folder_bytes  # noqa: E402
 from bench_workflow import snakemake  # noqa: E402  (same folder: one runner for both benches)
 
 DS = Path("results/synthetic")

@@ -6,7 +6,7 @@
 Rows (median of --runs timed runs after --warmup untimed ones, batch 1, random input):
 
 - ``torch``: eager forward under ``torch.no_grad()`` with ``torch.set_num_threads(threads)``;
-- ``ort workflow``: the session the infer stage uses (``backends.create_engine``,
+- ``ort workflow``: the session the infer stage uses (``inference.engine.create_engine``,
   intra-op ``threads``, inter-op 1, sequential);
 - ``ort default``: a plain ``onnxruntime.InferenceSession(path)`` with default options, the
   baseline: the workflow session should not be more than 10% slower.
@@ -34,10 +34,10 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
-from higherhrnet.checkpoint import load_model, load_weights  # noqa: E402
-from higherhrnet.export import parse_shapes, timed_export  # noqa: E402
-from higherhrnet.model import build_model  # noqa: E402
-from higherhrnet.synthetic_weights import synthetic_state_dict  # noqa: E402
+from higherhrnet.model.checkpoint import load_model, load_weights  # noqa: E402
+from higherhrnet.model.export import parse_shapes, timed_export  # noqa: E402
+from higherhrnet.model.network import build_model  # noqa: E402
+from higherhrnet.model.synthetic_weights import synthetic_state_dict  # noqa: E402
 
 
 def median_time(fn, runs: int, warmup: int) -> float:
@@ -54,12 +54,12 @@ def median_time(fn, runs: int, warmup: int) -> float:
 def workflow_session(onnx_path: Path, threads: int):
     """The infer stage's session when the backends package is there, else export's own."""
     try:
-        from higherhrnet.backends import create_engine
+        from higherhrnet.inference.engine import create_engine
     except ImportError:
-        from higherhrnet.export import ort_session
+        from higherhrnet.model.export import ort_session
 
         return ort_session(onnx_path, threads), "export.ort_session"
-    return create_engine("onnxruntime", onnx_path, threads=threads).session, "backends.create_engine"
+    return create_engine("onnxruntime", onnx_path, threads=threads).session, "inference.engine.create_engine"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark of the infer stage per backend available here (onnxruntime CPU, torch CPU).
 
-Runs the real stage code (:func:`higherhrnet.backends.run_infer`: session start-up, reading
+Runs the real stage code (:func:`higherhrnet.inference.engine.run_infer`: session start-up, reading
 the .npy inputs, forward, writing ais_bench's layout and summary) on random inputs at the
 input shapes of the sample set (ascend17 policy), and prints a markdown table: images/s,
 per-image latency median and p99, session start-up time, with the machine description.
@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import numpy as np  # noqa: E402
 
-from higherhrnet.backends import run_infer  # noqa: E402
+from higherhrnet.inference.engine import run_infer  # noqa: E402
 from higherhrnet.errors import WorkflowError, cli_main  # noqa: E402
-from higherhrnet.shapes import input_geometry  # noqa: E402
+from higherhrnet.preprocess.shapes import input_geometry  # noqa: E402
 
 SAMPLE = ROOT.parent / "shared" / "data" / "coco_sample" / "person_keypoints_sample.json"
 
@@ -70,13 +70,13 @@ def machine() -> str:
 def prepare_model(args, tmp: Path) -> tuple[Path, Path]:
     weights = Path(args.weights) if args.weights else None
     if weights is None:
-        from higherhrnet.synthetic_weights import write_synthetic_weights
+        from higherhrnet.model.synthetic_weights import write_synthetic_weights
 
         weights = write_synthetic_weights(tmp / "weights")
     onnx = Path(args.onnx) if args.onnx else None
     if onnx is None and "onnxruntime" in args.backends:
-        from higherhrnet.checkpoint import load_model
-        from higherhrnet.export import export_onnx
+        from higherhrnet.model.checkpoint import load_model
+        from higherhrnet.model.export import export_onnx
 
         t0 = time.perf_counter()
         onnx = export_onnx(load_model(weights), tmp / "model.onnx", opset=11)

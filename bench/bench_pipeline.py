@@ -38,7 +38,7 @@ SAMPLE = SHARED / "data" / "coco_sample"
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from postprocess_support import realistic_cases  # noqa: E402
+from support.postprocess import realistic_cases  # noqa: E402
 
 
 def run(*args, env=None) -> float:

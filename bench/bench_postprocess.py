@@ -10,7 +10,7 @@ Kinds (every image of a kind goes through both paths; identical results are chec
   (``../shared/reference/forward/{a_512x512,b_512x768,c_640x512}.npz``; the flipped pass is
   the same model on the width-flipped input): hundreds of "people" from random tags;
 * ``oracle``: what an ideal network gives for the 8 COCO sample images (peaks exactly at the
-  labels, zero background; ``tests/postprocess_support.py``, as the tests make them);
+  labels, zero background; ``tests/support/postprocess.py``, as the tests make them);
 * ``realistic``: network-like outputs of the same 8 images (``../shared/reference/realistic/``:
   peaks below 1, weak and missing joints, false peaks, a low background, smooth tag fields),
   also checked against the reference implementation's own ``expected_results.json``.
@@ -41,13 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from higherhrnet.coco import FLIP_INDEX  # noqa: E402
 from higherhrnet.postprocess.coco_results import results_for_image, to_image  # noqa: E402
 from higherhrnet.postprocess.memory import keep_freed_memory  # noqa: E402
 from higherhrnet.postprocess.params import GroupingParams  # noqa: E402
 from higherhrnet.postprocess.stage import parse_outputs  # noqa: E402
-from higherhrnet.shapes import input_geometry  # noqa: E402
-from postprocess_support import realistic_cases, sample_oracle_cases  # noqa: E402
+from higherhrnet.preprocess.shapes import input_geometry  # noqa: E402
+from support.postprocess import realistic_cases, sample_oracle_cases  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
@@ -57,8 +56,8 @@ STAGES = ("aggregate", "candidates", "grouping", "adjust", "refine")
 
 def flipped_outputs(x: np.ndarray):
     """The synthetic-weight model on the width-flipped input."""
-    from higherhrnet.model import build_model
-    from higherhrnet.synthetic_weights import synthetic_state_dict
+    from higherhrnet.model.network import build_model
+    from higherhrnet.model.synthetic_weights import synthetic_state_dict
 
     if not hasattr(flipped_outputs, "model"):
         model = build_model()

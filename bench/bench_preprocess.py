@@ -33,11 +33,11 @@ sys.path.insert(0, str(ROOT / "src"))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from higherhrnet.coco import image_records, load_keypoint_annotations  # noqa: E402
-from higherhrnet.images import read_image_rgb  # noqa: E402
-from higherhrnet.preprocess import preprocess_shard  # noqa: E402
-from higherhrnet.shapes import input_geometry  # noqa: E402
-from higherhrnet.transforms import flip_width, to_normalized_tensor, warp_to_input  # noqa: E402
+from higherhrnet.data.coco import image_records, load_keypoint_annotations  # noqa: E402
+from higherhrnet.data.images import read_image_rgb  # noqa: E402
+from higherhrnet.preprocess.stage import preprocess_shard  # noqa: E402
+from higherhrnet.preprocess.shapes import input_geometry  # noqa: E402
+from higherhrnet.preprocess.transforms import flip_width, to_normalized_tensor, warp_to_input  # noqa: E402
 
 SAMPLE = ROOT.parent / "shared" / "data" / "coco_sample"
 

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from higherhrnet.disk import folder_bytes  # noqa: E402
+from higherhrnet.workflow.disk import folder_bytes  # noqa: E402
 
 
 class DiskSampler(threading.Thread):
@@ -119,7 +119,7 @@ def main(argv=None):
                           sorted((keep / "results/synthetic/prep").glob("shard*/prep_dir")), a.cores)
     n = a.images
     two_fwd = 2 * fwd / n
-    from higherhrnet.report import stage_seconds
+    from higherhrnet.evaluation.report import stage_seconds
 
     stages = stage_seconds(sorted(set((work / "benchmarks").rglob("*.tsv")) - warm_benchmarks))
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, "

@@ -5,28 +5,28 @@
 
 rule benchmark_model:
     input:
-        model=backend_model(),
+        model=MODEL,
     output:
-        json=f"{RUN}/benchmark_model.json",
+        json=P.result("benchmark_model.json"),
         html=report(
-            f"{RUN}/benchmark_model.html",
+            P.result("benchmark_model.html"),
             caption="../report/benchmark_model.rst",
             category="Performance",
         ),
     log:
-        f"logs/{DATASET}/{BACKEND}/benchmark_model.log",
+        P.log("benchmark_model"),
     conda:
         f"../envs/{BACKEND}.yaml"
     threads: config["infer"]["threads"]
     resources:
-        **infer_resources(),
+        **args.infer_resources(S),
     params:
         backend=BACKEND,
-        args=benchmark_args(),
+        args=args.benchmark_args(config, S),
         shapes=config["benchmark_model"]["shapes"],
         loops=config["benchmark_model"]["loops"],
         warmup=config["benchmark_model"]["warmup"],
-        workdir=BENCH_WORK,
+        workdir=P.result("benchmark_model_work"),
     shell:
         with_code(
             "benchmark_model",

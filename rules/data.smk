@@ -1,18 +1,19 @@
 # Data: COCO val2017 (guide layout, or download + unpack), the synthetic offline set, weights.
-# URLs, sizes and md5s of the COCO zips come from higherhrnet.download (imported in common.smk).
+# URLs, sizes and md5s of the COCO zips come from higherhrnet.data.download (`download`,
+# imported in common.smk).
 
 
 rule download_coco_images:
     output:
-        coco_zip(COCO_VAL2017_IMAGES),
+        coco_zip(download.COCO_VAL2017_IMAGES),
     log:
         "logs/download/val2017.log",
     conda:
         "../envs/data.yaml"
     params:
-        url=COCO_VAL2017_IMAGES.url,
-        md5=COCO_VAL2017_IMAGES.md5,
-        size=COCO_VAL2017_IMAGES.size,
+        url=download.COCO_VAL2017_IMAGES.url,
+        md5=download.COCO_VAL2017_IMAGES.md5,
+        size=download.COCO_VAL2017_IMAGES.size,
     shell:
         'python "$HHRNET_SCRIPTS/download.py" --url {params.url} --md5 {params.md5} '
         "--size {params.size} --output {output:q} 2> {log:q}"
@@ -20,13 +21,13 @@ rule download_coco_images:
 
 use rule download_coco_images as download_coco_annotations with:
     output:
-        coco_zip(COCO_ANNOTATIONS_TRAINVAL2017),
+        coco_zip(download.COCO_ANNOTATIONS_TRAINVAL2017),
     log:
         "logs/download/annotations_trainval2017.log",
     params:
-        url=COCO_ANNOTATIONS_TRAINVAL2017.url,
-        md5=COCO_ANNOTATIONS_TRAINVAL2017.md5,
-        size=COCO_ANNOTATIONS_TRAINVAL2017.size,
+        url=download.COCO_ANNOTATIONS_TRAINVAL2017.url,
+        md5=download.COCO_ANNOTATIONS_TRAINVAL2017.md5,
+        size=download.COCO_ANNOTATIONS_TRAINVAL2017.size,
 
 
 rule unpack_coco:
@@ -34,21 +35,17 @@ rule unpack_coco:
         images=rules.download_coco_images.output[0],
         annotations=rules.download_coco_annotations.output[0],
     output:
-        annotations=f"{config['dataset']['download_dir']}/annotations/person_keypoints_val2017.json",
-        images=directory(f"{config['dataset']['download_dir']}/images/val2017"),
+        annotations=str(download.coco_layout(config["dataset"]["download_dir"])[0]),
+        images=directory(
+            str(download.coco_layout(config["dataset"]["download_dir"])[1])
+        ),
     log:
         "logs/download/unpack_coco.log",
     conda:
         "../envs/data.yaml"
     params:
         root=lambda wildcards, output: Path(output.annotations).parents[1],
-        # a zip put there by hand never went through download.py's checks
-        checks=(
-            f"--images-size {COCO_VAL2017_IMAGES.size} "
-            f"--images-md5 {COCO_VAL2017_IMAGES.md5} "
-            f"--annotations-size {COCO_ANNOTATIONS_TRAINVAL2017.size} "
-            f"--annotations-md5 {COCO_ANNOTATIONS_TRAINVAL2017.md5}"
-        ),
+        checks=args.coco_zip_checks(),
     shell:
         'python "$HHRNET_SCRIPTS/unpack_coco.py" --images-zip {input.images:q} '
         "--annotations-zip {input.annotations:q} --root {params.root:q} {params.checks} "
@@ -57,8 +54,8 @@ rule unpack_coco:
 
 rule make_synthetic_dataset:
     output:
-        annotations="resources/synthetic/annotations.json",
-        images=directory("resources/synthetic/images"),
+        annotations=P.synthetic_annotations,
+        images=directory(P.synthetic_images),
     log:
         "logs/data/make_synthetic_dataset.log",
     conda:
@@ -80,13 +77,13 @@ rule make_synthetic_dataset:
 # new download is verified (an offline failure leaves it as it was).
 rule download_weights:
     output:
-        update(OFFICIAL_WEIGHTS),
+        update(P.official_weights),
     log:
         "logs/download/weights.log",
     priority: 30
     conda:
         "../envs/data.yaml"
-    threads: total_cores(1)  # the model first, alone: SCHEDULING, common.smk
+    threads: total_cores(1)  # the model first, alone: higherhrnet.workflow.scheduling
     params:
         url=config["weights"]["url"],
         md5=config["weights"]["md5"],
@@ -97,19 +94,19 @@ rule download_weights:
 
 rule make_synthetic_weights:
     output:
-        SYNTHETIC_WEIGHTS,
+        P.synthetic_weights,
     log:
         (
             "logs/model/make_synthetic_weights.log"
-            if SYNTHETIC_LAYOUT == "w32_512"
-            else f"logs/model/make_synthetic_weights_{SYNTHETIC_LAYOUT}.log"
+            if S.synthetic_layout == "w32_512"
+            else f"logs/model/make_synthetic_weights_{S.synthetic_layout}.log"
         ),
     priority: 30
     conda:
         "../envs/model.yaml"
     threads: total_cores(1)
     params:
-        layout=SYNTHETIC_LAYOUT,
+        layout=S.synthetic_layout,
     shell:
         with_code(
             "make_synthetic_weights",

@@ -8,30 +8,28 @@
 
 rule infer:
     input:
-        model=backend_model(),
-        tensors=ancient(f"{DS}/prep{{geo}}/shard{{shard}}"),
-        manifest=f"{DS}/prep{{geo}}/shard{{shard}}.manifest.json",
+        model=MODEL,
+        tensors=ancient(P.tensors("prep")),
+        manifest=P.manifest("prep"),
     output:
-        outputs=maybe_temp(
-            directory(f"{RUN}/infer{{geo}}/shard{{shard}}/output_dir"), "raw_outputs"
-        ),
-        summary=f"{RUN}/infer{{geo}}/shard{{shard}}/output_dir_summary.json",
+        outputs=maybe_temp(directory(P.outputs("prep")), "raw_outputs"),
+        summary=P.summary("prep"),
     log:
-        f"logs/{DATASET}/{BACKEND}/infer{{geo}}/shard{{shard}}.log",
+        P.log("infer{geo}/shard{shard}"),
     benchmark:
-        f"benchmarks/{DATASET}/{BACKEND}/infer{{geo}}/shard{{shard}}.tsv"
+        P.bench("infer{geo}/shard{shard}")
     priority: 10
     conda:
         f"../envs/{BACKEND}.yaml"
     threads: config["infer"]["threads"]
     resources:
-        **infer_resources(),
+        **args.infer_resources(S),
     params:
         backend=BACKEND,
-        args=infer_args(),
+        args=args.infer_args(config, S),
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
-        prep_dirname="prep_dir",
-        dirname="output_dir",
+        prep_dirname=PREP_DIRNAME["prep"],
+        dirname=OUTPUT_DIRNAME["prep"],
     shell:
         with_code(
             "infer",
@@ -44,19 +42,16 @@ rule infer:
 
 use rule infer as infer_flip with:
     input:
-        model=backend_model(),
-        tensors=ancient(f"{DS}/prep_flip{{geo}}/shard{{shard}}"),
-        manifest=f"{DS}/prep_flip{{geo}}/shard{{shard}}.manifest.json",
+        model=MODEL,
+        tensors=ancient(P.tensors("prep_flip")),
+        manifest=P.manifest("prep_flip"),
     output:
-        outputs=maybe_temp(
-            directory(f"{RUN}/infer{{geo}}/shard{{shard}}/output_flip_dir"),
-            "raw_outputs",
-        ),
-        summary=f"{RUN}/infer{{geo}}/shard{{shard}}/output_flip_dir_summary.json",
+        outputs=maybe_temp(directory(P.outputs("prep_flip")), "raw_outputs"),
+        summary=P.summary("prep_flip"),
     log:
-        f"logs/{DATASET}/{BACKEND}/infer_flip{{geo}}/shard{{shard}}.log",
+        P.log("infer_flip{geo}/shard{shard}"),
     benchmark:
-        f"benchmarks/{DATASET}/{BACKEND}/infer_flip{{geo}}/shard{{shard}}.tsv"
+        P.bench("infer_flip{geo}/shard{shard}")
     params:
-        prep_dirname="prep_flip_dir",
-        dirname="output_flip_dir",
+        prep_dirname=PREP_DIRNAME["prep_flip"],
+        dirname=OUTPUT_DIRNAME["prep_flip"],

@@ -6,7 +6,7 @@ rule export_onnx:
     input:
         weights=WEIGHTS,
     output:
-        ONNX,
+        P.onnx,
     log:
         "logs/model/export_onnx.log",
     benchmark:
@@ -14,7 +14,7 @@ rule export_onnx:
     priority: 30
     conda:
         "../envs/model.yaml"
-    threads: total_cores(2)  # the model first, alone: SCHEDULING, common.smk
+    threads: total_cores(2)  # the model first, alone: higherhrnet.workflow.scheduling
     resources:
         mem_mb=6000,
         runtime=20,
@@ -32,9 +32,9 @@ rule export_onnx:
 
 rule compile_om:
     input:
-        onnx=ONNX,
+        onnx=P.onnx,
     output:
-        OM,
+        P.om,
     log:
         "logs/model/compile_om.log",
     benchmark:
@@ -66,13 +66,13 @@ rule compile_om:
 
 rule tune_om:
     input:
-        onnx=ONNX,
+        onnx=P.onnx,
     output:
-        OM_AOE,
+        P.om_aoe,
     log:
-        f"logs/model/tune_om_{AOE}.log",
+        f"logs/model/tune_om_{S.aoe}.log",
     benchmark:
-        f"benchmarks/model/tune_om_{AOE}.tsv"
+        f"benchmarks/model/tune_om_{S.aoe}.tsv"
     priority: 30
     conda:
         "../envs/ascend.yaml"
@@ -83,7 +83,7 @@ rule tune_om:
         npu=1,
     params:
         prefix=lambda wildcards, output: output[0][: -len(".om")],
-        mode=AOE,
+        mode=S.aoe,
         policy=config["preprocess"]["shape_policy"],
         cann_env=config["ascend"]["cann_env"],
         extra=config["ascend"]["aoe_extra_args"],

@@ -6,17 +6,17 @@
 rule postprocess:
     input:
         # ancient(): the summaries carry the timestamp (see infer.smk)
-        outputs=scale_inputs(f"{INFER_OUT}/output_dir", old=True),
-        outputs_flip=scale_inputs(f"{INFER_OUT}/output_flip_dir", old=True),
-        summary=scale_inputs(f"{INFER_OUT}/output_dir_summary.json"),
-        summary_flip=scale_inputs(f"{INFER_OUT}/output_flip_dir_summary.json"),
-        manifest=scale_inputs(f"{DS}/prep{{geo}}/shard{{shard}}.manifest.json"),
+        outputs=scale_inputs(P.outputs("prep"), old=True),
+        outputs_flip=scale_inputs(P.outputs("prep_flip"), old=True),
+        summary=scale_inputs(P.summary("prep")),
+        summary_flip=scale_inputs(P.summary("prep_flip")),
+        manifest=scale_inputs(P.manifest("prep")),
     output:
-        f"{RUN}/postprocess/shard{{shard}}.json",
+        P.postprocess,
     log:
-        f"logs/{DATASET}/{BACKEND}/postprocess/shard{{shard}}.log",
+        P.log("postprocess/shard{shard}"),
     benchmark:
-        f"benchmarks/{DATASET}/{BACKEND}/postprocess/shard{{shard}}.tsv"
+        P.bench("postprocess/shard{shard}")
     priority: 20
     conda:
         "../envs/postprocess.yaml"
@@ -31,15 +31,10 @@ rule postprocess:
         nms_padding=config["postprocess"]["nms_padding"],
         assignment=config["postprocess"]["assignment"],
         path=config["postprocess"]["path"],
-        scales=scale_flags,
-        switches=" ".join(
-            flag
-            for flag, on in (
-                ("--no-adjust", not config["postprocess"]["adjust"]),
-                ("--no-refine", not config["postprocess"]["refine"]),
-            )
-            if on
+        scales=lambda wildcards, input: args.scale_flags(
+            S, input.outputs, input.outputs_flip, input.manifest
         ),
+        switches=args.postprocess_switches(config),
     shell:
         with_code(
             "postprocess",
@@ -54,11 +49,11 @@ rule postprocess:
 
 rule gather_results:
     input:
-        shard_paths(f"{RUN}/postprocess/shard{{shard}}.json"),
+        targets.shard_paths(P.postprocess, NSHARDS),
     output:
-        f"{RUN}/keypoints_results.json",
+        P.result("keypoints_results.json"),
     log:
-        f"logs/{DATASET}/{BACKEND}/gather_results.log",
+        P.log("gather_results"),
     conda:
         "../envs/postprocess.yaml"
     shell:
@@ -73,13 +68,13 @@ rule evaluate:
         annotations=ANNOTATIONS,
         results=rules.gather_results.output[0],
     output:
-        metrics=f"{RUN}/metrics.json",
-        csv=f"{RUN}/metrics.csv",
-        table=f"{RUN}/metrics.md",
+        metrics=P.result("metrics.json"),
+        csv=P.result("metrics.csv"),
+        table=P.result("metrics.md"),
     log:
-        f"logs/{DATASET}/{BACKEND}/evaluate.log",
+        P.log("evaluate"),
     benchmark:
-        f"benchmarks/{DATASET}/{BACKEND}/evaluate.tsv"
+        P.bench("evaluate")
     conda:
         "../envs/postprocess.yaml"
     resources:

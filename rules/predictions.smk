@@ -3,18 +3,20 @@
 # gather_results predictions with file names / timestamps, drawings or an annotated video,
 # and a report without metrics.
 
+LISTINGS = targets.shard_paths(P.listing, NSHARDS)
+
 
 rule predictions:
     input:
         results=rules.gather_results.output[0],
-        listings=shard_paths(LISTING),
+        listings=LISTINGS,
     output:
-        predictions=f"{RUN}/predictions.json",
-        keypoints=f"{RUN}/keypoints.csv",
-        index=OWN_INDEX,
-        unreadable=f"{RUN}/unreadable.txt",
+        predictions=P.result("predictions.json"),
+        keypoints=P.result("keypoints.csv"),
+        index=P.result(targets.own_index(S)),
+        unreadable=P.result("unreadable.txt"),
     log:
-        f"logs/{DATASET}/{BACKEND}/predictions.log",
+        P.log("predictions"),
     conda:
         "../envs/postprocess.yaml"
     shell:
@@ -31,13 +33,19 @@ if DATASET == "images":
 
     rule list_images:
         input:
-            folder_shard_files,
+            # the shard's image files: a changed or added image re-runs only its listing
+            lambda wildcards: targets.shard_image_files(
+                config["dataset"]["images"],
+                INPUTS.folder_images,
+                int(wildcards.shard),
+                NSHARDS,
+            ),
         output:
-            LISTING,
+            P.listing,
         log:
-            f"logs/{DATASET}/list_images/shard{{shard}}.log",
+            P.log("list_images/shard{shard}", per_backend=False),
         benchmark:
-            f"benchmarks/{DATASET}/list_images/shard{{shard}}.tsv"
+            P.bench("list_images/shard{shard}", per_backend=False)
         conda:
             "../envs/data.yaml"
         params:
@@ -54,13 +62,13 @@ if DATASET == "images":
     rule draw_predictions:
         input:
             predictions=rules.predictions.output.predictions,
-            listings=shard_paths(LISTING),
+            listings=LISTINGS,
         output:
-            directory(OWN_DRAWINGS),
+            directory(P.result("skeletons")),
         log:
-            f"logs/{DATASET}/{BACKEND}/draw_predictions.log",
+            P.log("draw_predictions"),
         benchmark:
-            f"benchmarks/{DATASET}/{BACKEND}/draw_predictions.tsv"
+            P.bench("draw_predictions")
         conda:
             "../envs/report.yaml"
         params:
@@ -81,12 +89,12 @@ if DATASET == "video":
         input:
             config["dataset"]["video"],
         output:
-            frames=maybe_temp(directory(FRAMES), "preprocessed"),
-            listing=LISTING,
+            frames=maybe_temp(directory(P.frames), "preprocessed"),
+            listing=P.listing,
         log:
-            f"logs/{DATASET}/extract_frames/shard{{shard}}.log",
+            P.log("extract_frames/shard{shard}", per_backend=False),
         benchmark:
-            f"benchmarks/{DATASET}/extract_frames/shard{{shard}}.tsv"
+            P.bench("extract_frames/shard{shard}", per_backend=False)
         conda:
             "../envs/data.yaml"
         resources:
@@ -110,15 +118,15 @@ if DATASET == "video":
             predictions=rules.predictions.output.predictions,
         output:
             video=report(
-                f"{RUN}/annotated.mp4",
+                P.result("annotated.mp4"),
                 caption="../report/annotated_video.rst",
                 category="Skeletons",
             ),
-            drawings=directory(OWN_DRAWINGS),
+            drawings=directory(P.result("skeletons")),
         log:
-            f"logs/{DATASET}/{BACKEND}/annotate_video.log",
+            P.log("annotate_video"),
         benchmark:
-            f"benchmarks/{DATASET}/{BACKEND}/annotate_video.tsv"
+            P.bench("annotate_video")
         conda:
             "../envs/report.yaml"
         params:
@@ -139,21 +147,21 @@ rule predictions_report:
     input:
         predictions=rules.predictions.output.predictions,
         index=rules.predictions.output.index,
-        drawings=OWN_DRAWINGS,
+        drawings=P.result("skeletons"),
         benchmarks=stage_benchmarks,
     output:
         html=report(
-            f"{RUN}/summary.html",
+            P.result("summary.html"),
             caption="../report/summary.rst",
             category="Predictions",
         ),
         grid=report(
-            f"{RUN}/drawings_grid.jpg",
+            P.result("drawings_grid.jpg"),
             caption="../report/drawings.rst",
             category="Skeletons",
         ),
     log:
-        f"logs/{DATASET}/{BACKEND}/predictions_report.log",
+        P.log("predictions_report"),
     conda:
         "../envs/report.yaml"
     params:

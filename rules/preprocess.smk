@@ -1,6 +1,6 @@
 # Preprocess and flip preprocess, scattered over shards: <image_id:012d>.npy float32 [1,3,H,W].
 # One pair of jobs per shard and scale of the test ({geo}: the scale's path tag, empty for
-# the one-scale test of W32-512, see scale_tag in common.smk).
+# the one-scale test of W32-512, see Settings.scale_tag in higherhrnet.workflow.config).
 # The tensors go one level down (shardK/prep_dir, shardK/prep_flip_dir): Snakemake puts a
 # .snakemake_timestamp file into every directory() output, and ais_bench reads every file of
 # its --input folder.
@@ -11,26 +11,24 @@ rule preprocess:
         annotations=ANNOTATIONS,
         images=IMAGES,
     output:
-        tensors=maybe_temp(
-            directory(f"{DS}/prep{{geo}}/shard{{shard}}"), "preprocessed"
-        ),
-        manifest=f"{DS}/prep{{geo}}/shard{{shard}}.manifest.json",
+        tensors=maybe_temp(directory(P.tensors("prep")), "preprocessed"),
+        manifest=P.manifest("prep"),
     log:
-        f"logs/{DATASET}/preprocess{{geo}}/shard{{shard}}.log",
+        P.log("preprocess{geo}/shard{shard}", per_backend=False),
     benchmark:
-        f"benchmarks/{DATASET}/preprocess{{geo}}/shard{{shard}}.tsv"
+        P.bench("preprocess{geo}/shard{shard}", per_backend=False)
     conda:
         "../envs/data.yaml"
-    threads: config["infer"]["threads"]  # the bound on tensors in flight: SCHEDULING, common.smk
+    threads: config["infer"]["threads"]  # the bound on tensors in flight: workflow.scheduling
     resources:
         mem_mb=2000,
         runtime=60,
     params:
         shards=NSHARDS,
         policy=config["preprocess"]["shape_policy"],
-        geometry=tag_geometry,
+        geometry=lambda wildcards: args.preprocess_geometry(wildcards.geo),
         which="--output",
-        dirname="prep_dir",
+        dirname=PREP_DIRNAME["prep"],
     shell:
         with_code(
             "preprocess",
@@ -44,14 +42,12 @@ rule preprocess:
 
 use rule preprocess as preprocess_flip with:
     output:
-        tensors=maybe_temp(
-            directory(f"{DS}/prep_flip{{geo}}/shard{{shard}}"), "preprocessed"
-        ),
-        manifest=f"{DS}/prep_flip{{geo}}/shard{{shard}}.manifest.json",
+        tensors=maybe_temp(directory(P.tensors("prep_flip")), "preprocessed"),
+        manifest=P.manifest("prep_flip"),
     log:
-        f"logs/{DATASET}/preprocess_flip{{geo}}/shard{{shard}}.log",
+        P.log("preprocess_flip{geo}/shard{shard}", per_backend=False),
     benchmark:
-        f"benchmarks/{DATASET}/preprocess_flip{{geo}}/shard{{shard}}.tsv"
+        P.bench("preprocess_flip{geo}/shard{shard}", per_backend=False)
     params:
         which="--output-flip",
-        dirname="prep_flip_dir",
+        dirname=PREP_DIRNAME["prep_flip"],

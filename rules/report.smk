@@ -7,12 +7,12 @@ rule metrics_table:
         metrics=rules.evaluate.output.metrics,
     output:
         report(
-            f"{RUN}/metrics.html",
+            P.result("metrics.html"),
             caption="../report/metrics.rst",
             category="Accuracy",
         ),
     log:
-        f"logs/{DATASET}/{BACKEND}/metrics_table.log",
+        P.log("metrics_table"),
     conda:
         "../envs/report.yaml"
     params:
@@ -20,7 +20,7 @@ rule metrics_table:
         dataset=DATASET,
         backend=BACKEND,
         variant=VARIANT.name,
-        scales=SCALES_ARG,
+        scales=S.scales_arg,
     shell:
         with_code(
             "metrics_table",
@@ -36,12 +36,12 @@ rule plot_stage_times:
         stage_benchmarks,
     output:
         report(
-            f"{RUN}/stage_times.png",
+            P.result("stage_times.png"),
             caption="../report/stage_times.rst",
             category="Time per stage",
         ),
     log:
-        f"logs/{DATASET}/{BACKEND}/plot_stage_times.log",
+        P.log("plot_stage_times"),
     conda:
         "../envs/report.yaml"
     shell:
@@ -58,13 +58,13 @@ rule draw_skeletons:
         results=rules.gather_results.output[0],
     output:
         report(
-            directory(f"{RUN}/drawings"),
+            directory(P.result("drawings")),
             patterns=["{name}.jpg"],
             caption="../report/drawings.rst",
             category="Skeletons",
         ),
     log:
-        f"logs/{DATASET}/{BACKEND}/draw_skeletons.log",
+        P.log("draw_skeletons"),
     conda:
         "../envs/report.yaml"
     params:

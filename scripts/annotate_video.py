@@ -13,8 +13,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.jsonfile import read_json  # noqa: E402
-from higherhrnet.video import annotate_video  # noqa: E402
+from higherhrnet.files import read_json  # noqa: E402
+from higherhrnet.data.video import annotate_video  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

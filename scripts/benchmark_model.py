@@ -17,16 +17,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from higherhrnet.backends import BACKENDS  # noqa: E402
-from higherhrnet.backends.ascend import (DEFAULT_CANN_ENV, add_shape_args,  # noqa: E402
-                                         shapes_from_args)
+from higherhrnet.inference.engine import BACKENDS, backend  # noqa: E402
+from higherhrnet.inference.ascend.cann import (DEFAULT_CANN_ENV, add_shape_args,  # noqa: E402
+                                              shapes_from_args)
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.model_benchmark import benchmark, parse_shapes, write  # noqa: E402
+from higherhrnet.inference.benchmark import benchmark, parse_shapes, write  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--backend", choices=BACKENDS, default="onnxruntime")
+    p.add_argument("--backend", choices=list(BACKENDS), default="onnxruntime")
     p.add_argument("--model", required=True, help=".onnx, .pth (torch) or .om (ascend)")
     p.add_argument("--shapes", nargs="*", default=[],
                    help="HxW shapes to measure (default: every compiled shape, 17 for "
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     workdir = Path(a.workdir or str(Path(a.output).with_suffix("")) + "_ais_bench")
     ours = not workdir.exists()
     # the .om holds only its compiled shapes; ONNX Runtime and torch take any
-    shapes = parse_shapes(a.shapes, shapes_from_args(a), any_shape=a.backend != "ascend")
+    shapes = parse_shapes(a.shapes, shapes_from_args(a), any_shape=not backend(a.backend).compiled_shapes)
     result = benchmark(a.backend, a.model, shapes, a.loops, a.warmup, workdir,
                        threads=a.threads, providers=a.providers, device=a.device,
                        cann_env=a.cann_env or None, python=a.python)

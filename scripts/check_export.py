@@ -16,12 +16,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.atomic import write_json  # noqa: E402
-from higherhrnet.checkpoint import load_model  # noqa: E402
+from higherhrnet.model.checkpoint import load_model  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.export import ExportMismatch, check_export, parse_shapes  # noqa: E402
-from higherhrnet.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
-from higherhrnet.shapes import shape_set  # noqa: E402
-from higherhrnet.synthetic_weights import is_synthetic  # noqa: E402
+from higherhrnet.model.export import ExportMismatch, check_export, parse_shapes  # noqa: E402
+from higherhrnet.model.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
+from higherhrnet.preprocess.shapes import shape_set  # noqa: E402
+from higherhrnet.model.synthetic_weights import is_synthetic  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

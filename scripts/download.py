@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from higherhrnet.download import download, verify_state_dict  # noqa: E402
+from higherhrnet.data.download import download, verify_state_dict  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
 
 

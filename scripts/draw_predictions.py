@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from higherhrnet.draw import draw_listed  # noqa: E402
+from higherhrnet.evaluation.draw import draw_listed  # noqa: E402
 from higherhrnet.errors import WorkflowError, cli_main  # noqa: E402
-from higherhrnet.image_folder import read_listings  # noqa: E402
-from higherhrnet.jsonfile import read_json  # noqa: E402
-from higherhrnet.predictions import drawing_path  # noqa: E402
+from higherhrnet.data.image_folder import read_listings  # noqa: E402
+from higherhrnet.files import read_json  # noqa: E402
+from higherhrnet.evaluation.predictions import drawing_path  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

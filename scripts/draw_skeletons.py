@@ -11,9 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from higherhrnet.draw import draw_results  # noqa: E402
+from higherhrnet.evaluation.draw import draw_results  # noqa: E402
 from higherhrnet.errors import WorkflowError, cli_main  # noqa: E402
-from higherhrnet.evaluate import load_results  # noqa: E402
+from higherhrnet.evaluation.cocoeval import load_results  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

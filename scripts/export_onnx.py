@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from higherhrnet.checkpoint import load_model  # noqa: E402
+from higherhrnet.model.checkpoint import load_model  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.export import DEFAULT_ONNX_NAME, DEFAULT_OPSET, timed_export  # noqa: E402
-from higherhrnet.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
+from higherhrnet.model.export import DEFAULT_ONNX_NAME, DEFAULT_OPSET, timed_export  # noqa: E402
+from higherhrnet.model.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

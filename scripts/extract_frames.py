@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.video import extract_shard  # noqa: E402
+from higherhrnet.data.video import extract_shard  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.atomic import write_json  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.evaluate import load_results  # noqa: E402
+from higherhrnet.evaluation.cocoeval import load_results  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

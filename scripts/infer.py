@@ -19,18 +19,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.atomic import write_text  # noqa: E402
-from higherhrnet.backends import BACKENDS, run_infer  # noqa: E402
-from higherhrnet.backends.ascend import DEFAULT_CANN_ENV  # noqa: E402
+from higherhrnet.inference.engine import BACKENDS, run_infer  # noqa: E402
+from higherhrnet.inference.ascend.cann import DEFAULT_CANN_ENV  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.shapes import parse_scales  # noqa: E402
+from higherhrnet.preprocess.shapes import parse_scales  # noqa: E402
 from higherhrnet.threads import declared_threads, stage_threads  # noqa: E402
-from higherhrnet.manifest import Manifest  # noqa: E402
-from higherhrnet.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
+from higherhrnet.preprocess.manifest import Manifest  # noqa: E402
+from higherhrnet.model.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--backend", choices=BACKENDS, default="onnxruntime",
+    p.add_argument("--backend", choices=list(BACKENDS), default="onnxruntime",
                    help="inference engine (default onnxruntime)")
     p.add_argument("--model", required=True,
                    help=".onnx (onnxruntime), .pth (torch) or .om (ascend)")
@@ -86,7 +86,8 @@ def main(argv=None) -> int:
         device=args.device, log=args.log, cann_env=args.cann_env or None,
         python=args.python, argv=cmd, progress=not args.quiet, allow_empty=args.allow_empty,
         variant=args.variant, scales=parse_scales(args.scales))
-    if args.log and args.backend != "ascend" and summary["num_inputs"]:
+    # an in-process engine's log; a tool's (ais_bench) is its own output
+    if args.log and BACKENDS[args.backend].open and summary["num_inputs"]:
         t = summary["NPU_compute_time"]
         write_text(args.log, f"# command: {shlex.join(cmd)}\n"
                    f"backend {summary['backend']} device {summary['device']} threads "

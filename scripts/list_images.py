@@ -3,7 +3,7 @@
     python scripts/list_images.py --folder DIR --output listing.json [--shard K --num-shards N]
 
 Images are found recursively (common extensions), their ids derive from their relative
-paths and their shard is id % N (see higherhrnet.image_folder). Unreadable files get a line
+paths and their shard is id % N (see higherhrnet.data.image_folder). Unreadable files get a line
 each on stderr and an entry in the listing's "unreadable" list.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.image_folder import write_listing  # noqa: E402
+from higherhrnet.data.image_folder import write_listing  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

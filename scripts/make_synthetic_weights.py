@@ -16,8 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
-from higherhrnet.synthetic_weights import DEFAULT_FILE_NAME, write_synthetic_weights  # noqa: E402
+from higherhrnet.model.variants import DEFAULT_VARIANT, VARIANTS  # noqa: E402
+from higherhrnet.model.synthetic_weights import DEFAULT_FILE_NAME, write_synthetic_weights  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

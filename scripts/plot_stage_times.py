@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.report import plot_stage_seconds, stage_seconds  # noqa: E402
+from higherhrnet.evaluation.report import plot_stage_seconds, stage_seconds  # noqa: E402
 
 
 def main(argv=None):

@@ -29,7 +29,7 @@ from higherhrnet.postprocess.params import DEFAULT_PATH, PATHS, GroupingParams  
 from higherhrnet.postprocess import multiscale  # noqa: E402
 from higherhrnet.postprocess.memory import keep_freed_memory  # noqa: E402
 from higherhrnet.postprocess.stage import run  # noqa: E402
-from higherhrnet.shapes import parse_scales  # noqa: E402
+from higherhrnet.preprocess.shapes import parse_scales  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,9 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.evaluate import load_results  # noqa: E402
-from higherhrnet.image_folder import read_listings  # noqa: E402
-from higherhrnet.predictions import write_predictions  # noqa: E402
+from higherhrnet.evaluation.cocoeval import load_results  # noqa: E402
+from higherhrnet.data.image_folder import read_listings  # noqa: E402
+from higherhrnet.evaluation.predictions import write_predictions  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.atomic import write_text  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.jsonfile import read_json  # noqa: E402
-from higherhrnet.prediction_report import drawing_grid, summary_html  # noqa: E402
-from higherhrnet.report import stage_seconds  # noqa: E402
+from higherhrnet.files import read_json  # noqa: E402
+from higherhrnet.evaluation.prediction_report import drawing_grid, summary_html  # noqa: E402
+from higherhrnet.evaluation.report import stage_seconds  # noqa: E402
 
 
 def counts(index_rows: list[dict], predictions: list[dict], video: bool) -> list[tuple]:

@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.preprocess import preprocess_shard  # noqa: E402
-from higherhrnet.shapes import INPUT_SIZE, SHAPE_POLICIES  # noqa: E402
+from higherhrnet.preprocess.stage import preprocess_shard  # noqa: E402
+from higherhrnet.preprocess.shapes import INPUT_SIZE, SHAPE_POLICIES  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,8 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.atomic import write_text  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.report import metrics_html, read_metrics  # noqa: E402
-from higherhrnet.shapes import parse_scales  # noqa: E402
+from higherhrnet.evaluation.report import metrics_html, read_metrics  # noqa: E402
+from higherhrnet.preprocess.shapes import parse_scales  # noqa: E402
 
 
 def main(argv=None):

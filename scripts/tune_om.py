@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from higherhrnet.backends.ascend import (AOE_JOB_TYPES, DEFAULT_CANN_ENV,  # noqa: E402
-                                         add_shape_args, shapes_from_args, tune_om)
+from higherhrnet.inference.ascend.cann import (DEFAULT_CANN_ENV, add_shape_args,  # noqa: E402
+                                              shapes_from_args)
+from higherhrnet.inference.ascend.compile import AOE_JOB_TYPES, tune_om  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.shapes import SHAPE_POLICIES  # noqa: E402
+from higherhrnet.preprocess.shapes import SHAPE_POLICIES  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

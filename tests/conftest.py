@@ -1,4 +1,10 @@
-"""Shared test fixtures: where the project and ../shared are."""
+"""Shared test fixtures: where the project and ../shared are.
+
+The tests mirror the code: tests/unit/<package>/ (src/higherhrnet/<package>, no Snakemake;
+`pytest tests/unit/postprocess` is the inner loop), tests/workflow/ (real snakemake runs),
+tests/clusters/ (Slurm, Donau), with one helper package, tests/support/, and the Ascend and
+Donau doubles in tests/fakes/.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ REFERENCE = SHARED / "reference"
 COCO_SAMPLE = SHARED / "data" / "coco_sample"
 
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))  # the helpers: `from support.infer import ...`
 
 # Two xdist workers share two cores: OpenMP threads (torch) that spin while idle take CPU from
 # the other worker's jobs. Passive waiting changes no result, only the time under load; it
@@ -26,6 +33,22 @@ def _require(path: Path) -> Path:
         pytest.fail(f"{path} is missing: the tests need ../shared beside the project "
                     "(or HIGHERHRNET_SHARED pointing at it)")
     return path
+
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_threads_kept():
+    """A module that sets torch's threads (an engine, a stage's thread setting) leaves the next
+    module on the same worker the default: torch's CPU kernels can round differently with
+    another thread count, and test_grouping / test_heatmap_tiles compare with torch bitwise."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +69,7 @@ def coco_sample() -> Path:
 @pytest.fixture(scope="session")
 def synthetic_weights_path(tmp_path_factory) -> Path:
     """The synthetic (untrained) HigherHRNet-W32 .pth, written once per session."""
-    from higherhrnet.synthetic_weights import write_synthetic_weights
+    from higherhrnet.model.synthetic_weights import write_synthetic_weights
 
     return write_synthetic_weights(tmp_path_factory.mktemp("weights"))
 
@@ -54,8 +77,8 @@ def synthetic_weights_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def synthetic_onnx_path(synthetic_weights_path, tmp_path_factory) -> Path:
     """The synthetic weights exported once per session to ONNX (opset 11, dynamic N/H/W)."""
-    from higherhrnet.checkpoint import load_model
-    from higherhrnet.export import DEFAULT_ONNX_NAME, export_onnx
+    from higherhrnet.model.checkpoint import load_model
+    from higherhrnet.model.export import DEFAULT_ONNX_NAME, export_onnx
 
     model = load_model(synthetic_weights_path)
     return export_onnx(model, tmp_path_factory.mktemp("onnx") / DEFAULT_ONNX_NAME, opset=11)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..coco import FLIP_INDEX, NUM_KEYPOINTS as NUM_JOINTS
+from ..data.coco import FLIP_INDEX, NUM_KEYPOINTS as NUM_JOINTS
 from .heatmap_tiles import LazyHeatmaps, window_reduce
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..shapes import Geometry
-from ..transforms import reference_affine
-
-CATEGORY_ID = 1
+from ..preprocess.shapes import Geometry
+from ..preprocess.transforms import reference_affine
+from ..data.coco import CATEGORY_ID
 
 
 def to_image(persons: np.ndarray, geom: Geometry) -> np.ndarray:

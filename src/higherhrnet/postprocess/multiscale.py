@@ -25,9 +25,9 @@ import torch
 
 from ..atomic import write_json
 from ..errors import WorkflowError
-from ..manifest import Manifest, ManifestEntry
+from ..preprocess.manifest import Manifest, ManifestEntry
 from ..progress import Progress
-from ..shapes import Geometry, check_scales, format_scale
+from ..preprocess.shapes import Geometry, check_scales, format_scale
 from . import grouping, reference
 from .coco_results import results_for_image, to_image
 from .maps import DenseMaps

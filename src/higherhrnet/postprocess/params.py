@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..config_schema import defaults
+from ..workflow.schema import defaults
 from .assignment import ASSIGNMENTS
 
 #: Matching order: nose, eyes, ears, shoulders, hips, elbows, wrists, knees, ankles.

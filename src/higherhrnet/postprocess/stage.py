@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import npyfile
+from .. import files as npyfile
 from ..atomic import write_json
-from ..output_layout import output_paths as ais_bench_paths
-from ..output_layout import output_shapes
+from ..inference.output_layout import output_paths as ais_bench_paths
+from ..inference.output_layout import output_shapes
 from ..errors import WorkflowError, first_few
-from ..manifest import Manifest, ManifestEntry
+from ..preprocess.manifest import Manifest, ManifestEntry
 from ..progress import Progress
 from . import grouping, reference
 from .aggregate import Aggregated

@@ -1,0 +1,1 @@
+"""Data: COCO (every COCO constant), images, image folders, video, downloads, the synthetic set."""

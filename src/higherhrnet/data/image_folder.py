@@ -1,0 +1,173 @@
+"""A folder of the user's own images (``dataset.name: images``): listing, stable ids, shards.
+
+The folder is searched recursively for files with a common image extension
+(:data:`IMAGE_EXTENSIONS`, any case); hidden files and folders (name starting with ``.``,
+such as ``.DS_Store`` or macOS ``._photo.jpg`` resource forks) are skipped, symlinked
+files are followed, symlinked folders are not (no loops). Each image is named by its
+relative path with ``/`` separators, and the list is sorted by that path.
+
+Ids and shards must not move when the folder changes, so that a re-run with one added
+image re-runs only the shard it falls in: an image's id is derived from its relative path
+alone (:func:`path_id`, 1 .. 10**12 - 1, so the 12-digit stems of the manifest still
+apply), and its shard is ``id % num_shards``. An index in the sorted list would shift the
+ids (and, with contiguous blocks, the shards) of every later image. The rare clash of
+two paths on one id is resolved in sorted-path order (the later path takes the next free
+id), which is deterministic for a given set of paths.
+
+Per shard, :func:`write_listing` reads every image with the stage reader
+(:func:`~higherhrnet.images.read_image_rgb`) and writes a COCO image-info file (``images``
+with id, file_name, width, height; no annotations; the person category), the format of
+COCO's own ``image_info_test-dev2017.json``, which the preprocess stage reads like any
+annotation file. Files that cannot be read are left out, each with a line in the log and
+an entry in the listing's ``unreadable`` list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..atomic import write_json
+from ..errors import WorkflowError, first_few
+from .images import read_image_rgb
+from ..files import read_json
+from .coco import PERSON_CATEGORY
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: ids are 1 .. ID_SPACE, so that the manifest's 12-digit stems hold them
+ID_SPACE = 10**12 - 1
+LISTING_FORMAT = "higherhrnet-listing/1"
+
+
+@dataclass(frozen=True)
+class FolderImage:
+    id: int
+    file_name: str  # relative path inside the folder, "/" separators
+
+
+def path_id(rel_path: str) -> int:
+    """The id of an image from its relative path alone (first 8 bytes of its SHA-256)."""
+    digest = hashlib.sha256(rel_path.encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") % ID_SPACE + 1
+
+
+def shard_of(image_id: int, num_shards: int) -> int:
+    return int(image_id) % int(num_shards)
+
+
+def relative_image_paths(folder: str | os.PathLike) -> list[str]:
+    """Sorted relative paths of the image files under ``folder`` (see the module doc)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WorkflowError(f"dataset.images: {folder} does not exist or is not a folder")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            path = Path(dirpath, name)
+            if path.is_file():
+                found.append(path.relative_to(folder).as_posix())
+    return sorted(found)
+
+
+def assign_ids(rel_paths) -> list[FolderImage]:
+    """Stable ids for sorted relative paths (clashes: next free id, in sorted order)."""
+    taken: set[int] = set()
+    out = []
+    for rel in sorted(rel_paths):
+        image_id = path_id(rel)
+        while image_id in taken:
+            image_id = image_id % ID_SPACE + 1
+        taken.add(image_id)
+        out.append(FolderImage(image_id, rel))
+    return out
+
+
+def scan_folder(folder: str | os.PathLike) -> list[FolderImage]:
+    """Every image of the folder with its id, in sorted-path order; fails when there is none."""
+    rels = relative_image_paths(folder)
+    if not rels:
+        raise WorkflowError(f"dataset.images: {folder} holds no image files (searched "
+                            f"recursively for {', '.join(IMAGE_EXTENSIONS)}, any case)")
+    return assign_ids(rels)
+
+
+def shard_images(images: list[FolderImage], shard: int, num_shards: int) -> list[FolderImage]:
+    if not 0 <= shard < num_shards:
+        raise WorkflowError(f"--shard must be in 0..{num_shards - 1}, got {shard}")
+    return [im for im in images if shard_of(im.id, num_shards) == shard]
+
+
+def check_some_readable(folder: str | os.PathLike, images: list[FolderImage]) -> None:
+    """Stop before any work when not one image can be read; reads until the first good one."""
+    problems = []
+    for im in images:
+        try:
+            read_image_rgb(Path(folder) / im.file_name)
+            return
+        except WorkflowError as exc:
+            problems.append(str(exc))
+    raise WorkflowError(f"dataset.images: none of the {len(images)} image file(s) in {folder} "
+                        "can be read:\n  " + "\n  ".join(problems))
+
+
+def listing(entries: list[dict], unreadable: list[dict], *, source: str, shard: int,
+            num_shards: int, **info) -> dict:
+    """A COCO image-info document (no annotations) with the shard's unreadable files."""
+    return {"format": LISTING_FORMAT, "source": source, "shard": shard,
+            "num_shards": num_shards, "info": info, "images": entries, "annotations": [],
+            "categories": [PERSON_CATEGORY], "unreadable": unreadable}
+
+
+def write_listing(folder: str | os.PathLike, shard: int, num_shards: int,
+                  output: str | os.PathLike, log=sys.stderr) -> dict:
+    """Read shard ``shard``'s images, write its listing; returns the listing."""
+    folder = Path(folder)
+    images = shard_images(scan_folder(folder), shard, num_shards)
+    entries, unreadable = [], []
+    for im in images:
+        try:
+            h, w = read_image_rgb(folder / im.file_name).shape[:2]
+        except WorkflowError as exc:
+            print(f"unreadable, skipped: {exc}", file=log)
+            unreadable.append({"file_name": im.file_name, "image_id": im.id, "error": str(exc)})
+            continue
+        entries.append({"id": im.id, "file_name": im.file_name, "width": int(w),
+                        "height": int(h)})
+    doc = listing(entries, unreadable, source="images", shard=shard, num_shards=num_shards,
+                  folder=str(folder))
+    write_json(output, doc)
+    print(f"list_images shard {shard}/{num_shards}: {len(entries)} readable, "
+          f"{len(unreadable)} unreadable", file=log)
+    return doc
+
+
+def read_listing(path: str | os.PathLike) -> dict:
+    data = read_json(path, "listing", " (run the list_images / extract_frames stage first)")
+    if not isinstance(data, dict) or data.get("format") != LISTING_FORMAT:
+        raise WorkflowError(f"listing {path}: not a {LISTING_FORMAT} file")
+    return data
+
+
+def read_listings(paths) -> tuple[list[dict], list[dict], str]:
+    """(readable image entries, unreadable entries, source) of all shards' listings.
+
+    Fails naming the files when not one image of all shards could be read.
+    """
+    entries, unreadable, sources = [], [], set()
+    for p in paths:
+        data = read_listing(p)
+        entries += data["images"]
+        unreadable += data["unreadable"]
+        sources.add(data["source"])
+    if len(sources) > 1:
+        raise WorkflowError(f"listings mix sources {sorted(sources)}: {first_few(map(str, paths))}")
+    if not entries:
+        raise WorkflowError("no input could be read:\n  "
+                            + "\n  ".join(u["error"] for u in unreadable))
+    return entries, unreadable, sources.pop() if sources else "images"

@@ -1,0 +1,1 @@
+"""Evaluation and reports: COCOeval, metrics tables, predictions, drawings, report pieces."""

@@ -1,0 +1,104 @@
+"""Report pieces: the metrics table beside the guide's numbers, per-stage time plot."""
+
+from __future__ import annotations
+
+import csv
+import html
+from collections import defaultdict
+from pathlib import Path
+
+from ..errors import WorkflowError
+from .cocoeval import GUIDE, METRICS
+from ..files import read_json
+from ..model.variants import get_variant
+
+
+
+def read_metrics(path: str | Path) -> dict[str, float]:
+    """Metrics json written by the evaluate stage (values in 0..1)."""
+    path = Path(path)
+    data = read_json(path, "metrics")
+    if not isinstance(data, dict):
+        raise WorkflowError(f"metrics {path}: expected a JSON object of metric values")
+    missing = [m for m in METRICS if m not in data]
+    if missing:
+        raise WorkflowError(f"metrics {path}: missing {', '.join(missing)}")
+    return {m: float(data[m]) for m in METRICS}
+
+
+def model_line(variant: str, scales) -> str:
+    """The model and test of the run, with the reference's AP for that combination."""
+    v = get_variant(variant)
+    test = ", ".join(f"{float(s):g}" for s in sorted(scales))
+    ap = v.reference_ap(scales)
+    ref = (f"reference AP (COCO val2017, flip test, HigherHRNet README): {ap:.1f}"
+           if ap is not None else "the reference reports no AP for these scales "
+           f"(it does for [1]: {v.ap_one_scale:.1f} and [0.5, 1, 2]: {v.ap_multi_scale:.1f})")
+    return (f"<p>Model {html.escape(v.title)} (model.variant {html.escape(v.name)}), test "
+            f"scales [{html.escape(test)}]: {ref}.</p>")
+
+
+def metrics_html(metrics: dict[str, float], *, weights: str, dataset: str, backend: str,
+                 variant: str = "w32_512", scales=(1.0,)) -> str:
+    rows = []
+    for m in METRICS:
+        ours = 100.0 * metrics[m]
+        guide = None if m not in GUIDE else 100.0 * GUIDE[m]
+        diff = "" if guide is None else f"{ours - guide:+.1f}"
+        rows.append(
+            f"<tr><td>{m}</td><td>{ours:.1f}</td><td>{'' if guide is None else f'{guide:.1f}'}</td>"
+            f"<td>{diff}</td></tr>"
+        )
+    warning = ""
+    if weights == "synthetic":
+        warning = ("<p><b>Synthetic weights: NOT a trained model.</b> These numbers only show "
+                   "that the pipeline runs end to end; they are not comparable with the guide.</p>")
+    elif dataset != "coco_val2017":
+        warning = (f"<p>Dataset {html.escape(dataset)} is not the full COCO val2017: the guide's "
+                   "numbers are for val2017's 5000 images.</p>")
+    return (
+        "<html><body>"
+        f"<h3>COCO keypoint metrics: dataset {html.escape(dataset)}, backend "
+        f"{html.escape(backend)}, weights {html.escape(weights)}</h3>"
+        f"{model_line(variant, scales)}{warning}"
+        "<table border='1' cellpadding='4'><tr><th>metric</th><th>this run (%)</th>"
+        "<th>guide (%)</th><th>difference</th></tr>" + "".join(rows) + "</table>"
+        "</body></html>\n"
+    )
+
+
+def stage_of(benchmark_path: str | Path) -> str:
+    """Stage name of a benchmark file: .../<stage>/shardN.tsv or .../<stage>.tsv."""
+    p = Path(benchmark_path)
+    return p.parent.name if p.stem.startswith("shard") else p.stem
+
+
+def stage_seconds(benchmark_files) -> dict[str, float]:
+    """Wall-clock seconds per stage, summed over shards (Snakemake benchmark tsv 's' column)."""
+    totals: dict[str, float] = defaultdict(float)
+    for f in benchmark_files:
+        with open(f, newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+        if not rows or "s" not in rows[0]:
+            raise WorkflowError(f"benchmark {f}: no 's' column (not a Snakemake benchmark file)")
+        totals[stage_of(f)] += sum(float(r["s"]) for r in rows) / len(rows)
+    return dict(totals)
+
+
+def plot_stage_seconds(totals: dict[str, float], output: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(totals)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
+    ax.barh(names, [totals[n] for n in names], color="tab:blue")
+    for i, n in enumerate(names):
+        ax.text(totals[n], i, f" {totals[n]:.1f} s", va="center")
+    ax.invert_yaxis()
+    ax.set_xlabel("wall-clock seconds (sum over shards)")
+    ax.set_title("time per stage")
+    fig.tight_layout()
+    fig.savefig(output, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""Ascend: compiling (ATC, AOE) and running (ais_bench, devices) under the CANN toolkit."""

@@ -1,0 +1,243 @@
+"""The inference backends behind one contract: the :class:`Engine` protocol and one
+:class:`Backend` record per backend (the one place that knows a backend by name).
+
+Every backend writes ais_bench's layout (:mod:`.output_layout`, :mod:`.runner`), so that
+postprocess never knows which one ran. ``onnxruntime`` (default) and ``torch`` are in-process
+engines; ``ascend`` runs ``python3 -m ais_bench`` on an ATC-compiled ``.om``
+(:mod:`.ascend`). A record says what the backend loads, what it needs, how the workflow
+checks it before any job, which options the stage CLIs get from the config, and how it runs
+an inference pass and the per-shape benchmark. :func:`run_infer` is the one entry point of
+the infer stage.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from ..errors import WorkflowError
+from .runner import discover_inputs, run_local, write_empty_run
+
+
+class Engine(Protocol):
+    """An in-process engine: the session is created once, then ``forward`` per batch."""
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+        """``(output1, output2, compute_ms, h2d_ms, d2h_ms)`` for ``x [B,3,H,W]`` float32."""
+
+    def info(self) -> dict:
+        """backend, device, threads, providers, session_startup_s, model, versions."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend: ``loads`` the model artifact (``onnx``, ``pth`` or ``om``); ``needs`` in
+    words; ``npu``: its jobs hold an NPU; ``compiled_shapes``: its model holds a fixed shape
+    set (and its tools take paths under ais_bench's rule); ``check(config)``: "" or why the
+    configured run cannot work on this machine; ``engine_args(config, variant, scales, bench)``:
+    the infer (or, with ``bench``, benchmark_model) CLI's engine options; ``open``: the
+    in-process engine factory (None: runs a tool); ``infer`` and ``measure``: one inference
+    pass and the per-shape benchmark rows."""
+
+    name: str
+    loads: str
+    needs: str
+    npu: bool
+    compiled_shapes: bool
+    check: Callable[[dict], str]
+    engine_args: Callable[[dict, str, str, bool], str]
+    open: Callable[..., Engine] | None
+    infer: Callable[..., dict]
+    measure: Callable[..., tuple[list, dict]]
+
+
+def _module_check(module: str, message: str) -> Callable[[dict], str]:
+    return lambda config: "" if importlib.util.find_spec(module) else message
+
+
+def _ascend_check(config: dict) -> str:
+    """The shape policy and the shape set ATC can compile, and the CANN environment script."""
+    from ..model.variants import get_variant
+    from ..preprocess.shapes import check_scales, shape_set
+
+    if config["preprocess"]["shape_policy"] != "ascend17":
+        return ("backend ascend needs preprocess.shape_policy: ascend17 (ATC compiles the "
+                "17 fixed input shapes; 'reference' can produce other shapes)")
+    size = get_variant(config["model"]["variant"]).input_size
+    try:  # ATC compiles at most 100 input shapes
+        shape_set(size, check_scales(config["test"]["scales"], size))
+    except ValueError as exc:
+        return f"backend ascend: {exc}"
+    cann = config["ascend"]["cann_env"]
+    if not os.path.isfile(cann):
+        return (f"backend ascend: the CANN environment script {cann} (ascend.cann_env) does "
+                "not exist; install the CANN toolkit or choose backend: onnxruntime")
+    return ""
+
+
+def _shape_args(variant: str, scales: str) -> str:
+    """Which shapes a model is compiled for (ATC, ais_bench) or benchmarked on."""
+    return f"--variant {variant} --scales {scales}"
+
+
+def _onnxruntime_args(config: dict, variant: str, scales: str, bench: bool) -> str:
+    i = config["infer"]
+    if bench:  # batch 1; the shape set when benchmark_model.shapes is empty
+        engine = f"--threads {i['threads']} --providers {i['onnxruntime_provider']}"
+        return (engine if config["benchmark_model"]["shapes"]
+                else f"{engine} {_shape_args(variant, scales)}")
+    return (f"--threads {i['threads']} --batch-size {i['batch_size']} "
+            f"--providers {i['onnxruntime_provider']}")
+
+
+def _torch_args(config: dict, variant: str, scales: str, bench: bool) -> str:
+    i = config["infer"]
+    kind, _, index = i["torch_device"].partition(":")
+    args = (f"--threads {i['threads']} --providers {kind} --variant {variant}"
+            + (f" --device {index}" if index else ""))
+    if bench and not config["benchmark_model"]["shapes"]:
+        return f"{args} --scales {scales}"
+    return args
+
+
+def _ascend_args(config: dict, variant: str, scales: str, bench: bool) -> str:
+    a = config["ascend"]
+    return (f"--device {a['device']} --cann-env={shlex.quote(a['cann_env'])} "
+            f"{_shape_args(variant, scales)}")
+
+
+def _open_onnxruntime(model, threads=None, providers="cpu", device=None, variant="w32_512"):
+    from .onnxruntime_engine import OnnxRuntimeEngine
+
+    return OnnxRuntimeEngine(model, threads, providers, device)
+
+
+def _open_torch(model, threads=None, providers="cpu", device=None, variant="w32_512"):
+    from .torch_engine import TorchEngine
+
+    return TorchEngine(model, threads, providers, device, variant)
+
+
+def _infer_in_process(name: str):
+    def infer(model, input_dir, output, dirname, *, threads=None, batch_size=1,
+              providers="cpu", device=None, argv=None, progress=True, variant="w32_512",
+              **_ascend_only) -> dict:
+        engine = create_engine(name, model, threads, providers, device, variant)
+        return run_local(engine, input_dir, output, dirname, batch_size, argv, progress)
+
+    return infer
+
+
+def _infer_ascend(model, input_dir, output, dirname, *, batch_size=1, device=None, log=None,
+                  cann_env=None, python="python3", progress=True, variant="w32_512",
+                  scales=(1.0,), **_engine_only) -> dict:
+    from ..model.variants import get_variant
+    from .ascend.cann import shape_list
+    from .ascend.run import run_ascend
+
+    if batch_size != 1:
+        raise WorkflowError("--batch-size: the Ascend model is compiled for batch 1 "
+                            "(input:1,3,-1,-1); use --batch-size 1")
+    return run_ascend(model, input_dir, output, dirname, device=device, log=log,
+                      cann_env=cann_env, python=python, progress=progress,
+                      compiled=shape_list("ascend17", get_variant(variant).input_size, scales))
+
+
+def _measure_in_process(name: str):
+    def measure(model, shapes, loops, warmup, workdir, *, threads=None, providers="cpu",
+                device=None, **_ascend_only):
+        from .benchmark import measure_engine
+
+        engine = create_engine(name, model, threads, providers, device)
+        rows = measure_engine(engine, shapes, loops, warmup)
+        info = {k: v for k, v in engine.info().items() if k in ("device", "threads",
+                                                                 "providers")}
+        return rows, info
+
+    return measure
+
+
+def _measure_ascend(model, shapes, loops, warmup, workdir, *, device=None, cann_env=None,
+                    python="python3", **_engine_only):
+    from .ascend.run import resolve_device
+    from .benchmark import measure_ascend
+
+    rows = measure_ascend(model, shapes, loops, warmup, workdir, device, cann_env, python)
+    return rows, {"device": resolve_device(device)[1], "threads": None}
+
+
+def _in_process(name: str, loads: str, needs: str, module: str, install: str,
+                open_: Callable[..., Engine], args) -> Backend:
+    return Backend(name, loads, needs, npu=False, compiled_shapes=False,
+                   check=_module_check(module, install), engine_args=args, open=open_,
+                   infer=_infer_in_process(name), measure=_measure_in_process(name))
+
+
+BACKENDS: dict[str, Backend] = {
+    "onnxruntime": _in_process(
+        "onnxruntime", "onnx", "the Python package onnxruntime (or onnxruntime-gpu)",
+        "onnxruntime", "backend onnxruntime: the Python package onnxruntime is not installed "
+        "(pip install onnxruntime, or onnxruntime-gpu), or choose backend: torch",
+        _open_onnxruntime, _onnxruntime_args),
+    "ascend": Backend(
+        "ascend", "om", "the CANN toolkit (ATC, AOE), ais_bench and an Ascend NPU", npu=True,
+        compiled_shapes=True, check=_ascend_check, engine_args=_ascend_args, open=None,
+        infer=_infer_ascend, measure=_measure_ascend),
+    "torch": _in_process(
+        "torch", "pth", "PyTorch", "torch",
+        "backend torch: PyTorch is not installed (pip install torch==2.13.0)",
+        _open_torch, _torch_args),
+}
+
+
+def backend(name: str) -> Backend:
+    """The record of backend ``name``; WorkflowError naming the choices otherwise."""
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise WorkflowError(f"backend {name!r}: choose one of {', '.join(BACKENDS)}") from None
+
+
+def create_engine(name: str, model: str | os.PathLike, threads: int | None = None,
+                  providers: str = "cpu", device: int | None = None,
+                  variant: str = "w32_512") -> Engine:
+    """An in-process engine (``onnxruntime`` or ``torch``); the session is created here once.
+    ``variant``: the network the torch backend builds for the .pth (ONNX knows its own)."""
+    record = backend(name)
+    if record.open is None:
+        in_process = ", ".join(n for n, r in BACKENDS.items() if r.open)
+        raise WorkflowError(f"backend {name!r} has no in-process engine; choose one of "
+                            f"{in_process}")
+    return record.open(model, threads, providers, device, variant)
+
+
+def run_infer(name: str, model: str | os.PathLike, input_dir: str | os.PathLike,
+              output: str | os.PathLike, dirname: str, *, threads: int | None = None,
+              batch_size: int = 1, providers: str = "cpu", device: int | None = None,
+              log: str | os.PathLike | None = None, cann_env: str | os.PathLike | None = None,
+              python: str = "python3", argv: Sequence[str] | None = None,
+              progress: bool = True, allow_empty: bool = False, variant: str = "w32_512",
+              scales: Sequence[float] = (1.0,)) -> dict:
+    """Run one inference pass (normal or flipped inputs); returns the summary dict.
+
+    ``variant`` and ``scales`` say which network the torch backend builds and which shapes
+    the Ascend .om was compiled for; ONNX Runtime and torch take any shape.
+
+    With ``allow_empty``, a folder without inputs gives an empty output folder and summary
+    without loading the model (the workflow's shards when there are fewer images than shards).
+    """
+    record = backend(name)
+    if allow_empty and not discover_inputs(input_dir, allow_empty=True):
+        return write_empty_run(name, output, dirname, argv)
+    return record.infer(model, input_dir, output, dirname, threads=threads,
+                        batch_size=batch_size, providers=providers, device=device, log=log,
+                        cann_env=cann_env, python=python, argv=argv, progress=progress,
+                        variant=variant, scales=scales)
+
+
+__all__ = ["BACKENDS", "Backend", "Engine", "backend", "create_engine", "run_infer"]

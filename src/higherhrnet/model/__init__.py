@@ -1,0 +1,1 @@
+"""The model: network, variants (torch-free table), checkpoints, ONNX export, synthetic weights."""

@@ -1,0 +1,1 @@
+"""Preprocessing: size rule and shape sets, transforms, manifest, the preprocess stage."""

@@ -1,0 +1,65 @@
+"""The stage CLIs' arguments and the jobs' resources, built from the config: what the rules'
+``params:`` and ``resources:`` hold (so a change of a number re-runs exactly its stage)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Sequence
+
+from ..data.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
+from .config import Settings
+
+
+def shape_args(s: Settings) -> str:
+    """Which input shapes the Ascend model is compiled for (and the benchmark measures)."""
+    return f"--variant {s.variant.name} --scales {s.scales_arg}"
+
+
+def infer_args(config: dict, s: Settings) -> str:
+    """The infer CLI's engine options (its backend record's)."""
+    return s.backend.engine_args(config, s.variant.name, s.scales_arg, False)
+
+
+def benchmark_args(config: dict, s: Settings) -> str:
+    """infer_args() without batching (benchmarks run batch 1), with the variant and scales
+    whose shape set is measured when benchmark_model.shapes is empty."""
+    return s.backend.engine_args(config, s.variant.name, s.scales_arg, True)
+
+
+def infer_resources(s: Settings) -> dict:
+    """mem_mb, runtime and, for a backend that runs on an NPU, npu=1 (the profiles' GRES)."""
+    return {"mem_mb": 6000, "runtime": 120, **({"npu": 1} if s.backend.npu else {})}
+
+
+def preprocess_geometry(geo: str) -> str:
+    """--input-size, --scale and --min-scale of the preprocess job of a path tag."""
+    if not geo:
+        return "--input-size 512 --scale 1 --min-scale 1"
+    size, scale, smallest = re.fullmatch(r"_(\d+)_s([0-9.]+)_min([0-9.]+)", geo).groups()
+    return f"--input-size {size} --scale {scale} --min-scale {smallest}"
+
+
+def scale_flags(s: Settings, outputs: Sequence[str], outputs_flip: Sequence[str],
+                manifests: Sequence[str]) -> str:
+    """One --dump-dir, --dump-dir-flip and --manifest per scale (one scale: the guide's
+    flags alone)."""
+    flags = [] if s.scales == (1.0,) else ["--scales", s.scales_arg]
+    for d, f, m in zip(outputs, outputs_flip, manifests):
+        flags += ["--dump-dir", d, "--dump-dir-flip", f, "--manifest", m]
+    return shlex.join(flags)
+
+
+def postprocess_switches(config: dict) -> str:
+    """--no-adjust / --no-refine when those steps are off."""
+    p = config["postprocess"]
+    return " ".join(flag for flag, on in (("--no-adjust", not p["adjust"]),
+                                          ("--no-refine", not p["refine"])) if on)
+
+
+def coco_zip_checks() -> str:
+    """unpack_coco's size and md5 checks (a zip put there by hand never went through
+    download.py's)."""
+    images, annotations = COCO_VAL2017_IMAGES, COCO_ANNOTATIONS_TRAINVAL2017
+    return (f"--images-size {images.size} --images-md5 {images.md5} "
+            f"--annotations-size {annotations.size} --annotations-md5 {annotations.md5}")

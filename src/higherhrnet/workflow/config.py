@@ -1,0 +1,112 @@
+"""The run's settings from the config: ``--config`` strings read as the schema's types, the
+one-switch form of ``keep_intermediates``, and what the rules derive from the config (dataset,
+backend record, variant, scales and their path tags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from ..errors import WorkflowError
+from ..inference.engine import Backend, backend
+from ..model.variants import Variant, get_variant
+from ..preprocess.shapes import check_scales, format_scale
+
+#: the user's own pictures or video, no annotations: the run ends in predictions
+OWN_DATASETS = ("images", "video")
+
+
+class ConfigProblem(WorkflowError):
+    """A config the workflow refuses before any job; the message names the key."""
+
+
+def fail(message: str):
+    raise ConfigProblem(f"config problem: {message}")
+
+
+def coerce_cli_scalars(values: dict, schema: dict) -> None:
+    """--config parses nested mappings with YAML's BaseLoader, so `postprocess={max_people: 20}`
+    arrives as the string "20": read such strings as YAML where the schema wants a non-string.
+    """
+    for key, value in values.items():
+        sub = schema.get("properties", {}).get(key, {})
+        if isinstance(value, dict):
+            coerce_cli_scalars(value, sub)
+        elif isinstance(value, list) and sub.get("type") == "array":
+            items = dict(enumerate(value))  # `test={scales: [1, 0.5]}`
+            coerce_cli_scalars(items, {"properties": dict.fromkeys(items, sub["items"])})
+            values[key] = list(items.values())
+        elif isinstance(value, str) and sub.get("type") in ("integer", "number", "boolean"):
+            try:
+                values[key] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                pass  # left as is: validation names the key
+
+
+def expand_keep_intermediates(values: dict) -> None:
+    """`keep_intermediates: true/false` (the one switch of earlier versions) sets both kinds."""
+    keep = values.get("keep_intermediates")
+    if isinstance(keep, str) and keep.lower() in ("true", "false"):
+        keep = keep.lower() == "true"
+    if isinstance(keep, bool):
+        values["keep_intermediates"] = {"preprocessed": keep, "raw_outputs": keep}
+
+
+def prepare(config: dict, schema: dict) -> None:
+    """The config as the schema validates it: coerced scalars, expanded switches (in place)."""
+    coerce_cli_scalars(config, schema)
+    expand_keep_intermediates(config)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the rules derive from a validated config."""
+
+    dataset: str
+    backend: Backend
+    shards: int
+    variant: Variant
+    scales: tuple[float, ...]  # visiting order
+    aoe: str  # ascend.aoe; YAML reads a bare `off` as false
+
+    @property
+    def own(self) -> bool:
+        return self.dataset in OWN_DATASETS
+
+    @property
+    def input_size(self) -> int:
+        return self.variant.input_size
+
+    @property
+    def scales_arg(self) -> str:
+        return ",".join(format_scale(s) for s in self.scales)
+
+    def scale_tag(self, scale: float) -> str:
+        """The path tag of one scale's tensors, manifests and raw outputs (prep<tag>/,
+        infer<tag>/): empty for the one-scale test at input 512 (the paths of one-scale runs),
+        else input size, scale and smallest scale (the sizes depend on all three)."""
+        smallest = min(self.scales)
+        if (self.input_size, scale, smallest) == (512, 1.0, 1.0):
+            return ""
+        return f"_{self.input_size}_s{format_scale(scale)}_min{format_scale(smallest)}"
+
+    @property
+    def geos(self) -> list[str]:
+        return [self.scale_tag(s) for s in self.scales]
+
+    @property
+    def synthetic_layout(self) -> str:
+        """The synthetic weights' layout: W32-640 has W32-512's, so the same file."""
+        return "w32_512" if self.variant.width == 32 else self.variant.name
+
+
+def settings(config: dict) -> Settings:
+    """:class:`Settings` of a validated config; ConfigProblem for scales the test cannot use."""
+    variant = get_variant(config["model"]["variant"])
+    try:
+        scales = tuple(check_scales(config["test"]["scales"], variant.input_size))
+    except ValueError as exc:
+        fail(str(exc))
+    return Settings(config["dataset"]["name"], backend(config["backend"]), config["shards"],
+                    variant, scales, config["ascend"]["aoe"] or "off")

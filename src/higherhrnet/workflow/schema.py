@@ -1,0 +1,45 @@
+"""The workflow's config schema (``schemas/config.schema.yaml``): the one home of defaults.
+
+The library's own defaults (e.g. :class:`higherhrnet.postprocess.params.GroupingParams`)
+and the README's configuration table are read from or checked against it, so a default is
+written once.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from ..errors import WorkflowError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
+
+
+@lru_cache(maxsize=None)
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise WorkflowError(f"{path}: cannot read the config schema ({exc}); the library "
+                            "reads its defaults from it (run from the repository)") from None
+
+
+def defaults(section: str | None = None) -> dict:
+    """``{key: default}`` of the top level or of one section (``postprocess``...)."""
+    props = load_schema()["properties"]
+    if section is not None:
+        props = props[section]["properties"]
+    return {k: v["default"] for k, v in props.items() if "default" in v}
+
+
+def flat_defaults() -> dict:
+    """Every leaf default as ``{"section.key" or "key": value}`` (for the README check)."""
+    out = {}
+    for key, sub in load_schema()["properties"].items():
+        if sub.get("type") == "object" and "properties" in sub:
+            out.update({f"{key}.{k}": v for k, v in defaults(key).items()})
+        elif "default" in sub:
+            out[key] = sub["default"]
+    return out

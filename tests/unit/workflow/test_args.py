@@ -1,0 +1,87 @@
+"""The argument builders of higherhrnet.workflow.args, called as plain functions: what each
+rule's params hold for each backend and config."""
+
+from __future__ import annotations
+
+from support.config import make_config
+
+from higherhrnet.data.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
+from higherhrnet.workflow import args
+from higherhrnet.workflow.config import settings
+
+
+def both(**overrides):
+    config = make_config(**overrides)
+    return config, settings(config)
+
+
+def test_shape_args_name_variant_and_scales():
+    _, s = both(model={"variant": "w48_640"}, test={"scales": [1, 0.5]})
+    assert args.shape_args(s) == "--variant w48_640 --scales 1,0.5"
+
+
+def test_infer_args_per_backend():
+    config, s = both(infer={"threads": 3, "batch_size": 2, "onnxruntime_provider": "cuda"})
+    assert args.infer_args(config, s) == "--threads 3 --batch-size 2 --providers cuda"
+    config, s = both(backend="torch", infer={"threads": 2, "torch_device": "cuda:1"})
+    assert args.infer_args(config, s) == "--threads 2 --providers cuda --variant w32_512 --device 1"
+    config, s = both(backend="torch")
+    assert args.infer_args(config, s) == "--threads 2 --providers cpu --variant w32_512"
+    config, s = both(backend="ascend", ascend={"device": 1, "cann_env": "/opt/my cann/set_env.sh"})
+    assert args.infer_args(config, s) == (
+        "--device 1 --cann-env='/opt/my cann/set_env.sh' --variant w32_512 --scales 1")
+
+
+def test_benchmark_args_add_the_shape_set_only_when_no_shapes_are_given():
+    config, s = both()
+    assert args.benchmark_args(config, s) == (
+        "--threads 2 --providers cpu --variant w32_512 --scales 1")
+    config, s = both(benchmark_model={"shapes": ["512x512"]})
+    assert args.benchmark_args(config, s) == "--threads 2 --providers cpu"
+    config, s = both(backend="torch", test={"scales": [1, 2]})
+    assert args.benchmark_args(config, s) == (
+        "--threads 2 --providers cpu --variant w32_512 --scales 2,1")
+    config, s = both(backend="torch", benchmark_model={"shapes": ["512x512"]})
+    assert args.benchmark_args(config, s) == "--threads 2 --providers cpu --variant w32_512"
+    config, s = both(backend="ascend")
+    assert args.benchmark_args(config, s) == args.infer_args(config, s)
+
+
+def test_infer_resources_hold_an_npu_on_ascend_only():
+    assert args.infer_resources(both()[1]) == {"mem_mb": 6000, "runtime": 120}
+    assert args.infer_resources(both(backend="ascend")[1])["npu"] == 1
+    assert "npu" not in args.infer_resources(both(backend="torch")[1])
+
+
+def test_preprocess_geometry_of_a_path_tag():
+    assert args.preprocess_geometry("") == "--input-size 512 --scale 1 --min-scale 1"
+    assert args.preprocess_geometry("_640_s0.5_min0.25") == (
+        "--input-size 640 --scale 0.5 --min-scale 0.25")
+
+
+def test_scale_flags_one_scale_uses_the_guides_flags():
+    _, s = both()
+    assert args.scale_flags(s, ["o"], ["f"], ["m.json"]) == (
+        "--dump-dir o --dump-dir-flip f --manifest m.json")
+
+
+def test_scale_flags_several_scales_in_visiting_order_quoted():
+    _, s = both(test={"scales": [1, 2]})
+    flags = args.scale_flags(s, ["a 2", "a 1"], ["b2", "b1"], ["m2", "m1"])
+    assert flags == ("--scales 2,1 --dump-dir 'a 2' --dump-dir-flip b2 --manifest m2 "
+                     "--dump-dir 'a 1' --dump-dir-flip b1 --manifest m1")
+
+
+def test_postprocess_switches():
+    assert args.postprocess_switches(make_config()) == ""
+    assert args.postprocess_switches(make_config(postprocess={"adjust": False})) == "--no-adjust"
+    assert args.postprocess_switches(make_config(postprocess={"adjust": False, "refine": False})) \
+        == "--no-adjust --no-refine"
+
+
+def test_coco_zip_checks_carry_both_zips_size_and_md5():
+    checks = args.coco_zip_checks().split()
+    assert checks == ["--images-size", str(COCO_VAL2017_IMAGES.size),
+                      "--images-md5", COCO_VAL2017_IMAGES.md5,
+                      "--annotations-size", str(COCO_ANNOTATIONS_TRAINVAL2017.size),
+                      "--annotations-md5", COCO_ANNOTATIONS_TRAINVAL2017.md5]

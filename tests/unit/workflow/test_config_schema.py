@@ -1,0 +1,61 @@
+"""Defaults are written once, in schemas/config.schema.yaml: the README's configuration table
+and the library's parameter defaults agree with it."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from higherhrnet.workflow.schema import defaults, flat_defaults
+from higherhrnet.postprocess.params import DEFAULT_PATH, PATHS, GroupingParams
+
+
+def _readme_rows(root):
+    text = (root / "README.md").read_text()
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`"):
+            yield re.findall(r"`([^`]+)`", cells[0]), cells[1]
+
+
+def _shown(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "empty" if value == "" else str(value)
+
+
+def test_readme_config_table_matches_the_schema(root):
+    schema = flat_defaults()
+    rows = list(_readme_rows(root))
+    assert len(rows) > 10
+    seen = set()
+    for keys, cell in rows:
+        shown = [v.strip().strip("`") for v in cell.split(", ")] if len(keys) > 1 else \
+            [cell.strip("`")]
+        if len(shown) == 1:
+            shown = shown * len(keys)  # one value for all ("empty")
+        assert len(shown) == len(keys), f"README row {keys}: {cell!r}"
+        for key, value in zip(keys, shown):
+            assert key in schema, f"README names {key}, which the schema does not have"
+            assert value == _shown(schema[key]), f"{key}: README {value!r}, schema {schema[key]!r}"
+            seen.add(key)
+    missing = {k for k in schema if k.startswith("postprocess.")} - seen
+    assert not missing, f"postprocess keys missing from the README table: {missing}"
+
+
+def test_grouping_params_defaults_are_the_schemas():
+    want = defaults("postprocess")
+    got = {f.name: f.default for f in dataclasses.fields(GroupingParams)}
+    assert got == {k: v for k, v in want.items() if k in got}
+    assert set(want) - set(got) == {"path"} and DEFAULT_PATH == want["path"] in PATHS
+
+
+def test_grouping_params_are_keyword_only():
+    with pytest.raises(TypeError):
+        GroupingParams(0.2)  # positional: a reordered dataclass would swap values silently
+    section = {**defaults("postprocess"), "max_people": 5}
+    p = GroupingParams.from_mapping(section)
+    assert p.max_people == 5 and p.detection_threshold == section["detection_threshold"]

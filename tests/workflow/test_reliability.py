@@ -1,0 +1,468 @@
+"""Bad input and faults (issue 17): nothing the user had is lost, nothing hangs, no late
+failures, one-line messages instead of tracebacks, declared thread counts.
+
+Each case runs the real workflow (a real snakemake subprocess) or a stage CLI (a real
+subprocess), asserts the message, and that what the user had is still there.  The full disk
+and the read-only folder are real: a 1 MiB / read-only tmpfs mounted in a private mount
+namespace (``unshare``); without unshare those two cases are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from higherhrnet.preprocess.manifest import Manifest, ManifestEntry
+from higherhrnet.preprocess.shapes import input_geometry
+from support.workflow import CONFIGS, ROOT, env, snakemake
+
+SCRIPTS = ROOT / "scripts"
+OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
+WEIGHTS = Path("resources/weights/pose_higher_hrnet_w32_512.pth")
+
+
+def cli(script: str, *args, timeout: float = 300, extra_env: dict | None = None,
+        prefix: list[str] | None = None) -> subprocess.CompletedProcess:
+    e = env()
+    e.update(extra_env or {})
+    cmd = [*(prefix or []), sys.executable, str(SCRIPTS / script), *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    """The stage's message: exit 2, no traceback, one 'error:' line."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    return errors[0]
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def http_dir(tmp_path):
+    """A local HTTP server for the files of a folder: (folder, base url)."""
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                          functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+# ------------------------------------------------------------------ 1. weights kept on a url/md5 edit
+
+@pytest.mark.slow
+def test_weights_url_or_md5_edit_never_deletes_the_verified_file(tmp_path, http_dir,
+                                                                 synthetic_weights_path):
+    served, base = http_dir
+    shutil.copy(synthetic_weights_path, served / "w.pth")
+    good = md5(served / "w.pth")
+    work = tmp_path / "work"
+    target = ["--cores", "1", str(WEIGHTS)]
+    snakemake(work, *target, config=[f"weights={{source: official, url: '{base}/w.pth'}}"])
+    assert md5(work / WEIGHTS) == good
+    # the md5 filled in with the file's own md5: verified, kept, nothing fetched
+    snakemake(work, *target,
+              config=[f"weights={{source: official, url: '{base}/w.pth', md5: {good}}}"])
+    assert md5(work / WEIGHTS) == good
+    # another file wanted, offline: the download fails, the verified file stays
+    gone = "http://127.0.0.1:9/other.pth"
+    out = snakemake(work, *target, check=False,
+                    config=[f"weights={{source: official, url: '{gone}', md5: {'0' * 32}}}"])
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert f"could not fetch {gone}" in text and "is kept" in text, text[-3000:]
+    assert md5(work / WEIGHTS) == good
+    # online again: the new file replaces the old one only once verified
+    (served / "w.pth").unlink()
+    changed = served / "other.pth"
+    import torch
+
+    state = torch.load(synthetic_weights_path, weights_only=True)
+    next(iter(v for v in state.values() if v.is_floating_point())).add_(1.0)
+    torch.save(state, changed)
+    new = md5(changed)
+    bad = snakemake(work, *target, check=False,
+                    config=[f"weights={{source: official, url: '{base}/other.pth', "
+                            f"md5: {'1' * 32}}}"])
+    assert bad.returncode != 0 and md5(work / WEIGHTS) == good  # wrong md5: old kept
+    snakemake(work, *target,
+              config=[f"weights={{source: official, url: '{base}/other.pth', md5: {new}}}"])
+    assert md5(work / WEIGHTS) == new
+
+
+def test_download_update_without_md5_keeps_same_url_and_replaces_only_when_verified(
+        tmp_path, http_dir):
+    served, base = http_dir
+    (served / "a").write_bytes(b"first")
+    (served / "b").write_bytes(b"second")
+    out = tmp_path / "w.pth"
+    assert cli("download.py", "--url", f"{base}/a", "--output", out, "--update").returncode == 0
+    (served / "a").unlink()  # the same url again: kept, nothing fetched (it would 404 now)
+    assert cli("download.py", "--url", f"{base}/a", "--output", out, "--update").returncode == 0
+    line = one_line_error(cli("download.py", "--url", f"{base}/gone", "--output", out,
+                              "--update"))
+    assert "HTTP 404" in line and f"{out}, the file already there, is kept" in line
+    assert out.read_bytes() == b"first"
+    assert cli("download.py", "--url", f"{base}/b", "--output", out, "--update").returncode == 0
+    assert out.read_bytes() == b"second"
+
+
+# ------------------------------------------------------------------ 2. user's dataset and zips kept
+
+def _tiny_coco_zips(folder: Path, images: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(folder / "val2017.zip", "w") as zf:
+        for name in images:
+            zf.writestr(f"val2017/{name}", b"not really a jpeg")
+    with zipfile.ZipFile(folder / "annotations_trainval2017.zip", "w") as zf:
+        zf.writestr("annotations/person_keypoints_val2017.json", "{}")
+
+
+def test_unpack_never_replaces_the_users_incomplete_dataset(tmp_path):
+    """download_dir = coco_root holding the user's images but no annotations: refused before
+    any job, naming both keys and the folder; the user's image and zips stay."""
+    root = tmp_path / "data" / "coco"
+    mine = root / "images" / "val2017" / "mine.jpg"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"my own image")
+    _tiny_coco_zips(root, ["000000000001.jpg"])
+    zips = {p: p.read_bytes() for p in root.glob("*.zip")}
+    out = snakemake(tmp_path, "--cores", "1", str(root / "annotations/person_keypoints_val2017.json"),
+                    check=False, configfile=ROOT / "config.yaml",
+                    config=[f"dataset={{coco_root: {root}, download_dir: {root}}}",
+                            "weights={source: synthetic}"])
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "dataset.download_dir" in text and str(root / "images" / "val2017") in text, text[-3000:]
+    assert mine.read_bytes() == b"my own image"
+    assert sorted(p.name for p in mine.parent.iterdir()) == ["mine.jpg"]
+    assert all(p.read_bytes() == data for p, data in zips.items())
+    assert "Finished jobid" not in text
+
+
+def test_zips_put_there_by_hand_are_checked_and_kept(tmp_path):
+    """The offline message says: put val2017.zip at download_dir. Such a file is size/md5
+    checked before unpacking (message names it), and never deleted."""
+    folder = tmp_path / "resources" / "coco"
+    _tiny_coco_zips(folder, ["000000000001.jpg"])
+    assert (folder / "annotations_trainval2017.zip").stat().st_size == 182
+    zips = {p: p.read_bytes() for p in folder.glob("*.zip")}
+    out = snakemake(tmp_path, "--cores", "1",
+                    "resources/coco/annotations/person_keypoints_val2017.json", check=False,
+                    configfile=ROOT / "config.yaml", config=["weights={source: synthetic}"])
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert "annotations_trainval2017.zip: size 182 bytes, expected 252,907,541" in text, text[-3000:]
+    assert "the zip is kept" in text
+    assert all(p.read_bytes() == data for p, data in zips.items())
+    assert not (folder / "images" / "val2017").exists()
+
+
+def test_unpack_cli_checks_zips_and_refuses_a_folder_it_does_not_own(tmp_path):
+    zips = tmp_path / "zips"
+    _tiny_coco_zips(zips, ["000000000001.jpg"])
+    img, ann = zips / "val2017.zip", zips / "annotations_trainval2017.zip"
+    checks = ["--images-size", img.stat().st_size, "--images-md5", md5(img),
+              "--annotations-size", ann.stat().st_size, "--annotations-md5", md5(ann)]
+    root = tmp_path / "root"
+    ok = cli("unpack_coco.py", "--images-zip", img, "--annotations-zip", ann, "--root", root,
+             *checks)
+    assert ok.returncode == 0, ok.stderr
+    assert (root / "images/val2017/000000000001.jpg").is_file() and img.is_file()
+    # ours: unpacking again replaces it
+    ok = cli("unpack_coco.py", "--images-zip", img, "--annotations-zip", ann, "--root", root,
+             *checks)
+    assert ok.returncode == 0, ok.stderr
+    # the user's folder: refused
+    user = tmp_path / "user"
+    (user / "images/val2017").mkdir(parents=True)
+    (user / "images/val2017/mine.jpg").write_bytes(b"mine")
+    line = one_line_error(cli("unpack_coco.py", "--images-zip", img, "--annotations-zip", ann,
+                              "--root", user, *checks))
+    assert str(user / "images" / "val2017") in line and "not written by" in line
+    assert (user / "images/val2017/mine.jpg").read_bytes() == b"mine"
+    # a wrong md5: refused before anything is written, the zip stays
+    bad = checks[:3] + ["0" * 32] + checks[4:]
+    line = one_line_error(cli("unpack_coco.py", "--images-zip", img, "--annotations-zip", ann,
+                              "--root", tmp_path / "fresh", *bad))
+    assert str(img) in line and "md5" in line and img.is_file()
+    assert not (tmp_path / "fresh").exists()
+
+
+# ------------------------------------------------------------------ 4 (+9). paths with spaces
+
+@pytest.mark.slow
+def test_dataset_and_weights_paths_with_spaces(tmp_path, coco_sample, synthetic_weights_path):
+    """Two sample images and local weights, all under folders with spaces, workdir too; every
+    stage reports the threads its rule declares (item 9), read from the libraries."""
+    data = tmp_path / "my data"
+    data.mkdir()
+    (data / "the images").symlink_to(coco_sample / "images")
+    gt = json.loads((coco_sample / "person_keypoints_sample.json").read_text())
+    keep = {im["id"] for im in gt["images"][:2]}
+    gt["images"] = [im for im in gt["images"] if im["id"] in keep]
+    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
+    (data / "key points.json").write_text(json.dumps(gt))
+    weights = tmp_path / "my weights" / "w 32.pth"
+    weights.parent.mkdir()
+    weights.symlink_to(synthetic_weights_path)
+    work = tmp_path / "work dir"
+    snakemake(work, "--cores", "2", configfile=CONFIGS / "coco_sample.yaml", config=[
+        f"dataset={{name: coco_folder, annotations: '{data / 'key points.json'}', "
+        f"images: '{data / 'the images'}'}}",
+        f"weights={{source: local, path: '{weights}'}}",
+        "shards=1", "report={drawings: 1}", "infer={threads: 2}"])
+    run = work / "results/coco_folder/onnxruntime"
+    assert json.loads((run / "metrics.json").read_text())["AP"] >= 0
+    assert len(list((run / "drawings").glob("*.jpg"))) == 1
+    logs = work / "logs/coco_folder"
+    for log, n in [("preprocess/shard0.log", 2), ("onnxruntime/postprocess/shard0.log", 1),
+                   ("onnxruntime/infer/shard0.log", 2),
+                   ("onnxruntime/draw_skeletons.log", 1)]:
+        text = (logs / log).read_text()
+        assert f"threads: {n} (" in text, (log, text[-2000:])
+    assert "threads: 2 (" in (work / "logs/model/export_onnx.log").read_text()
+
+
+# ------------------------------------------------------------------ 5. no hang in the assignment
+
+def _crafted(tmp_path: Path, reference: Path, change=None):
+    d = np.load(reference / "postprocess" / "crafted_640x427.npz")
+    arrays = {k: d[k].copy() for k in OUTPUTS}
+    if change:
+        change(arrays)
+    entry = ManifestEntry.from_geometry(1, "000000000001.jpg", input_geometry(640, 427))
+    dump, flip = tmp_path / "out", tmp_path / "out_flip"
+    for folder, keys in ((dump, OUTPUTS[:2]), (flip, OUTPUTS[2:])):
+        folder.mkdir()
+        for k, key in enumerate(keys):
+            np.save(folder / f"{entry.stem}_{k}.npy", arrays[key])
+    manifest = tmp_path / "manifest.json"
+    Manifest([entry], "ascend17").write(manifest)
+    return ["--dump-dir", dump, "--dump-dir-flip", flip, "--manifest", manifest,
+            "--output", tmp_path / "r.json"]
+
+
+def test_extreme_network_outputs_fail_fast_instead_of_hanging(tmp_path, reference):
+    def extreme(arrays):  # finite float32 tags of about 1e37: sums overflow to inf
+        for key in ("normal_output0", "flipped_output0"):
+            arrays[key][:, 17:] *= np.float32(1e37)
+
+    args = _crafted(tmp_path, reference, extreme)
+    try:
+        proc = cli("postprocess.py", *args, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("postprocess hangs on extreme (finite) network outputs")
+    line = one_line_error(proc)
+    assert "000000000001_0.npy" in line and "too large" in line, line
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_assignment_refuses_non_finite_costs_and_has_a_step_bound():
+    from higherhrnet.postprocess.assignment import ASSIGNMENTS, munkres_assignment
+
+    def hung(signum, frame):
+        raise TimeoutError("the assignment hangs on a NaN cost")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        for solve in ASSIGNMENTS.values():
+            with pytest.raises(ValueError, match="1 NaN or inf"):
+                solve(np.array([[1.0, np.nan], [0.0, 2.0]]))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    cost = np.random.default_rng(0).integers(0, 5, (8, 8)).astype(float)
+    rows, cols = munkres_assignment(cost)
+    assert sorted(cols) == list(range(8))
+    with pytest.raises(RuntimeError, match="did not finish within 3 steps"):
+        munkres_assignment(cost, max_steps=3)
+
+
+# ------------------------------------------------------------------ 6. no late failures
+
+@pytest.mark.parametrize("override,words", [
+    ("postprocess={nms_kernel: 5, nms_padding: 3}", ["nms_kernel", "nms_padding", "map size"]),
+    ("postprocess={nms_kernel: 4, nms_padding: 2}", ["nms_kernel", "nms_padding", "map size"]),
+    ("postprocess={detection_threshold: 1.5}", ["Error validating config", "detection_threshold"]),
+])
+def test_cross_field_config_errors_before_any_job(tmp_path, override, words):
+    out = snakemake(tmp_path, "--cores", "1", check=False, config=[override])
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    assert all(w in text for w in words), text[-3000:]
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_weights_with_nan_fail_at_export_naming_the_file(tmp_path, synthetic_weights_path):
+    import torch
+
+    state = torch.load(synthetic_weights_path, weights_only=True)
+    name = next(k for k, v in state.items() if v.is_floating_point() and "conv" in k)
+    state[name].view(-1)[3] = float("nan")
+    broken = tmp_path / "broken weights.pth"
+    torch.save(state, broken)
+    onnx = tmp_path / "m.onnx"
+    line = one_line_error(cli("export_onnx.py", "--weights", broken, "--onnx-path", onnx))
+    assert str(broken) in line and "NaN or inf" in line and name in line, line
+    assert not onnx.exists() and broken.is_file()
+
+
+# ------------------------------------------------------------------ 7. OSError -> one line
+
+def _in_small_mount(folder: Path, options: str) -> list[str]:
+    """A prefix running a command with a fresh tmpfs (``options``) mounted on ``folder``."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed: no private tmpfs for a full disk")
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                            f"mount -t tmpfs -o {options} tmpfs '{folder}'"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no private tmpfs mount here (unshare: {probe.stderr.strip()})")
+    return ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+            f"mount -t tmpfs -o {options} tmpfs '{folder}' && exec \"$@\"", "sh"]
+
+
+def _preprocess_into(out: Path, coco_sample: Path, prefix):
+    return cli("preprocess.py", "--annotations", coco_sample / "person_keypoints_sample.json",
+               "--images", coco_sample / "images", "--output", out / "prep",
+               "--manifest", out / "m.json", "--shard", 0, "--num-shards", 4, prefix=prefix)
+
+
+def test_full_disk_is_one_line_naming_the_path(tmp_path, coco_sample):
+    out = tmp_path / "full"
+    line = one_line_error(_preprocess_into(out, coco_sample, _in_small_mount(out, "size=1m")))
+    assert "disk full" in line and str(out / "prep") in line, line
+
+
+def test_read_only_folder_is_one_line_naming_the_path(tmp_path, coco_sample):
+    out = tmp_path / "ro"
+    line = one_line_error(_preprocess_into(out, coco_sample, _in_small_mount(out, "ro")))
+    assert str(out / "prep") in line and "read-only file system" in line.lower(), line
+
+
+# ------------------------------------------------------------------ 8. smaller ones
+
+def test_negative_tag_threshold_refused_by_the_cli(tmp_path, reference):
+    line = one_line_error(cli("postprocess.py", *_crafted(tmp_path, reference),
+                              "--tag-threshold", "-1"))
+    assert "tag threshold" in line and "-1" in line
+    assert not (tmp_path / "r.json").exists()
+
+
+def _annotations(tmp_path: Path, coco_sample: Path, change) -> Path:
+    gt = json.loads((coco_sample / "person_keypoints_sample.json").read_text())
+    gt["images"] = gt["images"][:1]
+    change(gt["images"][0])
+    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] == gt["images"][0]["id"]]
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps(gt))
+    return path
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda im: im.update(id=True), ["images[0]", "integer 'id'"]),
+    (lambda im: im.update(file_name=str(Path(im["file_name"]).resolve())),
+     ["file_name", "outside the images folder"]),
+    (lambda im: im.update(file_name="../images/" + im["file_name"]),
+     ["file_name", "outside the images folder"]),
+])
+def test_odd_image_entries_refused(tmp_path, coco_sample, change, words):
+    images = tmp_path / "imgs"
+    images.symlink_to(coco_sample / "images")
+
+    def absolute_from_sample(im):  # a file that exists, outside the images folder
+        change(im)
+        if Path(im["file_name"]).is_absolute():
+            im["file_name"] = str(coco_sample / "images" / Path(im["file_name"]).name)
+
+    ann = _annotations(tmp_path, coco_sample, absolute_from_sample)
+    line = one_line_error(cli("preprocess.py", "--annotations", ann, "--images", images,
+                              "--output", tmp_path / "p", "--manifest", tmp_path / "m.json",
+                              "--shard", 0, "--num-shards", 1))
+    assert all(w in line for w in words), line
+    assert str(ann) in line
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_garbage_npy_named_as_not_an_npy_file(tmp_path, reference):
+    args = _crafted(tmp_path, reference)
+    bad = tmp_path / "out" / "000000000001_1.npy"
+    bad.write_bytes(b"\x00garbage" * 100)
+    line = one_line_error(cli("postprocess.py", *args))
+    assert str(bad) in line and "not an .npy file" in line and "pickle" not in line, line
+
+
+# ------------------------------------------------------------------ 9. declared threads
+
+PROBE = """
+import runpy, sys, json
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+import cv2, torch
+sys.path.insert(0, {src!r})
+try:
+    from higherhrnet.threads import blas_threads
+except ImportError:
+    blas_threads = lambda: None
+print("PROBE " + json.dumps({{"code": code, "torch": torch.get_num_threads(),
+                            "opencv": cv2.getNumThreads(), "blas": blas_threads()}}))
+"""
+
+
+def _threads_inside(tmp_path: Path, script: str, *args, threads: int = 1) -> dict:
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE.format(src=str(ROOT / "src")))
+    e = env()
+    e["OMP_NUM_THREADS"] = str(threads)  # what Snakemake exports for a rule's shell command
+    proc = subprocess.run([sys.executable, str(probe), str(SCRIPTS / script), *map(str, args)],
+                          capture_output=True, text=True, env=e, timeout=300)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("PROBE ")]
+    assert lines, proc.stderr[-3000:]
+    seen = json.loads(lines[-1][len("PROBE "):])
+    assert seen["code"] in (0, None), proc.stderr[-3000:]
+    return seen
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: every default is 1 thread")
+def test_stages_use_the_threads_their_rule_declares(tmp_path, reference, coco_sample):
+    seen = _threads_inside(tmp_path, "postprocess.py", *_crafted(tmp_path, reference))
+    assert (seen["torch"], seen["opencv"]) == (1, 1), seen
+    assert seen["blas"] in (1, None), seen
+    seen = _threads_inside(tmp_path, "preprocess.py",
+                           "--annotations", coco_sample / "person_keypoints_sample.json",
+                           "--images", coco_sample / "images", "--output", tmp_path / "p",
+                           "--manifest", tmp_path / "m.json", "--shard", 0, "--num-shards", 8)
+    assert (seen["torch"], seen["opencv"]) == (1, 1), seen
+    assert seen["blas"] in (1, None), seen
