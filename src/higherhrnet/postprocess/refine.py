@@ -90,7 +90,7 @@ class RefineSearch:
         """Exact heatmap maxima of the blocks ``cells`` (cached per joint)."""
         todo = np.unique(cells[np.isnan(t.bmax[cells])])
         if todo.size:
-            t.bmax[todo] = self.hm.block_max(j, self.BLOCK, t.block[todo])
+            t.bmax[todo] = self.hm.block_max(j, self.BLOCK, todo)
         return t.bmax[cells]
 
     def _at(self, j: int, t: "_Tables", flat: np.ndarray) -> np.ndarray:
@@ -102,7 +102,7 @@ class RefineSearch:
         costs less than computing most tiles one by one); its block maxima then are exact."""
         m = self.hm.joint_map(j)
         t.dense = m.ravel()
-        t.bmax = block_reduce(m, self.BLOCK, np.maximum).ravel()[t.block]  # exact in any order
+        t.bmax = block_reduce(m, self.BLOCK, np.maximum).ravel()  # exact in any order
         t.upper = t.bmax.astype(np.float64)
 
     # ------------------------------------------------------------------ search
@@ -141,16 +141,17 @@ class RefineSearch:
         who, reg = np.repeat(np.arange(m), nr), np.tile(np.arange(nr), m)
         low, _ = self._rounded_bounds(t.rcentre[reg], t.rradius[reg], prevs[who])
         rbound = _bound(t.rupper[reg], low).reshape(m, nr)  # >= every score of the region
-        # a bar per pair: the best score (and its index) in its region of highest bound
-        top = rbound.argmax(axis=1)
-        floor, first = self._search_blocks(j, t, prevs, np.full(m, -np.inf, dtype=np.float32),
-                                           *t.cells(np.arange(m), top))
-        rbound[np.arange(m), top] = -np.inf  # searched
-        who, reg = np.nonzero(rbound >= floor[:, None])  # the other regions that may hold it
+        # a bar per pair: the best score in the best-bounded blocks of its best-bounded region
+        who, cells = t.cells(np.arange(m), rbound.argmax(axis=1))
+        low, _ = self._rounded_bounds(t.centre[cells], t.radius[cells], prevs[who])
+        pick = _top_per_pair(np.arange(cells.size), who, _bound(t.upper[cells], low),
+                             self.FIRST_BLOCKS)
+        floor, _ = self._search_blocks(j, t, prevs, np.full(m, -np.inf, dtype=np.float32),
+                                       who[pick], cells[pick])
+        who, reg = np.nonzero(rbound >= floor[:, None])  # the regions that may hold the best
         if t.dense is None and np.unique(reg).size > self.DENSE_REGIONS * nr:
             self._go_dense(j, t)
-        best, rest = self._search_blocks(j, t, prevs, floor.copy(), *t.cells(who, reg))
-        return np.where(best == floor, np.minimum(first, rest), rest)
+        return self._search_blocks(j, t, prevs, floor, *t.cells(who, reg))[1]
 
     def _search_blocks(self, j, t, prevs, best, who, cells):
         """The best score and its first index per pair, over the blocks ``cells`` of pairs
@@ -173,7 +174,7 @@ class RefineSearch:
             pick = var if var.size <= self.FEW_BLOCKS * m else \
                 _top_per_pair(var, who[var], bound[var], k)
             top[pick], at[pick] = self._score_cells(j, t, prevs, who[pick],
-                                                    t.block[cells[pick]], low[pick], best)
+                                                    cells[pick], low[pick], best)
             np.maximum.at(best, who[pick], top[pick])
             var = var[np.isnan(top[var]) & (bound[var] >= best[who[var]])]
             k *= 2
@@ -182,7 +183,7 @@ class RefineSearch:
         hit = np.flatnonzero(constant & (bound == best[who]))
         reached = np.flatnonzero(top == best[who])  # NaN (never scored) compares False
         return best, self._first_reaching(
-            j, t, best, who[np.r_[hit, reached]], t.block[cells[np.r_[hit, reached]]],
+            j, t, best, who[np.r_[hit, reached]], cells[np.r_[hit, reached]],
             low[np.r_[hit, reached]], np.r_[np.full(hit.size, -1, dtype=np.intp), at[reached]])
 
     def _score_cells(self, j, t, prevs, who, blocks, low, floor):
@@ -308,26 +309,26 @@ def refine_people(search: RefineSearch, persons: np.ndarray) -> np.ndarray:
 
 
 class _Tables:
-    """One joint's blocks, grouped by region (``REGION`` x ``REGION`` blocks; the last ones
-    may be smaller), in region order (``block``: a cell's row-major block id; ``start``: the
-    first cell of each region): per block an upper bound of its heatmap maximum (float64),
-    its exact maximum once asked for (NaN before), and its tag range as a centre and a
-    radius (a disc holding the range, widened by the margin, rounded up to float32); per
-    region, the same bounds.  ``dense``: the joint's whole map (flat), once made."""
+    """One joint's blocks (row-major block ids) and regions of ``REGION`` x ``REGION`` blocks
+    (the last ones may be smaller; row-major region ids): per block an upper bound of its
+    heatmap maximum (float64), its exact maximum once asked for (NaN before), and its tag
+    range as a centre and a radius (a disc holding the range, widened by the margin, rounded
+    up to float32); per region, the same bounds.  ``dense``: the joint's whole map (flat),
+    once made."""
 
-    def __init__(self, block, start, upper, centre, radius, rupper, rcentre, rradius):
-        self.block, self.start = block, start
+    def __init__(self, layout, upper, centre, radius, rupper, rcentre, rradius):
+        self.block, self.start = layout  # blocks in region order, each region's first
         self.upper, self.centre, self.radius = upper, centre, radius
         self.rupper, self.rcentre, self.rradius = rupper, rcentre, rradius
         self.bmax = np.full(upper.size, np.nan, dtype=np.float32)
         self.dense = None
 
     def cells(self, who: np.ndarray, reg: np.ndarray):
-        """The blocks (cell indices) of regions ``reg``, with their pairs ``who``."""
+        """The blocks (ids) of regions ``reg``, with their pairs ``who``."""
         n = self.start[reg + 1] - self.start[reg]
         who = np.repeat(who, n)
-        cells = np.arange(who.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(self.start[reg], n)
-        return who, cells
+        pos = np.arange(who.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(self.start[reg], n)
+        return who, self.block[pos]
 
 
 def _tables(upper: np.ndarray, lo: np.ndarray, hi: np.ndarray, region: int,
@@ -335,23 +336,37 @@ def _tables(upper: np.ndarray, lo: np.ndarray, hi: np.ndarray, region: int,
     """Every joint's :class:`_Tables`, from block upper bounds ``[n, nby, nbx]`` and tag
     component bounds ``[n, nby, nbx, 2]``, computed over all joints at once."""
     n, nby, nbx = upper.shape
-    block, start = _layout(nby, nbx, region)
-    cut = start[:-1]
-    upper = upper.reshape(n, -1)[:, block].astype(np.float64)
-    lo = lo.reshape(n, -1, lo.shape[-1])[:, block].astype(np.float32, copy=False)
-    hi = hi.reshape(n, -1, hi.shape[-1])[:, block].astype(np.float32, copy=False)
+    lo, hi = (np.ascontiguousarray(np.moveaxis(x, -1, 0)) for x in (lo, hi))  # [2, n, ...]
     centre, radius = _disc(lo, hi, margin)
-    rupper = np.maximum.reduceat(upper, cut, axis=1)
-    rcentre, rradius = _disc(np.minimum.reduceat(lo, cut, axis=1),
-                             np.maximum.reduceat(hi, cut, axis=1), margin)
-    return [_Tables(block, start, upper[j], centre[j], radius[j], rupper[j], rcentre[j],
+    rcentre, rradius = _disc(_region_reduce(lo, region, np.minimum, np.inf),
+                             _region_reduce(hi, region, np.maximum, -np.inf), margin)
+    rupper = _region_reduce(upper[None], region, np.maximum, -np.inf)[0]
+    upper = upper.reshape(n, -1).astype(np.float64)
+    centre, rcentre = (np.stack([c[0].reshape(n, -1), c[1].reshape(n, -1)], axis=-1)
+                       for c in (centre, rcentre))
+    radius, rradius = radius.reshape(n, -1), rradius.reshape(n, -1)
+    layout = _layout(nby, nbx, region)
+    return [_Tables(layout, upper[j], centre[j], radius[j], rupper[j].ravel(), rcentre[j],
                     rradius[j]) for j in range(n)]
+
+
+def _region_reduce(a: np.ndarray, region: int, fn, pad) -> np.ndarray:
+    """``fn`` (``np.minimum``/``np.maximum``) over regions of ``region`` x ``region`` blocks of
+    ``a [..., nby, nbx]`` (padded with ``pad`` to whole regions): ``[..., ry, rx]``."""
+    nby, nbx = a.shape[-2:]
+    ry, rx = -(-nby // region), -(-nbx // region)
+    if (ry * region, rx * region) != (nby, nbx):
+        padded = np.full((*a.shape[:-2], ry * region, rx * region), pad, dtype=a.dtype)
+        padded[..., :nby, :nbx] = a
+        a = padded
+    return np.moveaxis(block_reduce(np.moveaxis(a, (-2, -1), (0, 1)), region, fn), (0, 1),
+                       (-2, -1))
 
 
 @functools.lru_cache(maxsize=32)
 def _layout(nby: int, nbx: int, region: int):
-    """Blocks in region order (region-major, row-major inside) and each region's first
-    cell, for a map of ``nby`` x ``nbx`` blocks (the same for every image of a shape)."""
+    """Block ids in region order (region-major, row-major inside) and each region's first
+    position, for a map of ``nby`` x ``nbx`` blocks (the same for every image of a shape)."""
     by, bx = np.divmod(np.arange(nby * nbx), nbx)
     rid = (by // region) * -(-nbx // region) + bx // region
     block = np.argsort(rid, kind="stable")
@@ -360,12 +375,14 @@ def _layout(nby: int, nbx: int, region: int):
 
 
 def _disc(lo: np.ndarray, hi: np.ndarray, margin: float):
-    """Centre and radius (float32) of a disc holding each box ``[lo, hi]`` (``[..., 2]``).
+    """Centre ``[2, ...]`` and radius ``[...]`` (float32) of a disc holding each box
+    ``[lo, hi]`` (component planes ``[2, ...]``).
 
     In float32: the margin (relative to the box's size and place, about 16 float32 ulps)
     covers the rounding of the centre and of the radius, which is then rounded up."""
     centre = (lo + hi) * np.float32(0.5)
     half = (hi - lo) * np.float32(0.5)
-    radius = np.sqrt(half[..., 0] * half[..., 0] + half[..., 1] * half[..., 1])
-    radius += np.float32(margin) * (np.abs(centre).sum(-1) + radius + np.float32(1))
+    radius = np.sqrt(half[0] * half[0] + half[1] * half[1])
+    radius += np.float32(margin) * (np.abs(centre[0]) + np.abs(centre[1]) + radius
+                                    + np.float32(1))
     return centre, np.nextafter(radius, np.float32(np.inf))

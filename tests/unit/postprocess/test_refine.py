@@ -16,14 +16,13 @@ from higherhrnet.postprocess.refine import RefineSearch, _disc, refine_people
 
 def test_disc_holds_every_box():
     rng = np.random.default_rng(0)
-    scale = np.exp(rng.normal(0, 4, (5000, 1, 1)))
-    lo = (rng.normal(0, 1, (5000, 1, 2)) * scale).astype(np.float32)
-    hi = lo + (rng.random((5000, 1, 2)) * scale).astype(np.float32)
+    scale = np.exp(rng.normal(0, 4, (1, 5000)))
+    lo = (rng.normal(0, 1, (2, 5000)) * scale).astype(np.float32)
+    hi = lo + (rng.random((2, 5000)) * scale).astype(np.float32)
     centre, radius = _disc(lo, hi, RefineSearch.MARGIN)
-    corners = np.stack([np.stack([lo[..., 0], lo[..., 1]], -1), np.stack([lo[..., 0], hi[..., 1]], -1),
-                        np.stack([hi[..., 0], lo[..., 1]], -1), np.stack([hi[..., 0], hi[..., 1]], -1)])
-    d = np.linalg.norm(corners.astype(np.float64) - centre.astype(np.float64), axis=-1)
-    assert (d <= radius.astype(np.float64)).all()
+    for x, y in ((lo[0], lo[1]), (lo[0], hi[1]), (hi[0], lo[1]), (hi[0], hi[1])):
+        d = np.hypot(x.astype(np.float64) - centre[0], y.astype(np.float64) - centre[1])
+        assert (d <= radius.astype(np.float64)).all()
 
 
 def _smooth(rng, shape, terms=4, wavelength=(6, 40)):
@@ -88,14 +87,16 @@ def test_rounded_bounds_hold_the_references_rounding():
     for j in (0, 7, 16):
         t = search._joint_tables(j)
         block_tags = tags[j].reshape(h // b, b, w // b, b, 2).transpose(0, 2, 1, 3, 4)
-        block_tags = block_tags.reshape(-1, b * b, 2)[t.block]  # cells in region order
+        block_tags = block_tags.reshape(-1, b * b, 2)  # row-major block ids
+        region = np.empty(t.block.size, dtype=np.intp)  # each block's region
+        region[t.block] = np.searchsorted(t.start, np.arange(t.block.size), side="right") - 1
         for prev in rng.normal(0, 1.5, (20, 2)).astype(np.float32):
-            low, high = search._rounded_bounds(t.centre, t.radius, np.broadcast_to(prev, (t.block.size, 2)))
+            low, high = search._rounded_bounds(t.centre, t.radius,
+                                               np.broadcast_to(prev, (t.block.size, 2)))
             k = np.round((((block_tags - prev) ** 2).sum(-1)) ** 0.5)
             assert (low[:, None] <= k).all() and (k <= high[:, None]).all()
             rlow, rhigh = search._rounded_bounds(t.rcentre, t.rradius,
                                                  np.broadcast_to(prev, (t.rcentre.shape[0], 2)))
-            region = np.searchsorted(t.start, np.arange(t.block.size), side="right") - 1
             assert (rlow[region][:, None] <= k).all() and (k <= rhigh[region][:, None]).all()
 
 
