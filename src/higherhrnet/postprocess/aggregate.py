@@ -157,7 +157,7 @@ class Aggregated:
 
     #: points asked for one joint before its dense tags are built: emulating a point costs
     #: about 0.3 us, torch's resize of one joint's two maps (768x512) about 1.5 ms plus the copy
-    DENSE_AFTER = 5_000
+    DENSE_AFTER = 10_000
 
     def __init__(self, heatmaps: LazyHeatmaps, tag_n_half: np.ndarray, tag_f_half: np.ndarray,
                  tag_quarter: tuple[np.ndarray, np.ndarray] | None = None):

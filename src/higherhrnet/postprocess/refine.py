@@ -52,12 +52,12 @@ class RefineSearch:
     """
 
     BLOCK = 8
-    REGION = 8  # blocks: regions of REGION x REGION blocks bound whole areas first
+    REGION = 4  # blocks: regions of REGION x REGION blocks bound whole areas first
     PAIRS = 256  # pairs of one joint searched together (bounds memory: pairs x regions)
     CHUNK = 1 << 20  # pixels scored per batch (bounds memory)
-    FEW_BLOCKS = 8  # varying blocks to score per pair before raising the bar ...
-    FIRST_BLOCKS = 4  # ... by scoring this many of highest bound first (doubling)
-    SCORE_ALL = 0.25  # share of a chunk's pixels that may reach the bar, above which all are
+    FEW_BLOCKS = 16  # varying blocks to score per pair before raising the bar ...
+    FIRST_BLOCKS = 8  # ... by scoring this many of highest bound first (doubling)
+    SCORE_ALL = 0.6  # share of a chunk's pixels that may reach the bar, above which all are
     DENSE_REGIONS = 0.25  # share of a joint's regions searched above which its map is made whole
     MARGIN = 1e-6  # relative, on tag bounds and distances: >> float32 rounding (6e-8 each)
 
