@@ -1,8 +1,10 @@
-"""The workflow's config schema (``schemas/config.schema.yaml``): the one home of defaults.
+"""The workflow's config schema: the one home of defaults.
 
 The library's own defaults (e.g. :class:`higherhrnet.postprocess.params.GroupingParams`)
 and the README's configuration table are read from or checked against it, so a default is
-written once.
+written once.  The file lives in this package (``config.schema.yaml``, shipped as package
+data, so an installed library finds it too); ``schemas/config.schema.yaml``, where the
+workflow and its users look, is a link to it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from ..errors import WorkflowError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
 @lru_cache(maxsize=None)
@@ -23,7 +25,8 @@ def load_schema(path: Path = SCHEMA_PATH) -> dict:
         return yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise WorkflowError(f"{path}: cannot read the config schema ({exc}); the library "
-                            "reads its defaults from it (run from the repository)") from None
+                            "reads its defaults from it (reinstall the package: it ships "
+                            "the file)") from None
 
 
 def defaults(section: str | None = None) -> dict:

@@ -4,7 +4,10 @@ and the library's parameter defaults agree with it."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -59,3 +62,24 @@ def test_grouping_params_are_keyword_only():
     section = {**defaults("postprocess"), "max_people": 5}
     p = GroupingParams.from_mapping(section)
     assert p.max_people == 5 and p.detection_threshold == section["detection_threshold"]
+
+
+def test_installed_package_reads_its_schema(root, tmp_path):
+    """``pip install .`` (not editable) ships the schema: the installed library, away from
+    the source tree, reads its defaults (issue 21, item 6: it looked for the source tree's
+    ``schemas/`` and failed at import). ``schemas/config.schema.yaml`` is a link to it."""
+    target, elsewhere = tmp_path / "site", tmp_path / "cwd"
+    elsewhere.mkdir()
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--no-build-isolation", "--target", str(target), str(root)],
+                   check=True, capture_output=True, text=True, timeout=600)
+    code = ("import higherhrnet, higherhrnet.postprocess.params as p; "
+            "print(higherhrnet.__file__); print(p.GroupingParams().detection_threshold)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(target)}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    where, threshold = proc.stdout.split()
+    assert where.startswith(str(target)) and float(threshold) == defaults("postprocess")[
+        "detection_threshold"]
+    assert (root / "schemas" / "config.schema.yaml").resolve() == \
+        (root / "src" / "higherhrnet" / "workflow" / "config.schema.yaml").resolve()
