@@ -26,7 +26,7 @@ from higherhrnet.preprocess.shapes import input_geometry
 from higherhrnet.preprocess.transforms import reference_affine
 
 __all__ = ["DenseHeatmaps", "DenseMaps", "oracle_outputs", "sample_oracle_cases",
-           "realistic_cases", "load_case"]
+           "realistic_cases", "load_case", "random_persons"]
 
 
 def _gaussian(shape, cx, cy, sigma):
@@ -101,3 +101,16 @@ def realistic_cases(shared: Path, out: Path):
 def load_case(dump: Path, dump_flip: Path, stem: str):
     """``[n0, n1, f0, f1]`` of one image from the ais_bench layout."""
     return [np.load(Path(d) / f"{stem}_{k}.npy") for d in (dump, dump_flip) for k in (0, 1)]
+
+
+def random_persons(rng, h: int, w: int, n: int, share: float) -> np.ndarray:
+    """``n`` grouped people ``[n, 17, 5]`` (float32) for refine tests: each joint detected
+    with chance ``share`` at a random pixel of an ``h`` x ``w`` map (adjusted quarter
+    positions), with a value in [0.1, 1.1); the others 0, for refine to fill."""
+    persons = np.zeros((n, 17, 5), np.float32)
+    for p in persons:
+        on = rng.random(17) < share
+        p[on, 0] = rng.integers(0, w, on.sum()) + 0.25
+        p[on, 1] = rng.integers(0, h, on.sum()) + 0.75
+        p[on, 2] = rng.random(on.sum()) + 0.1
+    return persons

@@ -97,6 +97,26 @@ class RefineSearch:
         """Exact heatmap values of joint ``j`` at flat indices."""
         return self.hm.at(j, flat) if t.dense is None else t.dense[flat]
 
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.hm.shape
+
+    def at(self, j, flat: np.ndarray) -> np.ndarray:
+        """Exact heatmap values of joint(s) ``j`` at flat indices (as
+        :meth:`.maps.Heatmaps.at`), read from the whole joint maps the search made, where
+        it made them, instead of computing their tiles again."""
+        js, flat = np.broadcast_arrays(np.asarray(j, dtype=np.intp),
+                                       np.asarray(flat, dtype=np.intp))
+        whole = [k for k, t in enumerate(self._tables) if t.dense is not None]
+        mine = np.isin(js, whole)
+        out = np.empty(flat.shape, dtype=np.float32)
+        if (~mine).any():
+            out[~mine] = self.hm.at(js[~mine], flat[~mine])
+        for k in whole:
+            sel = js == k
+            out[sel] = self._tables[k].dense[flat[sel]]
+        return out
+
     def _go_dense(self, j: int, t: "_Tables") -> None:
         """Joint ``j``'s whole map, once most of its regions are to be searched (one resize
         costs less than computing most tiles one by one); its block maxima then are exact."""
@@ -296,10 +316,9 @@ def refine_people(search: RefineSearch, persons: np.ndarray) -> np.ndarray:
     has = np.array([prevs[p] is not None for p in who.tolist()], dtype=bool)
     if has.any():
         idx[has] = search.argmax_pairs(js[has], np.array([prevs[p] for p in who[has]]))
-    hm = search.hm
-    y, x = np.divmod(idx, hm.shape[2])
-    dx, dy = quarter_offsets(hm, js, x, y)
-    val = hm.at(js, idx)
+    y, x = np.divmod(idx, search.shape[2])
+    dx, dy = quarter_offsets(search, js, x, y)  # from the search's whole maps where made
+    val = search.at(js, idx)
     fill = val > 0
     who, js = who[fill], js[fill]
     persons[who, js, 0] = (x + 0.5 + dx)[fill]

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from support.postprocess import DenseHeatmaps, DenseMaps
+from support.postprocess import DenseHeatmaps, DenseMaps, random_persons
 
 from higherhrnet.data.coco import FLIP_INDEX
 from higherhrnet.postprocess import reference as ref
@@ -203,13 +203,7 @@ def _noise_maps(seed, h=64, w=96, people=40):
     tags = rng.normal(0, 2.0, (17, h, w, 2)).astype(np.float32)
     tags[:, h // 3: h // 2, :, :] = 0.25  # plateaus of equal tags: ties in the score map
     det[:, :4, :4] = 1.5  # ties in the heatmap
-    persons = np.zeros((people, 17, 5), np.float32)
-    for p in persons:
-        on = rng.random(17) < 0.3
-        p[on, 0] = rng.integers(0, w, on.sum()) + 0.25
-        p[on, 1] = rng.integers(0, h, on.sum()) + 0.75
-        p[on, 2] = rng.random(on.sum()) + 0.1
-    return det, tags, persons
+    return det, tags, random_persons(rng, h, w, people, 0.3)
 
 
 @pytest.mark.parametrize("seed,h,w", [(0, 64, 96), (1, 64, 96), (2, 61, 90)])

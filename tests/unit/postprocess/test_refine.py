@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from support.postprocess import DenseMaps
+from support.postprocess import DenseMaps, random_persons
 
 from higherhrnet.postprocess import reference as ref
 from higherhrnet.postprocess.aggregate import Aggregated
@@ -66,12 +66,7 @@ def _network_like(seed, h4=32, w4=48, people=6):
 
 
 def _persons(rng, h, w, n=12):
-    persons = np.zeros((n, 17, 5), np.float32)
-    for p in persons:
-        on = rng.random(17) < 0.5
-        p[on, 0] = rng.integers(0, w, on.sum()) + 0.25
-        p[on, 1] = rng.integers(0, h, on.sum()) + 0.75
-        p[on, 2] = rng.random(on.sum()) + 0.1
+    persons = random_persons(rng, h, w, n, 0.5)
     persons[-1, :, 2] = 0  # nobody detected: the reference's NaN tag, index 0
     return persons
 
