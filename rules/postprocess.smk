@@ -31,6 +31,7 @@ rule postprocess:
         nms_padding=config["postprocess"]["nms_padding"],
         assignment=config["postprocess"]["assignment"],
         path=config["postprocess"]["path"],
+        keypoints=S.keypoints,
         scales=lambda wildcards, input: args.scale_flags(
             S, input.outputs, input.outputs_flip, input.manifest
         ),
@@ -43,6 +44,7 @@ rule postprocess:
             "--tag-threshold {params.tag_threshold} --max-people {params.max_people} "
             "--nms-kernel {params.nms_kernel} --nms-padding {params.nms_padding} "
             "--assignment {params.assignment} --path {params.path} "
+            "--keypoints {params.keypoints} "
             "{params.switches} 2> {log:q}",
         )
 
@@ -79,10 +81,12 @@ rule evaluate:
         "../envs/postprocess.yaml"
     resources:
         mem_mb=4000,
+    params:
+        keypoints=S.keypoints,
     shell:
         with_code(
             "evaluate",
             'python "$HHRNET_SCRIPTS/evaluate.py" --annotations {input.annotations:q} '
             "--results {input.results:q} --metrics {output.metrics:q} --csv {output.csv:q} "
-            "--table {output.table:q} 2> {log:q}",
+            "--table {output.table:q} --keypoints {params.keypoints} 2> {log:q}",
         )

@@ -19,13 +19,15 @@ rule predictions:
         P.log("predictions"),
     conda:
         "../envs/postprocess.yaml"
+    params:
+        joints=S.keypoints,
     shell:
         with_code(
             "predictions",
             'python "$HHRNET_SCRIPTS/predictions.py" --results {input.results:q} '
             "--predictions {output.predictions:q} --keypoints {output.keypoints:q} "
             "--index {output.index:q} --unreadable {output.unreadable:q} "
-            "{input.listings:q} 2> {log:q}",
+            "--joints {params.joints} {input.listings:q} 2> {log:q}",
         )
 
 

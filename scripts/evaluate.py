@@ -25,10 +25,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics", required=True, help="metrics JSON to write")
     p.add_argument("--csv", help="metrics CSV to write")
     p.add_argument("--table", help="markdown table (this run beside the guide's 67.1)")
+    p.add_argument("--keypoints", choices=("coco", "crowdpose"), default="coco",
+                   help="coco: pycocotools' COCOeval (default); crowdpose: the nine numbers of "
+                        "crowdposetools (AP, Ap .5, AP .75, AR, AR .5, AR .75, AP easy/medium/hard)")
     p.add_argument("--drop-unknown", "--drop_unknown", action="store_true",
                    help="drop results for image ids not in the annotations (default: fail)")
     args = p.parse_args(argv)
     results = load_results(args.results)
+    if args.keypoints == "crowdpose":
+        from higherhrnet.evaluation import crowdpose_eval
+
+        metrics = crowdpose_eval.evaluate(args.annotations, results)
+        crowdpose_eval.write_outputs(metrics, args.metrics, args.csv, args.table,
+                                     extra={"num_results": len(results),
+                                            "annotations": str(args.annotations)})
+        print(crowdpose_eval.metrics_table(metrics), end="", file=sys.stderr)
+        return 0
     metrics = evaluate(args.annotations, results, drop_unknown=args.drop_unknown,
                        results_name=args.results)
     write_outputs(metrics, args.metrics, args.csv, args.table,

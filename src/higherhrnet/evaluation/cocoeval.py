@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from ..atomic import write_json, write_text
+from ..data.keypoints import KEYPOINT_SETS
 from ..errors import WorkflowError, first_few
 from ..files import read_json
 
@@ -44,13 +45,18 @@ def load_results(path: str | Path) -> list[dict]:
         data = data["results"]
     if not isinstance(data, list):
         raise WorkflowError(f"results {path}: expected a JSON list of COCO keypoint results")
+    sizes = {3 * k.num_joints: k for k in KEYPOINT_SETS.values()}
+    first = None
     for i, r in enumerate(data):
         if not isinstance(r, dict) or any(k not in r for k in _REQUIRED):
             raise WorkflowError(f"results {path}: entry {i} lacks one of {list(_REQUIRED)}")
         kp = r["keypoints"]
-        if not isinstance(kp, list) or len(kp) != 51:
-            raise WorkflowError(f"results {path}: entry {i} has {len(kp) if isinstance(kp, list) else 'no'}"
-                                " keypoint values, expected 51 (17 x (x, y, score))")
+        n = len(kp) if isinstance(kp, list) else None
+        if n not in sizes or (first is not None and n != first):
+            want = f"{first}" if first is not None else "51 (COCO: 17 x (x, y, score)) or 42 (CrowdPose)"
+            raise WorkflowError(f"results {path}: entry {i} has {n if n is not None else 'no'}"
+                                f" keypoint values, expected {want}")
+        first = n
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in kp + [r["score"]]):
             raise WorkflowError(f"results {path}: entry {i} has non-finite keypoints or score")
     return data

@@ -117,3 +117,33 @@ def evaluate(annotations: str | Path, results: list[dict]) -> dict[str, float | 
             ev.accumulate()
             values[name] = round(float(np.mean(ev.eval["precision"][:, :, :, 0, :])), 4)
     return values
+
+
+#: The reference README's CrowdPose *test* numbers (HigherHRNet, flip, one scale; the paper
+#: lists them under HRNet-W48). No AR is published.
+REFERENCE_TEST = {"AP": 0.659, "AP50": 0.864, "AP75": 0.706, "AP_easy": 0.733,
+                  "AP_medium": 0.665, "AP_hard": 0.579}
+
+
+def metrics_table(metrics: dict) -> str:
+    """Markdown table of the nine numbers, the reference's CrowdPose test row beside them."""
+    def fmt(v):
+        return "n/a" if v is None or v < 0 else f"{100 * v:.1f}"
+
+    ref = [fmt(REFERENCE_TEST[m]) if m in REFERENCE_TEST else "-" for m in METRICS]
+    return "\n".join([
+        "| | " + " | ".join(NAMES) + " |", "|---" * (len(NAMES) + 1) + "|",
+        "| this run | " + " | ".join(fmt(metrics.get(m)) for m in METRICS) + " |",
+        "| reference (CrowdPose test, W48-640, flip) | " + " | ".join(ref) + " |"]) + "\n"
+
+
+def write_outputs(metrics: dict, json_path, csv_path=None, table_path=None, extra=None) -> None:
+    """metrics.json (``null`` for a number that is not available), .csv (empty there), .md."""
+    from ..atomic import write_json, write_text
+
+    write_json(json_path, {**metrics, **(extra or {})})
+    if csv_path:
+        write_text(csv_path, ",".join(METRICS) + "\n" + ",".join(
+            "" if metrics[m] is None else repr(metrics[m]) for m in METRICS) + "\n")
+    if table_path:
+        write_text(table_path, metrics_table(metrics))

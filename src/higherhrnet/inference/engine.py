@@ -92,7 +92,7 @@ def _onnxruntime_args(config: dict, variant: str, scales: str, bench: bool) -> s
         return (engine if config["benchmark_model"]["shapes"]
                 else f"{engine} {_shape_args(variant, scales)}")
     return (f"--threads {i['threads']} --batch-size {i['batch_size']} "
-            f"--providers {i['onnxruntime_provider']}")
+            f"--providers {i['onnxruntime_provider']} --variant {variant}")
 
 
 def _torch_args(config: dict, variant: str, scales: str, bench: bool) -> str:
@@ -127,8 +127,11 @@ def _infer_in_process(name: str):
     def infer(model, input_dir, output, dirname, *, threads=None, batch_size=1,
               providers="cpu", device=None, argv=None, progress=True, variant="w32_512",
               **_ascend_only) -> dict:
+        from ..model.variants import get_variant
+
         engine = create_engine(name, model, threads, providers, device, variant)
-        return run_local(engine, input_dir, output, dirname, batch_size, argv, progress)
+        return run_local(engine, input_dir, output, dirname, batch_size, argv, progress,
+                         num_joints=get_variant(variant).num_joints)
 
     return infer
 
@@ -145,7 +148,8 @@ def _infer_ascend(model, input_dir, output, dirname, *, batch_size=1, device=Non
                             "(input:1,3,-1,-1); use --batch-size 1")
     return run_ascend(model, input_dir, output, dirname, device=device, log=log,
                       cann_env=cann_env, python=python, progress=progress,
-                      compiled=shape_list("ascend17", get_variant(variant).input_size, scales))
+                      compiled=shape_list("ascend17", get_variant(variant).input_size, scales),
+                      num_joints=get_variant(variant).num_joints)
 
 
 def _measure_in_process(name: str):

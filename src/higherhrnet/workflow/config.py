@@ -10,7 +10,7 @@ import yaml
 
 from ..errors import WorkflowError
 from ..inference.engine import Backend, backend
-from ..model.variants import Variant, get_variant
+from ..model.variants import VARIANTS, Variant, get_variant
 from ..preprocess.shapes import check_scales, format_scale
 
 #: the user's own pictures or video, no annotations: the run ends in predictions
@@ -96,9 +96,16 @@ class Settings:
         return [self.scale_tag(s) for s in self.scales]
 
     @property
+    def keypoints(self) -> str:
+        """The model's joints (data.keypoints): coco or crowdpose."""
+        return self.variant.keypoints
+
+    @property
     def synthetic_layout(self) -> str:
-        """The synthetic weights' layout: W32-640 has W32-512's, so the same file."""
-        return "w32_512" if self.variant.width == 32 else self.variant.name
+        """The synthetic weights' layout: the first variant of the same layout (W32-640 has
+        W32-512's, so the same file)."""
+        return next(v.name for v in VARIANTS.values()
+                    if v.layout_key == self.variant.layout_key)
 
 
 def settings(config: dict) -> Settings:

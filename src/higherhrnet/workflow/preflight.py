@@ -11,6 +11,7 @@ from typing import Sequence
 from ..data.download import coco_layout, unpacked_by_workflow
 from ..errors import WorkflowError
 from ..inference.ascend import paths as ais_bench_paths
+from ..model.variants import VARIANTS
 from .config import Settings, fail
 from .paths import Paths
 
@@ -60,10 +61,11 @@ def check_unpack_target(download_dir: str, coco_root: str) -> None:
              "that layout, or point dataset.download_dir at a folder of its own")
 
 
-def coco_folder_inputs(d: dict) -> tuple[str, str]:
-    """dataset.name coco_folder: its annotation json and image folder, which must exist."""
+def coco_folder_inputs(d: dict, name: str = "coco_folder") -> tuple[str, str]:
+    """dataset.name coco_folder or crowdpose: its annotation json and image folder, which
+    must exist."""
     if not d["annotations"] or not d["images"]:
-        fail("dataset.name is coco_folder: set dataset.annotations and dataset.images")
+        fail(f"dataset.name is {name}: set dataset.annotations and dataset.images")
     if not Path(d["annotations"]).is_file():
         fail(f"dataset.annotations: {d['annotations']} does not exist or is not a file")
     if not Path(d["images"]).is_dir():
@@ -121,8 +123,34 @@ class Inputs:
     folder_images: list = field(default_factory=list)
 
 
+def check_keypoints_match(s: Settings, annotations: str | None = None) -> None:
+    """The model's joints fit the dataset's: a COCO set needs a COCO model, CrowdPose a
+    CrowdPose one (their evaluations need their own joints); own images and the synthetic
+    set (made with the model's joints) take either. ``annotations`` (a user's json) is read
+    to check its person category has the model's number of keypoints."""
+    from ..data.coco import keypoints_of, load_keypoint_annotations
+
+    kind = {"coco_val2017": "coco", "coco_folder": "coco", "crowdpose": "crowdpose"}
+    want = kind.get(s.dataset)
+    if want and want != s.keypoints:
+        fits = ", ".join(v.name for v in VARIANTS.values() if v.keypoints == want)
+        fail(f"dataset.name {s.dataset} is evaluated on {want} keypoints, but model.variant "
+             f"{s.variant.name} predicts {s.keypoints} ones: choose one of {fits}")
+    if want and annotations:
+        try:
+            theirs = keypoints_of(load_keypoint_annotations(annotations))
+        except WorkflowError as exc:
+            fail(str(exc))
+        if theirs != want:
+            fail(f"dataset.annotations {annotations}: holds {theirs} keypoints, but "
+                 f"dataset.name {s.dataset} and model.variant {s.variant.name} need {want} "
+                 "ones")
+
+
 def dataset_inputs(config: dict, s: Settings, p: Paths) -> Inputs:
     d = config["dataset"]
+    if s.dataset in ("coco_val2017", "coco_folder", "crowdpose"):
+        check_keypoints_match(s)
     if s.dataset == "synthetic":
         return Inputs(p.synthetic_annotations, p.synthetic_images)
     if s.dataset == "images":
@@ -130,8 +158,10 @@ def dataset_inputs(config: dict, s: Settings, p: Paths) -> Inputs:
     if s.dataset == "video":
         check_video(d)
         return Inputs(p.listing, p.frames)
-    if s.dataset == "coco_folder":
-        return Inputs(*coco_folder_inputs(d))
+    if s.dataset in ("coco_folder", "crowdpose"):
+        inputs = Inputs(*coco_folder_inputs(d, s.dataset))
+        check_keypoints_match(s, inputs.annotations)
+        return inputs
     return Inputs(*coco_val2017_inputs(d))
 
 

@@ -54,3 +54,24 @@ def test_a_coco_json_is_refused_naming_the_file(reference, tmp_path):
     coco = reference.parent / "data" / "coco_sample" / "person_keypoints_sample.json"
     with pytest.raises(WorkflowError, match=r"person_keypoints_sample\.json.*14 keypoints"):
         evaluate(coco, [])
+
+
+def test_evaluate_cli_writes_the_nine_numbers(root, crowdpose, tmp_path):
+    """scripts/evaluate.py --keypoints crowdpose: metrics.json, csv and table."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "m.json"
+    proc = subprocess.run(
+        [sys.executable, str(root / "scripts" / "evaluate.py"),
+         "--annotations", str(crowdpose / "crowdpose_sample.json"),
+         "--results", str(crowdpose / "realistic" / "expected_results.json"),
+         "--metrics", str(out), "--csv", str(tmp_path / "m.csv"),
+         "--table", str(tmp_path / "m.md"), "--keypoints", "crowdpose"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(out.read_text())
+    expected = json.loads((crowdpose / "realistic" / "expected_stats.json").read_text())
+    assert [got[m] for m in METRICS] == pytest.approx(expected["values"], abs=1e-4)
+    assert (tmp_path / "m.csv").read_text().splitlines()[0] == ",".join(METRICS)
+    assert "| this run | 71.8 | 95.9 |" in (tmp_path / "m.md").read_text()
