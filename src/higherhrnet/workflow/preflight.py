@@ -4,12 +4,14 @@ makes. A problem raises :class:`~.config.ConfigProblem` naming the key and what 
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from ..data.download import coco_layout, unpacked_by_workflow
-from ..errors import WorkflowError
+from ..errors import WorkflowError, first_few
 from ..inference.ascend import paths as ais_bench_paths
 from .config import Settings, fail
 from .paths import Paths
@@ -82,19 +84,47 @@ def coco_val2017_inputs(d: dict) -> tuple[str, str]:
     return str(ann), str(img)
 
 
-def image_folder_images(d: dict) -> list:
-    """dataset.name images: the folder's images, refusing a missing or empty folder or one
-    where no image is readable."""
-    from ..data.image_folder import check_some_readable, scan_folder
+def image_folder_scan(d: dict):
+    """dataset.name images: the folder's images (a FolderScan, with what it skipped: folders
+    that cannot be read, symlink loops, names that are not UTF-8), refusing a missing,
+    unreadable or empty folder or one where no image is readable."""
+    from ..data.image_folder import check_some_readable, scan
 
     if not d["images"]:
         fail("dataset.name is images: set dataset.images to your folder of images")
     try:
-        images = scan_folder(d["images"])
-        check_some_readable(d["images"], images)
+        found = scan(d["images"])
+        check_some_readable(d["images"], found.images)
     except WorkflowError as exc:
         fail(str(exc))
-    return images
+    return found
+
+
+def image_folder_images(d: dict) -> list:
+    """dataset.name images: the images a run uses (see :func:`image_folder_scan`)."""
+    return image_folder_scan(d).images
+
+
+def check_annotated_images(annotations: str, images: str) -> None:
+    """Every image the annotations list must be in the images folder: say which are missing
+    now, not in their preprocess job after the model export. Annotations that are not there
+    yet (a first download) are checked next time; a malformed file is refused here too."""
+    from ..data.coco import image_records, load_keypoint_annotations
+    from ..data.images import shown
+
+    if not Path(annotations).is_file():
+        return
+    try:
+        records = image_records(load_keypoint_annotations(annotations))
+    except WorkflowError as exc:
+        fail(str(exc))
+    missing = [r.file_name for r in records
+               if not os.path.isfile(os.path.join(images, r.file_name))]
+    if missing:
+        fail(f"dataset.images: {len(missing)} of the {len(records)} images listed in "
+             f"{annotations} are missing from {shown(images)} (or not files): "
+             f"{first_few(map(shown, missing))}. Copy them there, or point dataset.images "
+             "at the folder that holds them")
 
 
 def check_video(d: dict) -> None:
@@ -113,12 +143,13 @@ def check_video(d: dict) -> None:
 class Inputs:
     """What the checks resolved: the dataset's annotations (own data: the per-shard listing
     pattern) and images (own data: the folder, or the per-shard frames pattern), the own
-    folder's images, and the weights file."""
+    folder's images, the weights file, and warnings for the start-up log."""
 
     annotations: str
     images: str
     weights: str = ""
     folder_images: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 def dataset_inputs(config: dict, s: Settings, p: Paths) -> Inputs:
@@ -126,7 +157,9 @@ def dataset_inputs(config: dict, s: Settings, p: Paths) -> Inputs:
     if s.dataset == "synthetic":
         return Inputs(p.synthetic_annotations, p.synthetic_images)
     if s.dataset == "images":
-        return Inputs(p.listing, d["images"], folder_images=image_folder_images(d))
+        found = image_folder_scan(d)
+        return Inputs(p.listing, d["images"], folder_images=found.images,
+                      warnings=found.warnings(d["images"]))
     if s.dataset == "video":
         check_video(d)
         return Inputs(p.listing, p.frames)
@@ -203,10 +236,16 @@ def disk_check_wanted(config: dict, s: Settings, annotations: str, *, dry_run: b
 
 def preflight(config: dict, s: Settings, p: Paths, *, dry_run: bool, main_process: bool,
               argv: Sequence[str], at_once: int) -> Inputs:
-    """Every check before any job, in order: config cross-fields, dataset, weights, the
-    backend's tools (not on a dry run), disk. Returns the resolved inputs."""
+    """Every check before any job, in order: config cross-fields, dataset (with the images
+    its annotations list), weights, the backend's tools (not on a dry run), disk. Returns the
+    resolved inputs."""
     check_cross_fields(config)
     inputs = dataset_inputs(config, s, p)
+    if main_process:
+        for warning in inputs.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    if not s.own and s.dataset != "synthetic" and main_process and not NO_DISK_CHECK & set(argv):
+        check_annotated_images(inputs.annotations, inputs.images)
     inputs.weights = weights_path(config, s, p)
     if not dry_run:
         check_backend(config, s, p, inputs.weights)
