@@ -5,7 +5,8 @@ The folder is searched recursively for files with a common image extension
 such as ``.DS_Store`` or macOS ``._photo.jpg`` resource forks) are skipped. Symlinked files
 and folders are followed, the images of a symlinked folder named by the link's path; a
 symlinked folder that leads to a folder searched already (a loop, or a second way to the
-same folder) is skipped with a note. A subfolder that cannot be listed (permissions) is
+same folder) is skipped with a note, and so is a symlinked image file whose target is
+missing. A subfolder that cannot be listed (permissions) is
 skipped with a note naming it and the reason; the folder itself must be readable. Each
 image is named by its relative path with ``/`` separators, and the list is sorted by that
 path.
@@ -126,9 +127,12 @@ def _search(folder: Path) -> tuple[list[str], list[str]]:
                     real.append((entry.path, sub + "/"))
                 elif entry.is_symlink() and entry.is_dir():
                     links.append((entry.path, sub + "/"))
-                elif (Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS
-                      and entry.is_file()):
-                    found.append(sub)
+                elif Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:
+                    if entry.is_file():
+                        found.append(sub)
+                    elif entry.is_symlink() and not os.path.exists(entry.path):
+                        notes.append(f"{shown(sub)}: skipped (a symbolic link to "
+                                     f"{shown(os.readlink(entry.path))}, which does not exist)")
             except OSError as exc:
                 notes.append(f"{shown(sub)}: skipped ({_reason(exc)})")
     return sorted(found), notes

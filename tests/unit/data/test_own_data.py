@@ -233,7 +233,10 @@ def test_odd_folders_symlinks_loops_and_non_utf8_names(photos, tmp_path, coco_sa
     (photos / "twice").symlink_to(elsewhere)
     (photos / "sub" / "up").symlink_to(photos)
     shutil.copy(photos / "a.jpg", os.path.join(os.fsencode(photos), b"\xe9t\xe9.jpg"))
+    (photos / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
     found = image_folder.scan(photos)
+    assert (f"gone.jpg: skipped (a symbolic link to {tmp_path / 'nowhere.jpg'}, which does not "
+            "exist)") in found.notes
     names = [im.file_name for im in found.images]
     assert names == ["a.jpg", "broken.jpg", "linked/x.jpg", "sub/b c.JPG"]
     assert [im.file_name for im in found.bad_names] == [os.fsdecode(b"\xe9t\xe9.jpg")]
