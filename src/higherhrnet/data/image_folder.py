@@ -6,10 +6,9 @@ such as ``.DS_Store`` or macOS ``._photo.jpg`` resource forks) are skipped. Syml
 and folders are followed, the images of a symlinked folder named by the link's path; a
 symlinked folder that leads to a folder searched already (a loop, or a second way to the
 same folder) is skipped with a note, and so is a symlinked image file whose target is
-missing. A subfolder that cannot be listed (permissions) is
-skipped with a note naming it and the reason; the folder itself must be readable. Each
-image is named by its relative path with ``/`` separators, and the list is sorted by that
-path.
+missing. A subfolder that cannot be listed (permissions) is skipped with a note naming it
+and the reason; the folder itself must be readable. Each image is named by its relative
+path with ``/`` separators, and the list is sorted by that path.
 
 A file name that is not valid UTF-8 (``a\\xff.jpg``; Linux allows any bytes) cannot be a
 Snakemake input (Snakemake encodes every path as UTF-8), so such a file is not used: it gets
@@ -107,6 +106,8 @@ def _search(folder: Path) -> tuple[list[str], list[str]]:
         try:
             key = _folder_key(path)
             if key in searched:  # a bind mount of a folder searched already
+                notes.append(f"folder {shown(path)}: skipped (the same folder as one searched "
+                             "already, mounted twice)")
                 continue
             searched.add(key)
             with os.scandir(path) as it:
@@ -211,8 +212,8 @@ def check_some_readable(folder: str | os.PathLike, images: list[FolderImage]) ->
             return
         except WorkflowError as exc:
             problems.append(str(exc))
-    raise WorkflowError(f"dataset.images: none of the {len(images)} image file(s) in {shown(folder)} "
-                        "can be read:\n  " + "\n  ".join(problems))
+    raise WorkflowError(f"dataset.images: none of the {len(images)} image file(s) in "
+                        f"{shown(folder)} can be read:\n  " + "\n  ".join(problems))
 
 
 def listing(entries: list[dict], unreadable: list[dict], *, source: str, shard: int,

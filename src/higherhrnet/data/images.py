@@ -93,7 +93,8 @@ def _check_jpeg_complete(path: Path, size: int) -> None:
             fh.seek(max(0, size - JPEG_TAIL_WINDOW))
             tail = fh.read()
     except OSError as exc:
-        raise WorkflowError(f"image {shown(path)}: cannot be read ({exc.strerror or exc})") from None
+        raise WorkflowError(f"image {shown(path)}: cannot be read "
+                            f"({exc.strerror or exc})") from None
     if JPEG_EOI not in tail:
         raise WorkflowError(f"image {shown(path)}: truncated JPEG (no end-of-image marker; "
                             f"{size} bytes) - download or copy it again")
@@ -109,7 +110,8 @@ def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
-        raise WorkflowError(f"image {shown(path)}: cannot be read ({exc.strerror or exc})") from None
+        raise WorkflowError(f"image {shown(path)}: cannot be read "
+                            f"({exc.strerror or exc})") from None
     img = cv2.imdecode(data, _imread_flags()) if data.size else None
     if img is None:
         raise WorkflowError(f"image {shown(path)}: cannot be decoded (not an image OpenCV reads, "
