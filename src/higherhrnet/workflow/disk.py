@@ -127,6 +127,7 @@ class Option:
     setting: str
     estimate: DiskEstimate
     note: str = ""
+    group: str = "keep"  # keep, shards, or both: one suggestion a group
 
 
 def check(est: DiskEstimate, where: str | os.PathLike, free: int, reusable: int = 0,
@@ -149,9 +150,9 @@ def check(est: DiskEstimate, where: str | os.PathLike, free: int, reusable: int 
         parts.append(f"ONNX model {gb(est.model_bytes)}")
     hints, seen = [], set()
     for opt in options:
-        key = opt.setting.split(" ")[0]
-        if opt.estimate.total <= room and key not in seen:
-            seen.add(key)
+        if opt.estimate.total <= room and opt.group not in seen and not (
+                opt.group == "both" and seen):  # both only when neither alone fits
+            seen.add(opt.group)
             hints.append(f"set {opt.setting} (needs about {gb(opt.estimate.total)}"
                          + (f"; {opt.note}" if opt.note else "") + ")")
     if not hints:
@@ -176,9 +177,9 @@ def check(est: DiskEstimate, where: str | os.PathLike, free: int, reusable: int 
 def options(plan, num_shards: int, images: int, keep_tensors: bool,
             keep_raw_outputs: bool) -> list[Option]:
     """The config changes that lower the peak, least intrusive first: temp raw outputs, temp
-    tensors, both; then more shards (what is temp is held for fewer images at once), with
-    the current settings and with both temp. ``plan(keep_tensors, keep_raw, shards)``:
-    the estimate under those settings."""
+    tensors, both; more shards (what is temp is held for fewer images at once); more shards
+    with everything temp. ``plan(keep_tensors, keep_raw, shards)``: the estimate under those
+    settings."""
     rerun = "a postprocess change then re-runs inference"
     out = []
     if keep_raw_outputs:
@@ -187,18 +188,22 @@ def options(plan, num_shards: int, images: int, keep_tensors: bool,
     if keep_tensors:
         out.append(Option("keep_intermediates.preprocessed: false",
                           plan(False, keep_raw_outputs, num_shards)))
+    lean = ("keep_intermediates: false" if keep_tensors and keep_raw_outputs else
+            "keep_intermediates.raw_outputs: false" if keep_raw_outputs else
+            "keep_intermediates.preprocessed: false" if keep_tensors else "")
     if keep_tensors and keep_raw_outputs:
-        out.append(Option("keep_intermediates: false", plan(False, False, num_shards), rerun))
+        out.append(Option(lean, plan(False, False, num_shards), rerun))
     more = []
     k = num_shards
     while k < images:
         k = min(images, k * 2)
         more.append(k)
     if not (keep_tensors and keep_raw_outputs):  # shards change only what is temp
-        out += [Option(f"shards: {k}", plan(keep_tensors, keep_raw_outputs, k)) for k in more]
-    if keep_tensors or keep_raw_outputs:
-        out += [Option(f"keep_intermediates: false and shards: {k}", plan(False, False, k),
-                       rerun) for k in more]
+        out += [Option(f"shards: {k}", plan(keep_tensors, keep_raw_outputs, k), group="shards")
+                for k in more]
+    if lean:
+        out += [Option(f"{lean} and shards: {k}", plan(False, False, k),
+                       rerun if keep_raw_outputs else "", group="both") for k in more]
     return out
 
 

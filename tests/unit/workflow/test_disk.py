@@ -81,7 +81,8 @@ def test_only_settings_that_fit_are_suggested(tmp_path):
     assert "set keep_intermediates" not in msg and "set shards" not in msg
     leanest = min(o.estimate.total for o in opts)
     assert leanest < lean.total  # 24 shards of one image hold less than 8 of three
-    assert "no setting makes it fit here (even keep_intermediates: false and shards: 24" in msg
+    assert ("no setting makes it fit here (even keep_intermediates.raw_outputs: false and "
+            "shards: 24") in msg
     assert f"free at least {(leanest - 100_000_000) / 1e9:.2f} GB more in {tmp_path}" in msg
     # temp raw outputs already: more shards fit (one pass's outputs in full stay)
     fits = plan(False, False, 16).total
@@ -93,3 +94,16 @@ def test_only_settings_that_fit_are_suggested(tmp_path):
     # nothing to change: only the space it needs
     with pytest.raises(WorkflowError, match=r"free at least \d+\.\d\d GB more in"):
         check(lean, tmp_path, free=0)
+
+
+def test_both_changes_suggested_only_when_neither_alone_fits(tmp_path):
+    plan = _plan()
+    est = plan(False, True, 8)
+    both = plan(False, False, 16)
+    assert both.total < plan(False, False, 8).total
+    with pytest.raises(WorkflowError) as info:
+        check(est, tmp_path, free=both.total, options=options(plan, 8, 24, False, True))
+    msg = str(info.value)
+    assert (f"set keep_intermediates.raw_outputs: false and shards: 16 (needs about "
+            f"{both.total / 1e9:.2f} GB") in msg
+    assert msg.count("set ") == 1
