@@ -240,6 +240,20 @@ def test_missing_dataset_path_is_reported_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize("dataset", [
+    "{name: coco_folder, annotations: ann/nope.json, images: .}",
+    "{name: images, images: my_photos}",
+])
+def test_relative_dataset_path_error_names_the_folder_looked_at(tmp_path, dataset):
+    """Issue 27, item 11: under --directory D a relative dataset path is read in D; the error
+    says the absolute path it looked at (before: only the relative one)."""
+    out = snakemake(tmp_path, "-n", check=False, config=[f"dataset={dataset}"])
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    wanted = tmp_path / ("ann/nope.json" if "coco_folder" in dataset else "my_photos")
+    assert f"(looked at {wanted})" in text, text[-2000:]
+
+
 def test_missing_backend_tools_reported_before_any_job(tmp_path):
     out = snakemake(tmp_path, "--cores", "1", check=False,
                     config=["backend=ascend", f"ascend={{cann_env: {tmp_path}/set_env.sh}}"])
