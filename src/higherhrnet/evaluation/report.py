@@ -11,6 +11,7 @@ from ..errors import WorkflowError
 from .cocoeval import GUIDE, METRICS, available, fmt_percent
 from ..files import read_json
 from ..model.variants import get_variant
+from ..pages import PAGE_START
 
 
 def read_metrics(path: str | Path) -> dict[str, float | None]:
@@ -29,10 +30,22 @@ def read_metrics(path: str | Path) -> dict[str, float | None]:
         raise WorkflowError(f"metrics {path}: a metric is neither a number nor null") from None
 
 
+def scales_text(scales) -> str:
+    """``1, 2`` for test.scales [1, 2]."""
+    return ", ".join(f"{float(s):g}" for s in sorted(scales))
+
+
+def run_line(variant: str, scales) -> str:
+    """The model and test of a run without metrics (own images, video)."""
+    v = get_variant(variant)
+    return (f"<p>Model {html.escape(v.title)} (model.variant {html.escape(v.name)}, input "
+            f"{v.input_size}), test scales [{html.escape(scales_text(scales))}], flip test.</p>")
+
+
 def model_line(variant: str, scales) -> str:
     """The model and test of the run, with the reference's AP for that combination."""
     v = get_variant(variant)
-    test = ", ".join(f"{float(s):g}" for s in sorted(scales))
+    test = scales_text(scales)
     ap = v.reference_ap(scales)
     ref = (f"reference AP (COCO val2017, flip test, HigherHRNet README): {ap:.1f}"
            if ap is not None else "the reference reports no AP for these scales "
@@ -65,7 +78,7 @@ def metrics_html(metrics: dict[str, float | None], *, weights: str, dataset: str
         warning = (f"<p>Dataset {html.escape(dataset)} is not the full COCO val2017: the guide's "
                    "numbers are for val2017's 5000 images.</p>")
     return (
-        "<html><body>"
+        PAGE_START +
         f"<h3>COCO keypoint metrics: dataset {html.escape(dataset)}, backend "
         f"{html.escape(backend)}, weights {html.escape(weights)}</h3>"
         f"{model_line(variant, scales)}{warning}"

@@ -75,10 +75,13 @@ def test_final_targets_coco_and_own_data():
 
 def test_stage_rules_follow_dataset_and_backend_record():
     _, s, _ = run_of()
-    assert targets.stage_rules(s) == [*targets.PER_SHARD_STAGES, "evaluate", "export_onnx"]
+    assert targets.stage_rules(s) == [*targets.PER_SHARD_STAGES, "gather_results", "evaluate",
+                                      "draw_skeletons", "export_onnx"]
+    assert "benchmark_model" in targets.stage_rules(s, benchmark_model=True)
     _, s, _ = run_of(backend="torch", dataset={"name": "images", "images": "d"})
-    assert targets.stage_rules(s) == ["list_images", *targets.PER_SHARD_STAGES,
-                                      "draw_predictions"]
+    assert targets.stage_rules(s, benchmark_model=True) == [
+        "list_images", *targets.PER_SHARD_STAGES, "gather_results", "predictions",
+        "draw_predictions"]
     _, s, _ = run_of(backend="ascend", dataset={"name": "video", "video": "v"})
     assert targets.stage_rules(s)[-2:] == ["export_onnx", "compile_om"]
     _, s, _ = run_of(backend="ascend", ascend={"aoe": "operator"})
