@@ -115,11 +115,13 @@ def test_images_predictions_tables_drawings_and_report(own_run):
         assert f"<td>{stage}</td>" in page, stage
     assert (run / "stage_times.png").stat().st_size > 1000
     # issue 27, item 11: each label right below its picture, no blank band: a row is as
-    # high as its highest scaled picture + the label line (the grid: 3 drawings, one row)
+    # high as its highest scaled picture + the label line (the grid: the first
+    # report.drawings = 2 drawings, one row; before: CELL + LABEL, a band under each)
     grid = cv2.imread(str(run / "drawings_grid.jpg"))
     heights = [round(h * CELL / max(h, w)) for h, w in
-               (cv2.imread(str(run / "skeletons" / rel)).shape[:2] for rel in PHOTOS)]
-    assert grid.shape[:2] == (max(heights) + LABEL, 3 * CELL), (grid.shape, heights)
+               (cv2.imread(str(run / "skeletons" / rel)).shape[:2] for rel in sorted(PHOTOS)[:2])]
+    assert max(heights) < CELL - 20  # landscape pictures: the case that had the band
+    assert grid.shape[:2] == (max(heights) + LABEL, 2 * CELL), (grid.shape, heights)
 
 
 def documented_columns(kind: str) -> list[str]:
