@@ -80,7 +80,10 @@ def shard_image_files(folder: str, images: list, shard: int, shards: int) -> lis
 
 
 def asks_for_report(argv) -> bool:
-    """``snakemake --report [FILE]`` (not the --report-* options)."""
+    """``snakemake --report [FILE]`` of a finished run (not the --report-* options, not
+    --report-after-run, which runs the workflow first)."""
+    if "--report-after-run" in argv[1:]:
+        return False
     return any(a == "--report" or a.startswith("--report=") for a in argv[1:])
 
 
