@@ -62,14 +62,22 @@ def check_unpack_target(download_dir: str, coco_root: str) -> None:
              "that layout, or point dataset.download_dir at a folder of its own")
 
 
+def looked_at(path: str) -> str:
+    """`` (looked at /abs/path)`` for a relative path: Snakemake reads it relative to the
+    working directory (``--directory``), which the message must name; empty when absolute."""
+    return "" if Path(path).is_absolute() else f" (looked at {Path(path).absolute()})"
+
+
 def coco_folder_inputs(d: dict) -> tuple[str, str]:
     """dataset.name coco_folder: its annotation json and image folder, which must exist."""
     if not d["annotations"] or not d["images"]:
         fail("dataset.name is coco_folder: set dataset.annotations and dataset.images")
     if not Path(d["annotations"]).is_file():
-        fail(f"dataset.annotations: {d['annotations']} does not exist or is not a file")
+        fail(f"dataset.annotations: {d['annotations']} does not exist or is not a file"
+             f"{looked_at(d['annotations'])}")
     if not Path(d["images"]).is_dir():
-        fail(f"dataset.images: {d['images']} does not exist or is not a folder")
+        fail(f"dataset.images: {d['images']} does not exist or is not a folder"
+             f"{looked_at(d['images'])}")
     return d["annotations"], d["images"]
 
 
@@ -96,7 +104,7 @@ def image_folder_scan(d: dict):
         found = scan(d["images"])
         check_some_readable(d["images"], found.images)
     except WorkflowError as exc:
-        fail(str(exc))
+        fail(f"{exc}{looked_at(d['images'])}")
     return found
 
 
@@ -136,7 +144,7 @@ def check_video(d: dict) -> None:
     try:
         probe_video(d["video"])
     except WorkflowError as exc:
-        fail(str(exc))
+        fail(f"{exc}{looked_at(d['video'])}")
 
 
 @dataclass
