@@ -15,6 +15,8 @@ rule benchmark_model:
         ),
     log:
         P.log("benchmark_model"),
+    benchmark:
+        P.bench("benchmark_model")
     conda:
         f"../envs/{BACKEND}.yaml"
     threads: config["infer"]["threads"]

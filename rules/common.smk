@@ -50,6 +50,7 @@ try:
         )
         + 1,
     )
+    targets.check_report_run(config, S, P, sys.argv)
 except HHRNetError as exc:
     raise WorkflowError(str(exc)) from None
 
@@ -139,7 +140,7 @@ def stage_benchmarks(wildcards=None):
     so that it runs once every rule file is included."""
     return [
         path
-        for name in targets.stage_rules(S)
+        for name in targets.stage_rules(S, config["benchmark_model"]["enabled"])
         for path in targets.expand_benchmark(
             str(getattr(rules, name).benchmark), NSHARDS, GEOS
         )

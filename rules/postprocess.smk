@@ -56,6 +56,8 @@ rule gather_results:
         P.result("keypoints_results.json"),
     log:
         P.log("gather_results"),
+    benchmark:
+        P.bench("gather_results")
     conda:
         "../envs/postprocess.yaml"
     shell:

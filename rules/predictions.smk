@@ -17,6 +17,8 @@ rule predictions:
         unreadable=P.result("unreadable.txt"),
     log:
         P.log("predictions"),
+    benchmark:
+        P.bench("predictions")
     conda:
         "../envs/postprocess.yaml"
     params:
@@ -171,6 +173,8 @@ rule predictions_report:
         dataset=DATASET,
         backend=BACKEND,
         weights=config["weights"]["source"],
+        variant=VARIANT.name,
+        scales=S.scales_arg,
     shell:
         with_code(
             "predictions_report",
@@ -178,5 +182,6 @@ rule predictions_report:
             "--index {input.index:q} --drawings-dir {input.drawings:q} --count {params.grid} "
             "--grid {output.grid:q} --output {output.html:q} --dataset {params.dataset} "
             "--backend {params.backend} --weights-source {params.weights} "
+            "--variant {params.variant} --scales {params.scales} "
             "{input.benchmarks:q} 2> {log:q}",
         )

@@ -65,6 +65,8 @@ rule draw_skeletons:
         ),
     log:
         P.log("draw_skeletons"),
+    benchmark:
+        P.bench("draw_skeletons")
     conda:
         "../envs/report.yaml"
     params:

@@ -3,7 +3,8 @@
     python scripts/evaluate.py --annotations A --results R --metrics OUT.json [--csv OUT.csv] [--table OUT.md]
 
 Evaluates over every image of the annotation file.  Metrics: AP, AP50, AP75, APm, APl,
-AR, AR50, AR75, ARm, ARl (fractions; -1 where COCO has no objects of that size).
+AR, AR50, AR75, ARm, ARl (fractions; null in the json, empty in the csv and n/a in the
+table where the annotations hold no person of that size: not available, with a warning).
 """
 
 from __future__ import annotations

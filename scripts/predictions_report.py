@@ -18,6 +18,7 @@ from higherhrnet.errors import cli_main  # noqa: E402
 from higherhrnet.files import read_json  # noqa: E402
 from higherhrnet.evaluation.prediction_report import drawing_grid, summary_html  # noqa: E402
 from higherhrnet.evaluation.report import stage_seconds  # noqa: E402
+from higherhrnet.preprocess.shapes import parse_scales  # noqa: E402
 
 
 def counts(index_rows: list[dict], predictions: list[dict], video: bool) -> list[tuple]:
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="images")
     p.add_argument("--backend", default="onnxruntime")
     p.add_argument("--weights-source", default="official")
+    p.add_argument("--variant", default="w32_512", help="model.variant")
+    p.add_argument("--scales", default="1", help="test.scales, comma-separated")
     p.add_argument("benchmarks", nargs="*", help="Snakemake benchmark tsv files")
     a = p.parse_args(argv)
     with open(a.index, newline="") as fh:
@@ -60,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                         counts=counts(rows, read_json(a.predictions, "predictions"), video),
                         unreadable=[f"{r['file_name']}: {r['error']}" for r in rows
                                     if r.get("status") == "unreadable"],
-                        stage_seconds=stage_seconds(a.benchmarks), grid=a.grid)
+                        stage_seconds=stage_seconds(a.benchmarks), grid=a.grid,
+                        variant=a.variant, scales=parse_scales(a.scales))
     write_text(a.output, page)
     return 0
 

@@ -47,7 +47,7 @@ def cli_main(main: Callable[[list[str] | None], int | None], argv: list[str] | N
     ``OSError`` become one ``error:`` line and exit 2 instead of a traceback."""
     from .threads import stage_threads
 
-    stage_threads()
+    stage_threads(argv=argv)
     try:
         code = main(argv)
     except WorkflowError as exc:

@@ -92,12 +92,21 @@ def thread_report(n: int) -> dict:
     return seen
 
 
-def stage_threads(n: int | None = None, log=sys.stderr) -> int:
+def asks_for_help(argv) -> bool:
+    """``-h`` / ``--help`` (or an abbreviation argparse accepts, ``--he``) on the command line."""
+    return any(a == "-h" or (len(a) >= 3 and "--help".startswith(a)) for a in argv)
+
+
+def stage_threads(n: int | None = None, log=sys.stderr, argv=None) -> int:
     """:func:`use_threads` with ``n`` (default: :func:`declared_threads`), and one log line
-    ``threads: N (torch N, opencv N, blas N)`` read back from the loaded libraries."""
+    ``threads: N (torch N, opencv N, blas N)`` read back from the loaded libraries; no line
+    when the command line (``argv``, default ``sys.argv[1:]``) asks for ``--help``, which
+    then prints the help alone."""
     n = declared_threads() if n is None else n
     seen = use_threads(n)
     parts = ", ".join(f"{k} {v}" for k, v in seen.items() if k != "threads")
+    if asks_for_help(sys.argv[1:] if argv is None else argv):
+        return n
     if parts:  # else nothing threaded is loaded (yet): the variables are set for later
         print(f"threads: {n} ({parts})", file=log, flush=True)
     return n

@@ -466,3 +466,162 @@ def test_stages_use_the_threads_their_rule_declares(tmp_path, reference, coco_sa
                            "--manifest", tmp_path / "m.json", "--shard", 0, "--num-shards", 8)
     assert (seen["torch"], seen["opencv"]) == (1, 1), seen
     assert seen["blas"] in (1, None), seen
+
+
+# ------------------------------------------------------------------ 10. odd inputs (issue 21)
+
+SAMPLE_JPG = "000000000785.jpg"
+
+
+def _photos(tmp_path: Path, coco_sample: Path, names) -> Path:
+    """A folder of own images: each relative name (str, or bytes for a non-UTF-8 one) a copy
+    of one sample image."""
+    photos = tmp_path / "photos"
+    for name in names:
+        dest = os.path.join(os.fsencode(photos), os.fsencode(name))
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy(coco_sample / "images" / SAMPLE_JPG, dest)
+    return photos
+
+
+def _list_images(tmp_path: Path, photos: Path, prefix: list[str] | None = None,
+                 shards: int = 2) -> subprocess.CompletedProcess:
+    """The start-up check and the list_images jobs of a run on ``photos``."""
+    from support.workflow import command
+
+    targets = [f"results/images/listing/shard{k}.json" for k in range(shards)]
+    cmd = command(tmp_path, "--cores", "2", *targets,
+                  config=[f"dataset={{name: images, images: '{photos}'}}", f"shards={shards}"])
+    return subprocess.run([*(prefix or []), *cmd], check=False, env=env(), capture_output=True,
+                          text=True, timeout=600)
+
+
+def _listed(tmp_path: Path, shards: int = 2) -> tuple[set, list]:
+    """(file names listed as readable, unreadable entries) over the shards' listings."""
+    names, unreadable = set(), []
+    for k in range(shards):
+        doc = json.loads((tmp_path / f"results/images/listing/shard{k}.json").read_text())
+        names |= {e["file_name"] for e in doc["images"]}
+        unreadable += doc["unreadable"]
+    return names, unreadable
+
+
+@pytest.mark.parametrize("others", [["z.jpg"], ["0.jpg"]], ids=["bad-first", "good-first"])
+def test_non_utf8_file_name_is_skipped_and_listed_with_the_reason(tmp_path, coco_sample, others):
+    """a\\xff.jpg (legal on Linux): OpenCV's imread crashed on it (segfault) in the start-up
+    check, or Snakemake's lock raised UnicodeEncodeError. Snakemake cannot track such a
+    path, so it is skipped, named at start-up and in its shard's listing as unreadable."""
+    photos = _photos(tmp_path, coco_sample, [b"a\xff.jpg", *others])
+    out = _list_images(tmp_path, photos)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-3000:]
+    assert "Traceback" not in text and "UnicodeEncodeError" not in text, text[-3000:]
+    assert "a\\xff.jpg" in out.stderr and "not valid UTF-8" in out.stderr, text[-3000:]
+    names, unreadable = _listed(tmp_path)
+    assert names == set(others)
+    assert [u["file_name"] for u in unreadable] == ["a\\xff.jpg"]
+    assert "not valid UTF-8" in unreadable[0]["error"] and "rename" in unreadable[0]["error"]
+    assert os.path.isfile(os.path.join(os.fsencode(photos), b"a\xff.jpg"))  # still there
+
+
+def test_image_with_non_utf8_name_is_read_by_the_stage_reader(tmp_path, coco_sample):
+    """The stage reader opens files by bytes: no crash on a path OpenCV cannot take."""
+    photos = _photos(tmp_path, coco_sample, [b"a\xff.jpg"])
+    code = ("import os, sys; from higherhrnet.data.images import read_image_rgb; "
+            "p = os.path.join(os.fsdecode(sys.argv[1].encode()), os.fsdecode(b'a\\xff.jpg')); "
+            "print(read_image_rgb(p).shape)")
+    proc = subprocess.run([sys.executable, "-c", code, str(photos)], check=False, env=env(),
+                          capture_output=True, text=True, timeout=120,
+                          cwd=ROOT / "src")
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.strip() == "(425, 640, 3)", proc.stdout
+
+
+def _without_root_privileges() -> list[str]:
+    """A prefix under which a folder with mode 000 is unreadable (root reads it otherwise)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot make a folder unreadable")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+def test_unreadable_subfolder_is_named_with_the_reason(tmp_path, coco_sample):
+    photos = _photos(tmp_path, coco_sample, ["a.jpg", "sub/b.jpg", "locked/c.jpg"])
+    (photos / "locked").chmod(0)
+    try:
+        out = _list_images(tmp_path, photos, _without_root_privileges())
+    finally:
+        (photos / "locked").chmod(0o755)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-3000:]
+    assert f"folder {photos / 'locked'}: cannot be read (permission denied)" in out.stderr, \
+        text[-3000:]
+    assert _listed(tmp_path)[0] == {"a.jpg", "sub/b.jpg"}
+    assert (photos / "locked" / "c.jpg").is_file()
+
+
+def test_unreadable_images_folder_is_named_with_the_reason(tmp_path, coco_sample):
+    photos = _photos(tmp_path, coco_sample, ["a.jpg"])
+    photos.chmod(0)
+    try:
+        out = _list_images(tmp_path, photos, _without_root_privileges())
+    finally:
+        photos.chmod(0o755)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert f"dataset.images: {photos} cannot be read (permission denied)" in text, text[-3000:]
+    assert "holds no image files" not in text
+    assert not (tmp_path / "results").exists() and (photos / "a.jpg").is_file()
+
+
+def test_symlinked_subfolder_is_followed_and_a_loop_is_named(tmp_path, coco_sample):
+    photos = _photos(tmp_path, coco_sample, ["a.jpg"])
+    elsewhere = _photos(tmp_path / "else", coco_sample, ["x.jpg", "deep/y.jpg"])
+    (photos / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "deep" / "back").symlink_to(elsewhere, target_is_directory=True)  # a loop
+    (photos / "again").symlink_to(photos, target_is_directory=True)  # a loop
+    out = _list_images(tmp_path, photos)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-3000:]
+    assert _listed(tmp_path)[0] == {"a.jpg", "linked/x.jpg", "linked/deep/y.jpg"}
+    for loop in ("again", "linked/deep/back"):
+        assert f"symlinked folder {loop}: skipped" in out.stderr, text[-3000:]
+
+
+def test_annotated_image_missing_on_disk_is_reported_before_any_job(tmp_path, coco_sample):
+    """It failed only inside its preprocess job, after the model export."""
+    images = tmp_path / "imgs"
+    shutil.copytree(coco_sample / "images", images)
+    gone = sorted(images.iterdir())[:2]
+    for p in gone:
+        p.unlink()
+    ann = tmp_path / "ann.json"
+    shutil.copy(coco_sample / "person_keypoints_sample.json", ann)
+    out = snakemake(tmp_path, "--cores", "2", check=False,
+                    config=[(f"dataset={{name: coco_folder, annotations: '{ann}', "
+                             f"images: '{images}'}}")])
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "config problem" in text and "2 of the 8 images" in text, text[-3000:]
+    assert all(p.name in text for p in gone), text[-3000:]
+    assert not (tmp_path / "results").exists() and not (tmp_path / "resources").exists()
+    assert ann.is_file() and len(list(images.iterdir())) == 6
+
+
+def test_pickle_checkpoint_message_says_why_it_is_refused_and_what_to_do(tmp_path):
+    """torch 2.13 refuses a plain pickle with 'Weights only load failed. In PyTorch 2.6 ...',
+    not with the 'can still be loaded' phrase: it was called truncated or corrupted."""
+    import argparse
+    import pickle
+
+    weights = tmp_path / "pickled weights.pth"
+    with open(weights, "wb") as fh:  # a training script's pickle: its arguments with the state
+        pickle.dump({"state_dict": {}, "epoch": 3, "args": argparse.Namespace(lr=0.1)}, fh)
+    before = md5(weights)
+    onnx = tmp_path / "m.onnx"
+    line = one_line_error(cli("export_onnx.py", "--weights", weights, "--onnx-path", onnx))
+    assert str(weights) in line and "truncated" not in line, line
+    assert all(w in line for w in ("pickle", "code execution", "refused for safety", "trust")), line
+    assert "convert_checkpoint.py" in line, line
+    assert md5(weights) == before and not onnx.exists()

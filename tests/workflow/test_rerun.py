@@ -190,13 +190,17 @@ def test_disk_check_refuses_a_small_file_system_before_any_job(tmp_path, coco_sa
                           timeout=600)
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0, text[-3000:]
+    # raw_outputs: false needs 0.24 GB, more than the 0.21 GB free: it is not suggested (it
+    # was before issue 21), the message says how much more is needed and where
     m = re.search(r"config problem: not enough disk for this run in (\S+)/results/coco_folder: "
                   r"it needs about (\d+\.\d\d) GB for 8 images .*, but only (\d+\.\d\d) GB are "
-                  r"free\. To fit: set keep_intermediates\.raw_outputs: false \(needs about "
-                  r"(\d+\.\d\d) GB", text, re.S)
+                  r"free\. To fit: no setting makes it fit here \(even "
+                  r"keep_intermediates\.raw_outputs: false needs about (\d+\.\d\d) GB\): free "
+                  r"at least (\d+\.\d\d) GB more in (\S+)/results/coco_folder", text, re.S)
     assert m, text[-3000:]
-    assert Path(m.group(1)) == work
-    need, free, lean = map(float, m.group(2, 3, 4))
-    assert need > free and free <= 0.21 and lean < need  # 200 MiB
+    assert Path(m.group(1)) == work and Path(m.group(6)) == work
+    need, free, lean, more = map(float, m.group(2, 3, 4, 5))
+    assert need > lean > free and free <= 0.21  # 200 MiB
+    assert more == pytest.approx(lean - free, abs=0.011)
     assert listing.read_text().split() == [str(work)], "a job ran"
     assert not re.search(r"^(local)?rule \w+:$", text, re.M)

@@ -80,10 +80,57 @@ def test_full_dag_produces_metrics_and_report(synthetic_run):
         (512, 512, 2), (512, 576, 2)]
     assert all(r["throughput"] > 0 for r in bench["shapes"]) and bench["threads"] == 2
     assert "185.28" in (w / RUN / "benchmark_model.html").read_text()
-    snakemake(w, "--report", "report.html", config=KEEP)
-    page = (w / "report.html").read_text(errors="replace")
+    for name in ("metrics.html", "benchmark_model.html"):  # issue 27, item 11
+        assert (w / RUN / name).read_text().startswith(
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>'), name
+    # every stage that ran is in the time plot (issue 27, item 11: before, not the three last)
+    plotted = (w / "logs/synthetic/onnxruntime/plot_stage_times.log").read_text()
+    for stage in ("gather_results", "evaluate", "draw_skeletons", "benchmark_model", "infer_flip"):
+        assert f"{stage}: " in plotted, plotted
+
+
+def readme_commands() -> tuple[list[str], list[str]]:
+    """The README's offline try-out and its report command, as words."""
+    text = (ROOT / "README.md").read_text()
+    run = re.search(r"`(snakemake --cores 2 --configfile [^`]+)`", text)
+    report = re.search(r"`(snakemake --report report\.html [^`]+)`", text)
+    assert run and report, "the README names no try-out or no report command for it"
+    return run.group(1).split(), report.group(1).split()
+
+
+@pytest.mark.slow
+def test_readme_report_command_after_the_try_out(synthetic_run):
+    """Issue 27, item 4: the README's report command, after its offline try-out (the same
+    --configfile; the fixture's --config too), builds the report, without a Missing metadata
+    warning; its front page names what ran (item 3)."""
+    run, report = readme_commands()
+    configfile = run[run.index("--configfile") + 1]
+    assert report[report.index("--configfile") + 1] == configfile
+    args = [a for a in report[1:] if a not in ("--configfile", configfile)]
+    out = snakemake(synthetic_run, *args, configfile=ROOT / configfile, config=KEEP)
+    assert "Missing metadata" not in out.stdout + out.stderr, out.stderr[-3000:]
+    page = (synthetic_run / "report.html").read_text(errors="replace")
     assert len(page) > 50_000 and "metrics.html" in page and "stage_times.png" in page
     assert "benchmark_model.html" in page
+    for words in ("HigherHRNet-W32-512", "w32_512", "input <strong>512</strong>",
+                  "<strong>[1]</strong> with flip test", "<strong>synthetic</strong>",
+                  "COCO keypoint evaluation"):
+        assert words in page, words
+
+
+@pytest.mark.slow
+def test_report_without_the_runs_config_says_so(synthetic_run):
+    """Issue 27, item 4: `snakemake --report` without the run's --configfile reported the
+    default COCO run: hundreds of Missing metadata warnings, then metrics.html missing. Now
+    one error that names the missing results and the fix."""
+    out = snakemake(synthetic_run, "--report", "wrong.html", configfile=ROOT / "config.yaml",
+                    check=False)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0 and not (synthetic_run / "wrong.html").exists()
+    assert "Missing metadata" not in text, text[-3000:]
+    assert "no finished run of this config (dataset coco_val2017" in text, text[-3000:]
+    assert "results/coco_val2017/onnxruntime/metrics.json" in text
+    assert "must name the same --configfile / --config as the run" in text
 
 
 @pytest.mark.slow
@@ -238,6 +285,20 @@ def test_missing_dataset_path_is_reported_before_any_job(tmp_path):
     text = out.stdout + out.stderr
     assert "dataset.annotations" in text and "nope.json" in text and "does not exist" in text
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("dataset", [
+    "{name: coco_folder, annotations: ann/nope.json, images: .}",
+    "{name: images, images: my_photos}",
+])
+def test_relative_dataset_path_error_names_the_folder_looked_at(tmp_path, dataset):
+    """Issue 27, item 11: under --directory D a relative dataset path is read in D; the error
+    says the absolute path it looked at (before: only the relative one)."""
+    out = snakemake(tmp_path, "-n", check=False, config=[f"dataset={dataset}"])
+    assert out.returncode != 0
+    text = out.stdout + out.stderr
+    wanted = tmp_path / ("ann/nope.json" if "coco_folder" in dataset else "my_photos")
+    assert f"(looked at {wanted})" in text, text[-2000:]
 
 
 def test_missing_backend_tools_reported_before_any_job(tmp_path):

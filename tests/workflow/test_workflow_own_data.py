@@ -10,6 +10,7 @@ must put the keypoints on the annotated people, through ids, listings, shards an
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import cv2
@@ -18,9 +19,10 @@ import pandas as pd
 import pytest
 
 from higherhrnet.data.image_folder import path_id
+from higherhrnet.evaluation.prediction_report import CELL, LABEL
 from higherhrnet.preprocess.manifest import Manifest
 from support.postprocess import oracle_outputs
-from support.workflow import planned_jobs, planned_outputs, snakemake
+from support.workflow import ROOT, planned_jobs, planned_outputs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -104,8 +106,42 @@ def test_images_predictions_tables_drawings_and_report(own_run):
     assert "<td>images found</td><td>4</td>" in page and "corrupt.jpg" in page
     assert "list_images" in page and "infer_flip" in page and "base64" in page
     assert "<th>metric</th>" not in page and not (run / "metrics.json").exists()
-    assert (run / "drawings_grid.jpg").stat().st_size > 1000
+    # issue 27: the page says which model and test ran (item 3), declares UTF-8 (item 11),
+    # and times every stage, gather and predictions too (item 11)
+    assert "HigherHRNet-W32-512 (model.variant w32_512, input 512), test scales [1]" in page
+    assert "No metrics (no annotations)" in page
+    assert page.startswith('<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>')
+    for stage in ("gather_results", "predictions", "draw_predictions"):
+        assert f"<td>{stage}</td>" in page, stage
     assert (run / "stage_times.png").stat().st_size > 1000
+    # issue 27, item 11: each label right below its picture, no blank band: a row is as
+    # high as its highest scaled picture + the label line (the grid: the first
+    # report.drawings = 2 drawings, one row; before: CELL + LABEL, a band under each)
+    grid = cv2.imread(str(run / "drawings_grid.jpg"))
+    heights = [round(h * CELL / max(h, w)) for h, w in
+               (cv2.imread(str(run / "skeletons" / rel)).shape[:2] for rel in sorted(PHOTOS)[:2])]
+    assert max(heights) < CELL - 20  # landscape pictures: the case that had the band
+    assert grid.shape[:2] == (max(heights) + LABEL, 2 * CELL), (grid.shape, heights)
+
+
+def documented_columns(kind: str) -> list[str]:
+    """The README's keypoints.csv columns before the joints, for images or a video."""
+    text = (ROOT / "README.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `keypoints.csv` |"))
+    names = re.findall(r"`(\w+)`", row.split("columns", 1)[1].split("...")[0])
+    video = names.index("frame")
+    first = names[:video] if kind == "images" else [names[0], *names[video:video + 2]]
+    return first + names[video + 2:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,run_dir", [("images", IMAGES_RUN), ("video", VIDEO_RUN)])
+def test_keypoints_csv_columns_are_the_readmes(own_run, kind, run_dir):
+    """Issue 27, item 10: the README named the columns "id, file"; the header of a real
+    output starts with the columns it names now, in that order."""
+    header = (own_run / run_dir / "keypoints.csv").read_text().splitlines()[0].split(",")
+    want = documented_columns(kind)
+    assert header[: len(want)] == want, (header[:8], want)
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 
 from ..errors import WorkflowError
 from ..files import read_json
+from .images import is_utf8, shown
 
 NUM_KEYPOINTS = 17
 #: COCO left/right permutation of the keypoints (nose, L/R eye, L/R ear, L/R shoulder, L/R
@@ -90,6 +91,10 @@ def _check_images(images: list, path: Path) -> None:
             raise WorkflowError(f"annotations {path}: images[{i}] needs an integer 'id', a "
                                 "'file_name' and positive integer 'width'/'height' "
                                 f"(got {json.dumps(im)[:200]})")
+        if not is_utf8(im["file_name"]):
+            raise WorkflowError(f"annotations {path}: images[{i}] file_name "
+                                f"'{shown(im['file_name'])}' is not valid UTF-8 (a lone "
+                                "surrogate escape); give the file a UTF-8 name")
         name = PurePosixPath(im["file_name"])
         if name.is_absolute() or ".." in name.parts:
             raise WorkflowError(f"annotations {path}: images[{i}] file_name "

@@ -25,6 +25,11 @@ OpenCV does not refuse: libjpeg prints "Premature end of JPEG file" and fills th
 rows with grey. We refuse it instead (a half-grey image gives silently wrong keypoints):
 a file that starts with the JPEG SOI marker must have its EOI marker ``FF D9`` within the
 last :data:`JPEG_TAIL_WINDOW` bytes (trailing padding after EOI is tolerated).
+
+Files are read by bytes (``np.fromfile`` + ``cv2.imdecode``, the same decoders and flags as
+``cv2.imread``): OpenCV's ``imread`` crashes (segmentation fault) on a path that is not valid
+UTF-8, such as ``a\\xff.jpg``, which Linux allows. Messages show such a name with its
+undecodable bytes as ``\\xNN`` (:func:`shown`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,21 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import WorkflowError
+
+
+def shown(path: str | os.PathLike) -> str:
+    """``path`` for a message or a text file: bytes that are not UTF-8 as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def is_utf8(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is valid UTF-8 (a name from the file system may not be)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
 
 def _imread_flags() -> int:
     """OpenCV flags of the reference's ``cv2.imread``."""
@@ -52,14 +72,14 @@ JPEG_TAIL_WINDOW = 4096
 def _check_file(path: Path) -> int:
     """Existence, type, readability and size of ``path``; returns its size in bytes."""
     if not path.exists():
-        raise WorkflowError(f"image {path}: file not found")
+        raise WorkflowError(f"image {shown(path)}: file not found")
     if not path.is_file():
-        raise WorkflowError(f"image {path}: not a regular file")
+        raise WorkflowError(f"image {shown(path)}: not a regular file")
     size = path.stat().st_size
     if size == 0:
-        raise WorkflowError(f"image {path}: file is empty (0 bytes)")
+        raise WorkflowError(f"image {shown(path)}: file is empty (0 bytes)")
     if not os.access(path, os.R_OK):
-        raise WorkflowError(f"image {path}: not readable (permission denied)")
+        raise WorkflowError(f"image {shown(path)}: not readable (permission denied)")
     return size
 
 
@@ -73,9 +93,10 @@ def _check_jpeg_complete(path: Path, size: int) -> None:
             fh.seek(max(0, size - JPEG_TAIL_WINDOW))
             tail = fh.read()
     except OSError as exc:
-        raise WorkflowError(f"image {path}: cannot be read ({exc.strerror or exc})") from None
+        raise WorkflowError(f"image {shown(path)}: cannot be read "
+                            f"({exc.strerror or exc})") from None
     if JPEG_EOI not in tail:
-        raise WorkflowError(f"image {path}: truncated JPEG (no end-of-image marker; "
+        raise WorkflowError(f"image {shown(path)}: truncated JPEG (no end-of-image marker; "
                             f"{size} bytes) - download or copy it again")
 
 
@@ -86,12 +107,17 @@ def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     size = _check_file(path)
     _check_jpeg_complete(path, size)
-    img = cv2.imread(str(path), _imread_flags())
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise WorkflowError(f"image {shown(path)}: cannot be read "
+                            f"({exc.strerror or exc})") from None
+    img = cv2.imdecode(data, _imread_flags()) if data.size else None
     if img is None:
-        raise WorkflowError(f"image {path}: cannot be decoded (not an image OpenCV reads, "
+        raise WorkflowError(f"image {shown(path)}: cannot be decoded (not an image OpenCV reads, "
                             f"or a truncated/corrupt file; {size} bytes)")
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:  # pragma: no cover
-        raise WorkflowError(f"image {path}: decoded to unexpected {img.dtype} {img.shape}")
+        raise WorkflowError(f"image {shown(path)}: decoded to unexpected {img.dtype} {img.shape}")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -104,5 +130,5 @@ def check_size(img: np.ndarray, path: str | os.PathLike, width: int, height: int
     """
     h, w = img.shape[:2]
     if (w, h) != (int(width), int(height)):
-        raise WorkflowError(f"image {path}: size {w}x{h} disagrees with the annotation's "
+        raise WorkflowError(f"image {shown(path)}: size {w}x{h} disagrees with the annotation's "
                             f"{int(width)}x{int(height)} (wrong file or re-encoded image)")

@@ -4,8 +4,11 @@
 default ``imgIds``), as the reference: images without predictions or without people
 count as they do there.  Defined behaviour for odd input:
 
-* no results at all: every metric is 0.0 and a warning is printed (pycocotools cannot
-  load an empty result list);
+* no results at all: every metric with ground truth is 0.0 and a warning is printed;
+* a metric without ground truth (no person with keypoints in the annotation file, or none
+  of that size for APm/ARm, APl/ARl), which COCOeval reports as -1: ``None`` ("not
+  available": ``null`` in the json, an empty csv field, ``n/a`` in the tables) with one
+  warning naming the metrics and why;
 * results for image ids that are not in the annotation file: an error naming the ids
   (a results/annotations mix-up is almost always a configuration mistake); with
   ``drop_unknown=True`` they are dropped with a warning instead;
@@ -92,32 +95,66 @@ def evaluate(annotations: str | Path, results: list[dict], drop_unknown: bool = 
         results = [r for r in results if int(r["image_id"]) in known]
     if not results:
         _warn(f"{results_name}: no predictions to evaluate; every metric is 0")
-        return {m: 0.0 for m in METRICS}
     with contextlib.redirect_stdout(sys.stderr):
-        coco_dt = coco_gt.loadRes(results)
+        coco_dt = coco_gt.loadRes(results) if results else _no_results(coco_gt)
         ev = COCOeval(coco_gt, coco_dt, "keypoints")
         ev.params.useSegm = None
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    return {m: float(v) for m, v in zip(METRICS, ev.stats)}
+    metrics = {m: (None if v < 0 else float(v)) for m, v in zip(METRICS, ev.stats)}
+    missing = [m for m in METRICS if metrics[m] is None]
+    if missing:
+        sizes = [size for size, names in (("medium", ("APm", "ARm")), ("large", ("APl", "ARl")))
+                 if set(names) <= set(missing)]
+        why = ("no person with keypoints" if "AP" in missing
+               else f"no {' and no '.join(sizes)} person with keypoints")
+        _warn(f"{annotations}: {why} in the ground truth, so {', '.join(missing)} "
+              "not available (null in the json, n/a in the tables)")
+    return metrics
+
+
+def _no_results(coco_gt):
+    """An empty result set COCOeval accepts (``loadRes`` cannot load an empty list)."""
+    from pycocotools.coco import COCO
+
+    empty = COCO()
+    empty.dataset = {"images": list(coco_gt.dataset.get("images", [])),
+                     "categories": list(coco_gt.dataset.get("categories", [])),
+                     "annotations": []}
+    empty.createIndex()
+    return empty
+
+
+def available(value) -> float | None:
+    """A metric's value, or None where it is not available (None, or COCOeval's -1 in a
+    metrics file written before null was)."""
+    return None if value is None or float(value) < 0 else float(value)
+
+
+def fmt_percent(value) -> str:
+    """A metric (0..1) as a percentage with one decimal, ``n/a`` where not available."""
+    value = available(value)
+    return "n/a" if value is None else f"{100 * value:.1f}"
 
 
 def metrics_table(metrics: dict) -> str:
-    """Markdown table: this run beside the guide's published numbers."""
-    def fmt(v):
-        return "-" if v is None else ("n/a" if v < 0 else f"{100 * v:.1f}")
+    """Markdown table: this run beside the guide's published numbers (``-``: not published)."""
+    def guide(m):
+        return "-" if m not in GUIDE else fmt_percent(GUIDE[m])
 
     lines = ["| | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|",
-             "| this run | " + " | ".join(fmt(metrics.get(m)) for m in METRICS) + " |",
-             "| guide (W32-512, flip) | " + " | ".join(fmt(GUIDE.get(m)) for m in METRICS) + " |"]
+             "| this run | " + " | ".join(fmt_percent(metrics.get(m)) for m in METRICS) + " |",
+             "| guide (W32-512, flip) | " + " | ".join(guide(m) for m in METRICS) + " |"]
     return "\n".join(lines) + "\n"
 
 
 def write_outputs(metrics: dict, json_path, csv_path=None, table_path=None, extra=None) -> None:
+    """json (``null`` where not available), csv (an empty field there), markdown table."""
+    metrics = {m: available(metrics[m]) for m in METRICS}
     write_json(json_path, {**metrics, **(extra or {})})
     if csv_path:
-        write_text(csv_path, ",".join(METRICS) + "\n"
-                   + ",".join(repr(metrics[m]) for m in METRICS) + "\n")
+        write_text(csv_path, ",".join(METRICS) + "\n" + ",".join(
+            "" if metrics[m] is None else repr(metrics[m]) for m in METRICS) + "\n")
     if table_path:
         write_text(table_path, metrics_table(metrics))

@@ -8,14 +8,15 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..errors import WorkflowError
-from .cocoeval import GUIDE, METRICS
+from .cocoeval import GUIDE, METRICS, available, fmt_percent
 from ..files import read_json
 from ..model.variants import get_variant
+from ..pages import PAGE_START
 
 
-
-def read_metrics(path: str | Path) -> dict[str, float]:
-    """Metrics json written by the evaluate stage (values in 0..1)."""
+def read_metrics(path: str | Path) -> dict[str, float | None]:
+    """Metrics json written by the evaluate stage (values in 0..1; None: not available,
+    ``null`` there or COCOeval's -1 in an older file)."""
     path = Path(path)
     data = read_json(path, "metrics")
     if not isinstance(data, dict):
@@ -23,13 +24,28 @@ def read_metrics(path: str | Path) -> dict[str, float]:
     missing = [m for m in METRICS if m not in data]
     if missing:
         raise WorkflowError(f"metrics {path}: missing {', '.join(missing)}")
-    return {m: float(data[m]) for m in METRICS}
+    try:
+        return {m: available(data[m]) for m in METRICS}
+    except (TypeError, ValueError):
+        raise WorkflowError(f"metrics {path}: a metric is neither a number nor null") from None
+
+
+def scales_text(scales) -> str:
+    """``1, 2`` for test.scales [1, 2]."""
+    return ", ".join(f"{float(s):g}" for s in sorted(scales))
+
+
+def run_line(variant: str, scales) -> str:
+    """The model and test of a run without metrics (own images, video)."""
+    v = get_variant(variant)
+    return (f"<p>Model {html.escape(v.title)} (model.variant {html.escape(v.name)}, input "
+            f"{v.input_size}), test scales [{html.escape(scales_text(scales))}], flip test.</p>")
 
 
 def model_line(variant: str, scales) -> str:
     """The model and test of the run, with the reference's AP for that combination."""
     v = get_variant(variant)
-    test = ", ".join(f"{float(s):g}" for s in sorted(scales))
+    test = scales_text(scales)
     ap = v.reference_ap(scales)
     ref = (f"reference AP (COCO val2017, flip test, HigherHRNet README): {ap:.1f}"
            if ap is not None else "the reference reports no AP for these scales "
@@ -38,17 +54,22 @@ def model_line(variant: str, scales) -> str:
             f"scales [{html.escape(test)}]: {ref}.</p>")
 
 
-def metrics_html(metrics: dict[str, float], *, weights: str, dataset: str, backend: str,
-                 variant: str = "w32_512", scales=(1.0,)) -> str:
+def metrics_html(metrics: dict[str, float | None], *, weights: str, dataset: str,
+                 backend: str, variant: str = "w32_512", scales=(1.0,)) -> str:
+    """This run beside the guide; a metric without ground truth reads n/a, no difference."""
     rows = []
     for m in METRICS:
-        ours = 100.0 * metrics[m]
-        guide = None if m not in GUIDE else 100.0 * GUIDE[m]
-        diff = "" if guide is None else f"{ours - guide:+.1f}"
+        ours = available(metrics[m])
+        guide = GUIDE.get(m)
+        diff = "" if guide is None or ours is None else f"{100.0 * (ours - guide):+.1f}"
         rows.append(
-            f"<tr><td>{m}</td><td>{ours:.1f}</td><td>{'' if guide is None else f'{guide:.1f}'}</td>"
-            f"<td>{diff}</td></tr>"
+            f"<tr><td>{m}</td><td>{fmt_percent(ours)}</td>"
+            f"<td>{'' if guide is None else fmt_percent(guide)}</td><td>{diff}</td></tr>"
         )
+    unavailable = [m for m in METRICS if available(metrics[m]) is None]
+    note = ("" if not unavailable else
+            f"<p>n/a: no ground truth for {html.escape(', '.join(unavailable))} (no annotated "
+            "person with keypoints, or none of that size, in the annotation file).</p>")
     warning = ""
     if weights == "synthetic":
         warning = ("<p><b>Synthetic weights: NOT a trained model.</b> These numbers only show "
@@ -57,13 +78,13 @@ def metrics_html(metrics: dict[str, float], *, weights: str, dataset: str, backe
         warning = (f"<p>Dataset {html.escape(dataset)} is not the full COCO val2017: the guide's "
                    "numbers are for val2017's 5000 images.</p>")
     return (
-        "<html><body>"
+        PAGE_START +
         f"<h3>COCO keypoint metrics: dataset {html.escape(dataset)}, backend "
         f"{html.escape(backend)}, weights {html.escape(weights)}</h3>"
         f"{model_line(variant, scales)}{warning}"
         "<table border='1' cellpadding='4'><tr><th>metric</th><th>this run (%)</th>"
         "<th>guide (%)</th><th>difference</th></tr>" + "".join(rows) + "</table>"
-        "</body></html>\n"
+        f"{note}</body></html>\n"
     )
 
 

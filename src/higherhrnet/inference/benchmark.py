@@ -20,6 +20,7 @@ from ..atomic import save_npy, write_json, write_text
 from .runner import latency_stats
 from ..errors import WorkflowError
 from ..preprocess.shapes import ASCEND_SHAPES
+from ..pages import PAGE_START
 
 GUIDE_FPS = 185.28
 GUIDE_SETUP = "Ascend 310P3, batch 1, AOE-tuned .om (the guide's 性能(aoe) column)"
@@ -108,7 +109,7 @@ def table_html(result: dict) -> str:
         for r in result["shapes"])
     mean_fps = float(np.mean([r["throughput"] for r in result["shapes"]]))
     return (
-        "<html><body>"
+        PAGE_START +
         f"<h3>Model throughput per input shape: backend {html.escape(result['backend'])}, "
         f"device {html.escape(str(result.get('device')))}, {result['loops']} timed runs "
         f"after {result['warmup']} warm-up per shape, batch 1</h3>"

@@ -8,13 +8,17 @@ Accepted forms (docs/reference.md, "Model and checkpoint"):
 - a plain state dict saved from a ``DataParallel`` model (every key ``module.``-prefixed).
 
 Files are read with ``torch.load(weights_only=True)``: tensors and plain containers only,
-no code execution. A checkpoint that also pickles other Python objects is refused unless
-the caller says it is trusted.
+no code execution. A checkpoint that also pickles other Python objects (or a file written by
+``pickle.dump``) is refused unless the caller says it is trusted; the message names what it
+would import (read from the pickle without running it) and how to convert a trusted file
+once to a plain state dict (:func:`convert_checkpoint`, ``scripts/convert_checkpoint.py``).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping
@@ -40,18 +44,66 @@ def _read(path: Path, trusted: bool, mmap: bool) -> Any:
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path}: weights file is empty")
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trusted,
-                          mmap=mmap and _is_zip(path))
+        with warnings.catch_warnings():  # "Detected pickle protocol 4": the error says more
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=not trusted,
+                              mmap=mmap and _is_zip(path))
     except Exception as exc:  # torch raises many types for bad bytes
         text = str(exc)
-        if "Weights only load failed" in text and "can still be loaded" in text:
-            raise CheckpointError(
-                f"{path}: the checkpoint pickles Python objects besides tensors, which a safe "
-                "load (torch.load weights_only=True) refuses; if you trust its source, load it "
-                "with trusted=True (CLI: --trust-checkpoint)") from None
+        if not trusted and "Weights only load failed" in text:
+            needs = _globals_named(text) or _pickle_globals(path)
+            if needs is not None:
+                raise CheckpointError(f"{path}: {_refused(needs)}") from None
         first_line = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
         raise CheckpointError(
             f"{path}: not a PyTorch checkpoint, or truncated/corrupted ({first_line})") from None
+
+
+def _globals_named(torch_text: str) -> list[str]:
+    """The objects torch's safe unpickler would not take (torch 2.6 to 2.13: "Unsupported
+    global: GLOBAL argparse.Namespace was not an allowed global")."""
+    return re.findall(r"Unsupported global: GLOBAL (\S+)", torch_text)
+
+
+def _pickle_globals(path: Path) -> list[str] | None:
+    """The classes/functions a plain pickle file (pickle.dump, not torch.save; torch 2.13 then
+    says only "Unsupported operand 149") would import, read without running it: None when
+    the file is not one whole pickle (garbage, truncated)."""
+    import pickletools
+
+    names, strings = [], []
+    try:
+        with open(path, "rb") as fh:
+            for op, arg, _ in pickletools.genops(fh):
+                if op.name == "GLOBAL":
+                    names.append(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    names.append(".".join(strings[-2:]))
+                elif isinstance(arg, str):
+                    strings.append(arg)
+                if op.name == "STOP":
+                    break
+            else:
+                return None
+    except Exception:  # noqa: BLE001 - any parse failure: not a pickle
+        return None
+    return names
+
+
+def _refused(needs: list[str]) -> str:
+    """The message for a pickle torch.load(weights_only=True) refuses."""
+    theirs = [n for n in dict.fromkeys(needs)  # torch's own (tensor storage) last
+              if not n.startswith("torch.") and n != "collections.OrderedDict"]
+    needs = theirs or list(dict.fromkeys(needs))
+    what = ("a Python pickle that needs code execution to load (it holds objects besides "
+            f"tensors: {first_few(needs, 3)})" if needs else
+            "a plain Python pickle (pickle.dump, not torch.save), which needs the full "
+            "unpickler, one that can execute code, to load")
+    return (what + ", refused for safety: loading a pickle "
+            "can run any code its author put in. If you trust its source, convert it once to "
+            "a plain state dict: python scripts/convert_checkpoint.py --trust-checkpoint "
+            "<this file> <new .pth>, and use the new file (weights.path; the stage CLIs also "
+            "take --trust-checkpoint)")
 
 
 def _is_zip(path: Path) -> bool:
@@ -189,3 +241,18 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     if is_synthetic(state):
         warn_synthetic(str(path), "loaded:")
     return model.to(device).eval()
+
+
+def convert_checkpoint(path: str | os.PathLike, output: str | os.PathLike) -> int:
+    """Load a trusted checkpoint (``weights_only=False``: it may run code) and write its
+    state dict, tensors only, to ``output`` (a new file, written atomically), which a safe
+    load takes. Returns the number of tensors."""
+    from ..atomic import atomic_open
+
+    path, output = Path(path), Path(output)
+    if output.exists() and output.resolve() == path.resolve():
+        raise CheckpointError(f"{output}: is the checkpoint itself; write a new file")
+    state = load_state_dict_file(path, trusted=True)
+    with atomic_open(output, "wb") as fh:
+        torch.save(OrderedDict((k, v.detach().clone()) for k, v in state.items()), fh)
+    return len(state)

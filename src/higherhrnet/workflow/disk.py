@@ -120,12 +120,25 @@ def gb(n: int) -> str:
     return f"{n / GB:.2f} GB"
 
 
+@dataclass(frozen=True)
+class Option:
+    """A change to the config (``setting``, as the user writes it) and the estimate under it."""
+
+    setting: str
+    estimate: DiskEstimate
+    note: str = ""
+    group: str = "keep"  # keep, shards, or both: one suggestion a group
+
+
 def check(est: DiskEstimate, where: str | os.PathLike, free: int, reusable: int = 0,
-          without_raw: DiskEstimate | None = None) -> None:
+          options: Sequence[Option] = ()) -> None:
     """Raise WorkflowError naming the need, the free space and the config keys when the
     estimate does not fit in ``free`` plus ``reusable`` (what earlier runs' intermediates
-    already hold there: they are replaced, not added to)."""
-    if est.total <= free + reusable:
+    already hold there: they are replaced, not added to). Of ``options`` (config changes,
+    least intrusive first) only those that fit are suggested, the first one of each setting;
+    when none fits, the message says how much the leanest one still needs, and where."""
+    room = free + reusable
+    if est.total <= room:
         return
     at_once = f"temp, {est.shards_in_flight} shards at once"
     tensors = "kept: keep_intermediates.preprocessed" if est.keep_tensors else at_once
@@ -135,18 +148,63 @@ def check(est: DiskEstimate, where: str | os.PathLike, free: int, reusable: int 
              f"raw network outputs {gb(est.raw_outputs_bytes)} ({raw})"]
     if est.model_bytes:
         parts.append(f"ONNX model {gb(est.model_bytes)}")
-    hints = []
-    if est.keep_raw_outputs and without_raw is not None:
-        hints.append(f"set keep_intermediates.raw_outputs: false (needs about {gb(without_raw.total)}; "
-                     "a postprocess change then re-runs inference)")
-    if not est.keep_raw_outputs:
-        hints.append("raise shards (smaller shards hold less at once)")
-    hints.append("free some space or run in a folder on a larger file system")
+    hints, seen = [], set()
+    for opt in options:
+        if opt.estimate.total <= room and opt.group not in seen and not (
+                opt.group == "both" and seen):  # both only when neither alone fits
+            seen.add(opt.group)
+            hints.append(f"set {opt.setting} (needs about {gb(opt.estimate.total)}"
+                         + (f"; {opt.note}" if opt.note else "") + ")")
+    if not hints:
+        leanest = min(options, key=lambda o: o.estimate.total, default=None)
+        if leanest is not None and leanest.estimate.total < est.total:
+            need = leanest.estimate.total
+            hints.append(f"no setting makes it fit here (even {leanest.setting} needs about "
+                         f"{gb(need)}): free at least {gb(need - room)} more in {where}, or "
+                         "run in a folder on a file system with that much free")
+        else:
+            hints.append(f"free at least {gb(est.total - room)} more in {where}, or run in a "
+                         "folder on a file system with that much free")
+    else:
+        hints.append("free some space or run in a folder on a larger file system")
     raise WorkflowError(
         f"not enough disk for this run in {where}: it needs about {gb(est.total)} for "
         f"{est.images} images ({', '.join(parts)}), but only {gb(free)} are free"
         + (f" (+ {gb(reusable)} held by earlier intermediates)" if reusable >= GB / 100 else "")
         + ". To fit: " + "; or ".join(hints) + ".")
+
+
+def options(plan, num_shards: int, images: int, keep_tensors: bool,
+            keep_raw_outputs: bool) -> list[Option]:
+    """The config changes that lower the peak, least intrusive first: temp raw outputs, temp
+    tensors, both; more shards (what is temp is held for fewer images at once); more shards
+    with everything temp. ``plan(keep_tensors, keep_raw, shards)``: the estimate under those
+    settings."""
+    rerun = "a postprocess change then re-runs inference"
+    out = []
+    if keep_raw_outputs:
+        out.append(Option("keep_intermediates.raw_outputs: false",
+                          plan(keep_tensors, False, num_shards), rerun))
+    if keep_tensors:
+        out.append(Option("keep_intermediates.preprocessed: false",
+                          plan(False, keep_raw_outputs, num_shards)))
+    lean = ("keep_intermediates: false" if keep_tensors and keep_raw_outputs else
+            "keep_intermediates.raw_outputs: false" if keep_raw_outputs else
+            "keep_intermediates.preprocessed: false" if keep_tensors else "")
+    if keep_tensors and keep_raw_outputs:
+        out.append(Option(lean, plan(False, False, num_shards), rerun))
+    more = []
+    k = num_shards
+    while k < images:
+        k = min(images, k * 2)
+        more.append(k)
+    if not (keep_tensors and keep_raw_outputs):  # shards change only what is temp
+        out += [Option(f"shards: {k}", plan(keep_tensors, keep_raw_outputs, k), group="shards")
+                for k in more]
+    if lean:
+        out += [Option(f"{lean} and shards: {k}", plan(False, False, k),
+                       rerun if keep_raw_outputs else "", group="both") for k in more]
+    return out
 
 
 def check_run(annotations: str | os.PathLike, num_shards: int, policy: str, keep_tensors: bool,
@@ -161,11 +219,11 @@ def check_run(annotations: str | os.PathLike, num_shards: int, policy: str, keep
     records = image_records(load_keypoint_annotations(annotations))
     model = ONNX_BYTES if onnx and not Path(onnx).exists() else 0
 
-    def plan(keep_raw: bool) -> DiskEstimate:
-        return estimate(records, num_shards, policy, keep_tensors, keep_raw, shards_in_flight, model,
+    def plan(keep_t: bool, keep_raw: bool, shards: int) -> DiskEstimate:
+        return estimate(records, shards, policy, keep_t, keep_raw, shards_in_flight, model,
                         input_size, scales)
 
-    est = plan(keep_raw_outputs)
+    est = plan(keep_tensors, keep_raw_outputs, num_shards)
     check(est, Path(results).absolute(), free_bytes(results), folder_bytes(intermediates),
-          without_raw=plan(False))
+          options(plan, num_shards, len(records), keep_tensors, keep_raw_outputs))
     return est

@@ -4,12 +4,14 @@ makes. A problem raises :class:`~.config.ConfigProblem` naming the key and what 
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from ..data.download import coco_layout, unpacked_by_workflow
-from ..errors import WorkflowError
+from ..errors import WorkflowError, first_few
 from ..inference.ascend import paths as ais_bench_paths
 from ..model.variants import VARIANTS
 from .config import Settings, fail
@@ -61,15 +63,23 @@ def check_unpack_target(download_dir: str, coco_root: str) -> None:
              "that layout, or point dataset.download_dir at a folder of its own")
 
 
+def looked_at(path: str) -> str:
+    """`` (looked at /abs/path)`` for a relative path: Snakemake reads it relative to the
+    working directory (``--directory``), which the message must name; empty when absolute."""
+    return "" if Path(path).is_absolute() else f" (looked at {Path(path).absolute()})"
+
+
 def coco_folder_inputs(d: dict, name: str = "coco_folder") -> tuple[str, str]:
     """dataset.name coco_folder or crowdpose: its annotation json and image folder, which
     must exist."""
     if not d["annotations"] or not d["images"]:
         fail(f"dataset.name is {name}: set dataset.annotations and dataset.images")
     if not Path(d["annotations"]).is_file():
-        fail(f"dataset.annotations: {d['annotations']} does not exist or is not a file")
+        fail(f"dataset.annotations: {d['annotations']} does not exist or is not a file"
+             f"{looked_at(d['annotations'])}")
     if not Path(d["images"]).is_dir():
-        fail(f"dataset.images: {d['images']} does not exist or is not a folder")
+        fail(f"dataset.images: {d['images']} does not exist or is not a folder"
+             f"{looked_at(d['images'])}")
     return d["annotations"], d["images"]
 
 
@@ -84,19 +94,47 @@ def coco_val2017_inputs(d: dict) -> tuple[str, str]:
     return str(ann), str(img)
 
 
-def image_folder_images(d: dict) -> list:
-    """dataset.name images: the folder's images, refusing a missing or empty folder or one
-    where no image is readable."""
-    from ..data.image_folder import check_some_readable, scan_folder
+def image_folder_scan(d: dict):
+    """dataset.name images: the folder's images (a FolderScan, with what it skipped: folders
+    that cannot be read, symlink loops, names that are not UTF-8), refusing a missing,
+    unreadable or empty folder or one where no image is readable."""
+    from ..data.image_folder import check_some_readable, scan
 
     if not d["images"]:
         fail("dataset.name is images: set dataset.images to your folder of images")
     try:
-        images = scan_folder(d["images"])
-        check_some_readable(d["images"], images)
+        found = scan(d["images"])
+        check_some_readable(d["images"], found.images)
+    except WorkflowError as exc:
+        fail(f"{exc}{looked_at(d['images'])}")
+    return found
+
+
+def image_folder_images(d: dict) -> list:
+    """dataset.name images: the images a run uses (see :func:`image_folder_scan`)."""
+    return image_folder_scan(d).images
+
+
+def check_annotated_images(annotations: str, images: str) -> None:
+    """Every image the annotations list must be in the images folder: say which are missing
+    now, not in their preprocess job after the model export. Annotations that are not there
+    yet (a first download) are checked next time; a malformed file is refused here too."""
+    from ..data.coco import image_records, load_keypoint_annotations
+    from ..data.images import shown
+
+    if not Path(annotations).is_file():
+        return
+    try:
+        records = image_records(load_keypoint_annotations(annotations))
     except WorkflowError as exc:
         fail(str(exc))
-    return images
+    missing = [r.file_name for r in records
+               if not os.path.isfile(os.path.join(images, r.file_name))]
+    if missing:
+        fail(f"dataset.images: {len(missing)} of the {len(records)} images listed in "
+             f"{annotations} are missing from {shown(images)} (or not files): "
+             f"{first_few(map(shown, missing))}. Copy them there, or point dataset.images "
+             "at the folder that holds them")
 
 
 def check_video(d: dict) -> None:
@@ -108,19 +146,20 @@ def check_video(d: dict) -> None:
     try:
         probe_video(d["video"])
     except WorkflowError as exc:
-        fail(str(exc))
+        fail(f"{exc}{looked_at(d['video'])}")
 
 
 @dataclass
 class Inputs:
     """What the checks resolved: the dataset's annotations (own data: the per-shard listing
     pattern) and images (own data: the folder, or the per-shard frames pattern), the own
-    folder's images, and the weights file."""
+    folder's images, the weights file, and warnings for the start-up log."""
 
     annotations: str
     images: str
     weights: str = ""
     folder_images: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 def check_keypoints_match(s: Settings, annotations: str | None = None) -> None:
@@ -154,7 +193,9 @@ def dataset_inputs(config: dict, s: Settings, p: Paths) -> Inputs:
     if s.dataset == "synthetic":
         return Inputs(p.synthetic_annotations, p.synthetic_images)
     if s.dataset == "images":
-        return Inputs(p.listing, d["images"], folder_images=image_folder_images(d))
+        found = image_folder_scan(d)
+        return Inputs(p.listing, d["images"], folder_images=found.images,
+                      warnings=found.warnings(d["images"]))
     if s.dataset == "video":
         check_video(d)
         return Inputs(p.listing, p.frames)
@@ -233,10 +274,16 @@ def disk_check_wanted(config: dict, s: Settings, annotations: str, *, dry_run: b
 
 def preflight(config: dict, s: Settings, p: Paths, *, dry_run: bool, main_process: bool,
               argv: Sequence[str], at_once: int) -> Inputs:
-    """Every check before any job, in order: config cross-fields, dataset, weights, the
-    backend's tools (not on a dry run), disk. Returns the resolved inputs."""
+    """Every check before any job, in order: config cross-fields, dataset (with the images
+    its annotations list), weights, the backend's tools (not on a dry run), disk. Returns the
+    resolved inputs."""
     check_cross_fields(config)
     inputs = dataset_inputs(config, s, p)
+    if main_process:
+        for warning in inputs.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    if not s.own and s.dataset != "synthetic" and main_process and not NO_DISK_CHECK & set(argv):
+        check_annotated_images(inputs.annotations, inputs.images)
     inputs.weights = weights_path(config, s, p)
     if not dry_run:
         check_backend(config, s, p, inputs.weights)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import WorkflowError, first_few
 from .config import Settings
 from .paths import Paths
 
@@ -33,15 +34,19 @@ def own_targets(s: Settings, p: Paths) -> list[str]:
     return [p.result(n) for n in names + (["annotated.mp4"] if s.dataset == "video" else [])]
 
 
-def stage_rules(s: Settings) -> list[str]:
-    """The rules whose benchmark files the report reads, as the run has them."""
-    names = list(PER_SHARD_STAGES)
+def stage_rules(s: Settings, benchmark_model: bool = False) -> list[str]:
+    """The rules whose benchmark files the report reads, as the run has them: every job's
+    rule but the report's own and the data/weights preparation (``benchmark_model``: the
+    config's benchmark_model.enabled, a rule of COCO runs only)."""
+    names = [*PER_SHARD_STAGES, "gather_results"]
     if s.dataset == "images":
-        names = ["list_images", *names, "draw_predictions"]
+        names = ["list_images", *names, "predictions", "draw_predictions"]
     elif s.dataset == "video":
-        names = ["extract_frames", *names, "annotate_video"]
+        names = ["extract_frames", *names, "predictions", "annotate_video"]
     else:
-        names.append("evaluate")
+        names += ["evaluate", "draw_skeletons"]
+        if benchmark_model:
+            names.append("benchmark_model")
     if s.backend.loads != "pth":
         names.append("export_onnx")
     if s.backend.loads == "om":
@@ -72,3 +77,28 @@ def shard_image_files(folder: str, images: list, shard: int, shards: int) -> lis
     from ..data.image_folder import shard_images
 
     return [str(Path(folder) / im.file_name) for im in shard_images(images, shard, shards)]
+
+
+def asks_for_report(argv) -> bool:
+    """``snakemake --report [FILE]`` of a finished run (not the --report-* options, not
+    --report-after-run, which runs the workflow first)."""
+    if "--report-after-run" in argv[1:]:
+        return False
+    return any(a == "--report" or a.startswith("--report=") for a in argv[1:])
+
+
+def check_report_run(config: dict, s: Settings, p: Paths, argv) -> None:
+    """``--report`` builds the report of the run the config names: refuse, before Snakemake
+    walks the DAG (a "Missing metadata" warning for each of its files, then an error for the
+    first missing report file), when that run's results are not there, most often because
+    the report command lacks the run's --configfile / --config."""
+    if not asks_for_report(argv):
+        return
+    missing = [f for f in final_targets(config, s, p) if not Path(f).exists()]
+    if missing:
+        raise WorkflowError(
+            f"--report: no finished run of this config (dataset {s.dataset}, backend "
+            f"{s.backend.name}) here ({Path.cwd()}): {first_few(missing, 3)} missing. The "
+            "report command must name the same --configfile / --config as the run, e.g. "
+            "snakemake --report report.html --configfile tests/configs/synthetic.yaml "
+            "after the offline try-out; finish the run first if it stopped")

@@ -3,7 +3,9 @@ predictions tables (the workflow runs are in test_workflow_own_data.py)."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
 
 import cv2
@@ -218,3 +220,51 @@ def test_predictions_tables(tmp_path):
                           [], "images", predictions=out["predictions"],
                           keypoints=out["keypoints"], index=out["index"],
                           unreadable_list=out["bad"])
+
+
+def test_odd_folders_symlinks_loops_and_non_utf8_names(photos, tmp_path, coco_sample):
+    """Symlinked folders followed once (a loop or a second way in skipped with a note); a
+    name that is not UTF-8 skipped from the images a run tracks, with its id all the same,
+    and listed as unreadable in its shard (named with \\xNN)."""
+    elsewhere = tmp_path / "else"
+    elsewhere.mkdir()
+    shutil.copy(photos / "a.jpg", elsewhere / "x.jpg")
+    (photos / "linked").symlink_to(elsewhere)
+    (photos / "twice").symlink_to(elsewhere)
+    (photos / "sub" / "up").symlink_to(photos)
+    shutil.copy(photos / "a.jpg", os.path.join(os.fsencode(photos), b"\xe9t\xe9.jpg"))
+    (photos / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    found = image_folder.scan(photos)
+    assert (f"gone.jpg: skipped (a symbolic link to {tmp_path / 'nowhere.jpg'}, which does not "
+            "exist)") in found.notes
+    names = [im.file_name for im in found.images]
+    assert names == ["a.jpg", "broken.jpg", "linked/x.jpg", "sub/b c.JPG"]
+    assert [im.file_name for im in found.bad_names] == [os.fsdecode(b"\xe9t\xe9.jpg")]
+    assert found.bad_names[0].id == image_folder.path_id(os.fsdecode(b"\xe9t\xe9.jpg"))
+    assert any(n.startswith("symlinked folder sub/up: skipped (it leads to") for n in found.notes)
+    assert any(n.startswith("symlinked folder twice: skipped") for n in found.notes)
+    warnings = found.warnings(photos)
+    assert any("\\xe9t\\xe9.jpg: the file name is not valid UTF-8" in w for w in warnings)
+    shard = found.bad_names[0].id % 2
+    doc = write_listing(photos, shard, 2, tmp_path / "l.json", log=io.StringIO())
+    bad = [u for u in doc["unreadable"] if "UTF-8" in u["error"]]
+    assert [u["file_name"] for u in bad] == ["\\xe9t\\xe9.jpg"]
+    json.loads((tmp_path / "l.json").read_text(encoding="utf-8"))
+
+
+def test_folder_of_only_non_utf8_names_says_why_it_holds_nothing(tmp_path, coco_sample):
+    (tmp_path / "in").mkdir()
+    shutil.copy(coco_sample / "images" / "000000000785.jpg",
+                os.path.join(os.fsencode(tmp_path / "in"), b"a\xff.jpg"))
+    with pytest.raises(WorkflowError, match=r"holds no image files .*a\\xff\.jpg: the file name "
+                                            r"is not valid UTF-8"):
+        scan_folder(tmp_path / "in")
+
+
+def test_annotation_file_name_that_is_not_utf8_is_refused(tmp_path, coco_sample):
+    gt = json.loads((coco_sample / "person_keypoints_sample.json").read_text())
+    gt["images"][0]["file_name"] = "a\udcff.jpg"  # a JSON escape "\udcff" reads back so
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps(gt))
+    with pytest.raises(WorkflowError, match=r"images\[0\] file_name 'a\\xff\.jpg' is not valid"):
+        load_keypoint_annotations(path)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -36,7 +39,10 @@ def test_expected_results_give_reference_stats(mini):
     gt, expected = mini
     metrics = evaluate(gt, expected["results"])
     for ours, theirs in zip(METRICS, REFERENCE_NAMES):
-        assert metrics[ours] == pytest.approx(expected["stats"][theirs], abs=1e-4), ours
+        if expected["stats"][theirs] == -1:  # COCOeval's "no ground truth": not available
+            assert metrics[ours] is None, ours
+        else:
+            assert metrics[ours] == pytest.approx(expected["stats"][theirs], abs=1e-4), ours
     assert metrics["AP"] == pytest.approx(0.7525, abs=1e-4)
 
 
@@ -63,8 +69,53 @@ def test_empty_results_give_zero_metrics_with_warning(mini, evaluate_cli, tmp_pa
     evaluate_cli(["--annotations", str(gt), "--results", str(res), "--metrics",
                   str(tmp_path / "m.json")])
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert all(metrics[m] == 0.0 for m in METRICS)
+    # the mini set has no medium-sized person: those two are not available, the rest 0
+    assert all(metrics[m] == 0.0 for m in METRICS if m not in ("APm", "ARm"))
+    assert metrics["APm"] is None and metrics["ARm"] is None
     assert "no predictions" in capsys.readouterr().err
+
+
+def _cli(root, script, *args):
+    proc = subprocess.run([sys.executable, str(root / "scripts" / script), *map(str, args)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("people", ["large only", "none"])
+def test_metric_without_ground_truth_is_not_available_everywhere(root, mini, tmp_path, people):
+    """Issue 27, item 2: COCOeval's -1 (no ground-truth person, or none of a size) is "not
+    available" in every output: json null, csv empty, tables n/a, no difference to the guide,
+    and one warning in the log saying why; never -1 or -100 (before: html AP -100.0, -167.1)."""
+    gt, expected = mini
+    if people == "none":
+        data = json.loads(gt.read_text())
+        data["annotations"] = []
+        gt = tmp_path / "no_people.json"
+        gt.write_text(json.dumps(data))
+    res = tmp_path / "results.json"
+    res.write_text(json.dumps(expected["results"]))
+    out = {k: tmp_path / f"metrics.{k}" for k in ("json", "csv", "md", "html")}
+    log = _cli(root, "evaluate.py", "--annotations", gt, "--results", res, "--metrics",
+               out["json"], "--csv", out["csv"], "--table", out["md"]).stderr
+    gone = ["APm", "ARm"] if people == "large only" else list(METRICS)
+    warnings = [line for line in log.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and ", ".join(gone) in warnings[0], log
+    assert ("no medium person" if people == "large only" else "no person") in warnings[0]
+    metrics = json.loads(out["json"].read_text())
+    assert [m for m in METRICS if metrics[m] is None] == gone, metrics
+    header, row = out["csv"].read_text().splitlines()
+    values = dict(zip(header.split(","), row.split(",")))
+    assert [m for m in METRICS if values[m] == ""] == gone, values
+    _cli(root, "report_tables.py", "--metrics", out["json"], "--weights-source", "synthetic",
+         "--dataset", "coco_folder", "--output", out["html"])
+    page = out["html"].read_text()
+    cells = dict(re.findall(r"<tr><td>(\w+)</td>(.*?)</tr>", page))
+    for m in gone:
+        assert cells[m].startswith("<td>n/a</td>") and cells[m].endswith("<td></td>"), cells[m]
+    for text in (out["md"].read_text(), page, out["json"].read_text(), out["csv"].read_text()):
+        assert "-1.0" not in text and "-100" not in text and "-167" not in text
+    assert out["md"].read_text().count("n/a") == len(gone)
 
 
 def test_unknown_image_ids_fail_or_are_dropped(mini, capsys):

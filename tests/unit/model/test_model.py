@@ -169,9 +169,45 @@ class _Config:  # stands for e.g. a pickled yacs config node in a training check
 
 def test_pickled_objects_need_trust(tmp_path, synthetic_state):
     path = _save(tmp_path / "objects.pth", {"state_dict": synthetic_state, "cfg": _Config()})
-    with pytest.raises(CheckpointError, match="trusted"):
+    with pytest.raises(CheckpointError, match="refused for safety") as err:
         load_model(path)
+    assert "test_model._Config" in str(err.value) and "code execution" in str(err.value)
     assert is_synthetic(load_model(path, trusted=True).state_dict())
+
+
+def test_plain_pickle_named_as_a_pickle_not_as_corrupted(tmp_path, synthetic_state):
+    """pickle.dump, not torch.save: torch 2.13 says only "Unsupported operand 149"; the
+    classes it would import are read from the file without running it."""
+    import argparse
+    import pickle
+
+    path = tmp_path / "pickled.pth"
+    with open(path, "wb") as fh:
+        pickle.dump({"state_dict": synthetic_state, "args": argparse.Namespace(lr=1)}, fh)
+    with pytest.raises(CheckpointError) as err:
+        load_model(path)
+    msg = str(err.value)
+    assert "argparse.Namespace" in msg and "refused for safety" in msg
+    assert "corrupted" not in msg and "convert_checkpoint.py --trust-checkpoint" in msg
+
+
+def test_convert_checkpoint_cli_writes_a_safe_state_dict(tmp_path, synthetic_state, root):
+    import argparse
+
+    path = _save(tmp_path / "objects.pth", {"state_dict": synthetic_state,
+                                            "args": argparse.Namespace(lr=1)})
+    before = path.read_bytes()
+    out = tmp_path / "plain.pth"
+    script = [sys.executable, str(root / "scripts" / "convert_checkpoint.py")]
+    refused = subprocess.run([*script, str(path), str(out)], capture_output=True, text=True,
+                             check=False)
+    assert refused.returncode == 2 and "--trust-checkpoint" in refused.stderr
+    assert not out.exists()
+    done = subprocess.run([*script, "--trust-checkpoint", str(path), str(out)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert is_synthetic(load_model(out).state_dict())  # a safe load takes it
+    assert path.read_bytes() == before
 
 
 def test_checkpoint_error_is_workflow_error_and_cli_exits_2(tmp_path, root):

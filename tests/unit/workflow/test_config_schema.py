@@ -83,3 +83,39 @@ def test_installed_package_reads_its_schema(root, tmp_path):
         "detection_threshold"]
     assert (root / "schemas" / "config.schema.yaml").resolve() == \
         (root / "src" / "higherhrnet" / "workflow" / "config.schema.yaml").resolve()
+
+
+def _enums(node: dict, prefix: str = "") -> dict[str, list]:
+    """``dotted.key -> enum values`` of every key of the schema that has an enum."""
+    out = {}
+    for key, sub in node.get("properties", {}).items():
+        name = f"{prefix}{key}"
+        if "enum" in sub:
+            out[name] = sub["enum"]
+        out.update(_enums(sub, name + "."))
+    return out
+
+
+def test_readme_config_table_lists_every_allowed_value(root):
+    """Issue 27, item 10: the dataset.name row listed 3 of its 5 values; every row of a key
+    with a fixed set of values names each of them (as `value`)."""
+    import yaml
+
+    schema = yaml.safe_load((root / "src/higherhrnet/workflow/config.schema.yaml").read_text())
+    enums = _enums(schema)
+    text = (root / "README.md").read_text()
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    checked = 0
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].startswith("`"):
+            continue
+        keys = re.findall(r"`([^`]+)`", cells[0])
+        for key in keys:
+            if key in enums:  # (ascend.aoe's false is YAML's reading of `off`)
+                named = set(re.findall(r"`([^`]+)`", cells[2]))
+                absent = [str(v) for v in enums[key]
+                          if not isinstance(v, bool) and str(v) not in named]
+                assert not absent, f"README row {key} does not name {absent}"
+                checked += 1
+    assert checked >= 4 and "dataset.name" in enums

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from higherhrnet.data.coco import ImageRecord
-from higherhrnet.workflow.disk import (NPY_HEADER, check, estimate, raw_output_bytes, tensor_bytes,
-                              window_max)
+from higherhrnet.workflow.disk import (NPY_HEADER, check, estimate, options, raw_output_bytes,
+                                       tensor_bytes, window_max)
 from higherhrnet.errors import WorkflowError
 
 
@@ -49,18 +49,61 @@ def test_shape_policy_changes_the_estimate():
     assert asc.total == 2 * (tensor_bytes(1024, 512) + raw_output_bytes(1024, 512))
 
 
+def _plan(n=24):
+    return lambda keep_t, keep_raw, shards: estimate(records(n), shards, "ascend17", keep_t,
+                                                     keep_raw, 2)
+
+
 def test_refusal_names_need_free_space_and_keys(tmp_path):
-    est = estimate(records(24), 8, "ascend17", False, True, 2)
-    lean = estimate(records(24), 8, "ascend17", False, False, 2)
+    plan = _plan()
+    est, lean = plan(False, True, 8), plan(False, False, 8)
+    opts = options(plan, 8, 24, False, True)
     check(est, tmp_path, free=est.total)  # fits exactly
     check(est, tmp_path, free=est.total - 5, reusable=5)  # earlier intermediates are replaced
     with pytest.raises(WorkflowError) as info:
-        check(est, tmp_path, free=100_000_000, without_raw=lean)
+        check(est, tmp_path, free=lean.total, options=opts)
     msg = str(info.value)
     assert f"not enough disk for this run in {tmp_path}" in msg
     assert f"needs about {est.total / 1e9:.2f} GB for 24 images" in msg
-    assert "only 0.10 GB are free" in msg
-    assert "keep_intermediates.raw_outputs: false" in msg
+    assert f"only {lean.total / 1e9:.2f} GB are free" in msg
+    assert "set keep_intermediates.raw_outputs: false" in msg
     assert f"needs about {lean.total / 1e9:.2f} GB" in msg
-    with pytest.raises(WorkflowError, match="raise shards"):
+
+
+def test_only_settings_that_fit_are_suggested(tmp_path):
+    """Issue 21: raw_outputs: false was suggested even when it did not fit either."""
+    plan = _plan()
+    est, lean = plan(False, True, 8), plan(False, False, 8)
+    opts = options(plan, 8, 24, False, True)
+    with pytest.raises(WorkflowError) as info:
+        check(est, tmp_path, free=100_000_000, options=opts)  # lean needs far more
+    msg = str(info.value)
+    assert "set keep_intermediates" not in msg and "set shards" not in msg
+    leanest = min(o.estimate.total for o in opts)
+    assert leanest < lean.total  # 24 shards of one image hold less than 8 of three
+    assert ("no setting makes it fit here (even keep_intermediates.raw_outputs: false and "
+            "shards: 24") in msg
+    assert f"free at least {(leanest - 100_000_000) / 1e9:.2f} GB more in {tmp_path}" in msg
+    # temp raw outputs already: more shards fit (one pass's outputs in full stay)
+    fits = plan(False, False, 16).total
+    with pytest.raises(WorkflowError) as info:
+        check(lean, tmp_path, free=fits, options=options(plan, 8, 24, False, False))
+    msg = str(info.value)
+    assert f"set shards: 16 (needs about {fits / 1e9:.2f} GB)" in msg
+    assert "raw_outputs: false" not in msg  # it is false already
+    # nothing to change: only the space it needs
+    with pytest.raises(WorkflowError, match=r"free at least \d+\.\d\d GB more in"):
         check(lean, tmp_path, free=0)
+
+
+def test_both_changes_suggested_only_when_neither_alone_fits(tmp_path):
+    plan = _plan()
+    est = plan(False, True, 8)
+    both = plan(False, False, 16)
+    assert both.total < plan(False, False, 8).total
+    with pytest.raises(WorkflowError) as info:
+        check(est, tmp_path, free=both.total, options=options(plan, 8, 24, False, True))
+    msg = str(info.value)
+    assert (f"set keep_intermediates.raw_outputs: false and shards: 16 (needs about "
+            f"{both.total / 1e9:.2f} GB") in msg
+    assert msg.count("set ") == 1

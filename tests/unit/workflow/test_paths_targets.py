@@ -3,8 +3,10 @@ report's stage list (targets), and the scheduling bounds, as plain functions."""
 
 from __future__ import annotations
 
+import pytest
 from support.config import make_config
 
+from higherhrnet.errors import WorkflowError
 from higherhrnet.workflow import scheduling, targets
 from higherhrnet.workflow.config import settings
 from higherhrnet.workflow.paths import artifact_paths
@@ -75,14 +77,39 @@ def test_final_targets_coco_and_own_data():
 
 def test_stage_rules_follow_dataset_and_backend_record():
     _, s, _ = run_of()
-    assert targets.stage_rules(s) == [*targets.PER_SHARD_STAGES, "evaluate", "export_onnx"]
+    assert targets.stage_rules(s) == [*targets.PER_SHARD_STAGES, "gather_results", "evaluate",
+                                      "draw_skeletons", "export_onnx"]
+    assert "benchmark_model" in targets.stage_rules(s, benchmark_model=True)
     _, s, _ = run_of(backend="torch", dataset={"name": "images", "images": "d"})
-    assert targets.stage_rules(s) == ["list_images", *targets.PER_SHARD_STAGES,
-                                      "draw_predictions"]
+    assert targets.stage_rules(s, benchmark_model=True) == [
+        "list_images", *targets.PER_SHARD_STAGES, "gather_results", "predictions",
+        "draw_predictions"]
     _, s, _ = run_of(backend="ascend", dataset={"name": "video", "video": "v"})
     assert targets.stage_rules(s)[-2:] == ["export_onnx", "compile_om"]
     _, s, _ = run_of(backend="ascend", ascend={"aoe": "operator"})
     assert targets.stage_rules(s)[-1] == "tune_om"
+
+
+@pytest.mark.parametrize("argv,report", [
+    (["snakemake", "--report", "r.html", "--configfile", "c.yaml"], True),
+    (["snakemake", "--report=r.html"], True),
+    (["snakemake", "--cores", "2", "--report", "r.html", "--report-after-run"], False),
+    (["snakemake", "--cores", "2", "--report-stylesheet", "s.css"], False),
+])
+def test_report_of_a_finished_run_is_recognised(argv, report):
+    assert targets.asks_for_report(argv) is report
+
+
+def test_report_of_a_run_that_is_not_there_is_refused(tmp_path, monkeypatch):
+    config, s, p = run_of()
+    monkeypatch.chdir(tmp_path)
+    targets.check_report_run(config, s, p, ["snakemake", "--cores", "2"])  # not a report
+    with pytest.raises(WorkflowError, match="same --configfile / --config as the run"):
+        targets.check_report_run(config, s, p, ["snakemake", "--report", "r.html"])
+    for f in targets.final_targets(config, s, p):
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).touch()
+    targets.check_report_run(config, s, p, ["snakemake", "--report", "r.html"])
 
 
 def test_expand_benchmark_and_shard_paths():

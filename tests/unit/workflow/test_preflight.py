@@ -4,6 +4,7 @@ message naming the key) and what it lets through, and preflight()'s order and sw
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,31 @@ def test_preflight_runs_every_check_and_skips_tools_on_a_dry_run(tmp_path):
     config, s, p = run_of(postprocess={"nms_kernel": 7})
     with pytest.raises(ConfigProblem, match="nms_kernel 7"):
         pf.preflight(config, s, p, dry_run=True, main_process=True, argv=["x"], at_once=2)
+
+
+def test_images_the_annotations_list_must_be_in_the_folder(tmp_path, coco_sample):
+    """Issue 21: a missing image failed only in its preprocess job, after the export."""
+    images = tmp_path / "imgs"
+    shutil.copytree(coco_sample / "images", images)
+    ann = str(coco_sample / "person_keypoints_sample.json")
+    pf.check_annotated_images(ann, str(images))  # all there
+    pf.check_annotated_images(str(tmp_path / "not yet downloaded.json"), str(images))
+    (images / "000000000785.jpg").unlink()
+    (images / "000000040083.jpg").unlink()
+    (images / "000000040083.jpg").mkdir()  # not a file
+    with pytest.raises(ConfigProblem, match=r"dataset.images: 2 of the 8 images listed in .* are "
+                                            r"missing from .*: 000000000785.jpg, 000000040083.jpg"):
+        pf.check_annotated_images(ann, str(images))
+
+
+def test_preflight_prints_the_folder_warnings_once(tmp_path, coco_sample, capsys):
+    photos = tmp_path / "photos"
+    shutil.copytree(coco_sample / "images", photos)
+    (photos / "loop").symlink_to(photos)
+    config, s, p = run_of(dataset={"name": "images", "images": str(photos)},
+                          weights={"source": "synthetic"})
+    inputs = pf.preflight(config, s, p, dry_run=True, main_process=True, argv=["x"], at_once=2)
+    assert len(inputs.folder_images) == 8
+    assert "warning: symlinked folder loop: skipped" in capsys.readouterr().err
+    pf.preflight(config, s, p, dry_run=True, main_process=False, argv=["x"], at_once=2)
+    assert capsys.readouterr().err == ""  # a job's own Snakemake says nothing
