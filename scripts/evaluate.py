@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import cli_main  # noqa: E402
+from higherhrnet.evaluation.metric_sets import metric_set  # noqa: E402
 from higherhrnet.evaluation.cocoeval import evaluate, load_results, metrics_table, write_outputs  # noqa: E402
 
 
@@ -37,16 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         from higherhrnet.evaluation import crowdpose_eval
 
         metrics = crowdpose_eval.evaluate(args.annotations, results)
-        crowdpose_eval.write_outputs(metrics, args.metrics, args.csv, args.table,
-                                     extra={"num_results": len(results),
-                                            "annotations": str(args.annotations)})
-        print(crowdpose_eval.metrics_table(metrics), end="", file=sys.stderr)
-        return 0
-    metrics = evaluate(args.annotations, results, drop_unknown=args.drop_unknown,
-                       results_name=args.results)
-    write_outputs(metrics, args.metrics, args.csv, args.table,
+    else:
+        metrics = evaluate(args.annotations, results, drop_unknown=args.drop_unknown,
+                           results_name=args.results)
+    ms = metric_set(args.keypoints)
+    write_outputs(metrics, args.metrics, args.csv, args.table, ms=ms,
                   extra={"num_results": len(results), "annotations": str(args.annotations)})
-    print(metrics_table(metrics), end="", file=sys.stderr)
+    print(metrics_table(metrics, ms), end="", file=sys.stderr)
     return 0
 
 

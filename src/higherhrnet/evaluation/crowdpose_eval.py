@@ -33,11 +33,10 @@ import numpy as np
 from ..data.keypoints import CROWDPOSE
 from ..errors import WorkflowError
 from ..files import read_json
+from .metric_sets import CROWDPOSE_METRICS
 
-#: The reference's stat names (``Ap .5`` with its lower-case p) and their metric keys here.
-NAMES = ("AP", "Ap .5", "AP .75", "AR", "AR .5", "AR .75", "AP (easy)", "AP (medium)",
-         "AP (hard)")
-METRICS = ("AP", "AP50", "AP75", "AR", "AR50", "AR75", "AP_easy", "AP_medium", "AP_hard")
+#: The metric keys here and the reference's stat names (``Ap .5`` with its lower-case p).
+METRICS, NAMES = CROWDPOSE_METRICS.keys, CROWDPOSE_METRICS.labels
 #: crowdposetools' ``get_type_result(first=0.2, second=0.8)``
 SPLITS = (("AP_easy", 0.0, 0.2), ("AP_medium", 0.2, 0.8), ("AP_hard", 0.8, float("inf")))
 OBJECT_SCALE = 0.53
@@ -93,6 +92,10 @@ def evaluate(annotations: str | Path, results: list[dict]) -> dict[str, float | 
     from pycocotools.cocoeval import COCOeval
 
     gt = load_annotations(annotations)
+    unknown = sorted({int(r["image_id"]) for r in results} - set(gt.getImgIds()))
+    if unknown:
+        raise WorkflowError(f"results: {len(unknown)} image id(s) not in {annotations}: "
+                            f"{', '.join(map(str, unknown[:20]))} (wrong annotation file?)")
     if not results:
         print("warning: no predictions to evaluate; every metric is 0", file=sys.stderr)
         return {m: 0.0 for m in METRICS}
@@ -118,32 +121,3 @@ def evaluate(annotations: str | Path, results: list[dict]) -> dict[str, float | 
             values[name] = round(float(np.mean(ev.eval["precision"][:, :, :, 0, :])), 4)
     return values
 
-
-#: The reference README's CrowdPose *test* numbers (HigherHRNet, flip, one scale; the paper
-#: lists them under HRNet-W48). No AR is published.
-REFERENCE_TEST = {"AP": 0.659, "AP50": 0.864, "AP75": 0.706, "AP_easy": 0.733,
-                  "AP_medium": 0.665, "AP_hard": 0.579}
-
-
-def metrics_table(metrics: dict) -> str:
-    """Markdown table of the nine numbers, the reference's CrowdPose test row beside them."""
-    def fmt(v):
-        return "n/a" if v is None or v < 0 else f"{100 * v:.1f}"
-
-    ref = [fmt(REFERENCE_TEST[m]) if m in REFERENCE_TEST else "-" for m in METRICS]
-    return "\n".join([
-        "| | " + " | ".join(NAMES) + " |", "|---" * (len(NAMES) + 1) + "|",
-        "| this run | " + " | ".join(fmt(metrics.get(m)) for m in METRICS) + " |",
-        "| reference (CrowdPose test, W48-640, flip) | " + " | ".join(ref) + " |"]) + "\n"
-
-
-def write_outputs(metrics: dict, json_path, csv_path=None, table_path=None, extra=None) -> None:
-    """metrics.json (``null`` for a number that is not available), .csv (empty there), .md."""
-    from ..atomic import write_json, write_text
-
-    write_json(json_path, {**metrics, **(extra or {})})
-    if csv_path:
-        write_text(csv_path, ",".join(METRICS) + "\n" + ",".join(
-            "" if metrics[m] is None else repr(metrics[m]) for m in METRICS) + "\n")
-    if table_path:
-        write_text(table_path, metrics_table(metrics))
