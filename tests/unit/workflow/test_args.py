@@ -22,7 +22,7 @@ def test_shape_args_name_variant_and_scales():
 
 def test_infer_args_per_backend():
     config, s = both(infer={"threads": 3, "batch_size": 2, "onnxruntime_provider": "cuda"})
-    assert args.infer_args(config, s) == "--threads 3 --batch-size 2 --providers cuda"
+    assert args.infer_args(config, s) == "--threads 3 --batch-size 2 --providers cuda --variant w32_512"
     config, s = both(backend="torch", infer={"threads": 2, "torch_device": "cuda:1"})
     assert args.infer_args(config, s) == "--threads 2 --providers cuda --variant w32_512 --device 1"
     config, s = both(backend="torch")
