@@ -14,6 +14,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -27,7 +28,7 @@ import pytest
 
 from higherhrnet.preprocess.manifest import Manifest, ManifestEntry
 from higherhrnet.preprocess.shapes import input_geometry
-from support.workflow import CONFIGS, ROOT, env, snakemake
+from support.workflow import BENCHMARK_MODEL_ON, CONFIGS, ROOT, env, snakemake
 
 SCRIPTS = ROOT / "scripts"
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
@@ -466,3 +467,27 @@ def test_stages_use_the_threads_their_rule_declares(tmp_path, reference, coco_sa
                            "--manifest", tmp_path / "m.json", "--shard", 0, "--num-shards", 8)
     assert (seen["torch"], seen["opencv"]) == (1, 1), seen
     assert seen["blas"] in (1, None), seen
+
+
+THREAD_COUNTS = re.compile(r"\bthreads:? (\d+)")
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: every default is 1 thread")
+def test_cores_1_scales_every_stage_down_to_one_thread(tmp_path):
+    """infer.threads is 2 (the default): with --cores 1 Snakemake scales every rule's threads
+    down to 1, and each stage must run on what its job got, not on the config's count."""
+    snakemake(tmp_path, "--cores", "1", config=[BENCHMARK_MODEL_ON])
+    counts = {}
+    for log in sorted((tmp_path / "logs").rglob("*.log")):
+        found = THREAD_COUNTS.findall(log.read_text())
+        if found:
+            counts[str(log.relative_to(tmp_path / "logs"))] = set(found)
+    stages = {Path(n).parent.name if Path(n).stem.startswith("shard") else Path(n).stem
+              for n in counts}
+    assert {"infer", "infer_flip", "benchmark_model", "preprocess", "postprocess"} <= stages, counts
+    assert all(found == {"1"} for found in counts.values()), counts
+    bench = json.loads((tmp_path / "results/synthetic/onnxruntime/benchmark_model.json")
+                       .read_text())
+    assert bench["threads"] == 1, bench
