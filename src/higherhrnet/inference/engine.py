@@ -88,17 +88,16 @@ def _shape_args(variant: str, scales: str) -> str:
 def _onnxruntime_args(config: dict, variant: str, scales: str, bench: bool) -> str:
     i = config["infer"]
     if bench:  # batch 1; the shape set when benchmark_model.shapes is empty
-        engine = f"--threads {i['threads']} --providers {i['onnxruntime_provider']}"
+        engine = f"--providers {i['onnxruntime_provider']}"
         return (engine if config["benchmark_model"]["shapes"]
                 else f"{engine} {_shape_args(variant, scales)}")
-    return (f"--threads {i['threads']} --batch-size {i['batch_size']} "
-            f"--providers {i['onnxruntime_provider']}")
+    return f"--batch-size {i['batch_size']} --providers {i['onnxruntime_provider']}"
 
 
 def _torch_args(config: dict, variant: str, scales: str, bench: bool) -> str:
     i = config["infer"]
     kind, _, index = i["torch_device"].partition(":")
-    args = (f"--threads {i['threads']} --providers {kind} --variant {variant}"
+    args = (f"--providers {kind} --variant {variant}"
             + (f" --device {index}" if index else ""))
     if bench and not config["benchmark_model"]["shapes"]:
         return f"{args} --scales {scales}"

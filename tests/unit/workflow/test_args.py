@@ -22,11 +22,11 @@ def test_shape_args_name_variant_and_scales():
 
 def test_infer_args_per_backend():
     config, s = both(infer={"threads": 3, "batch_size": 2, "onnxruntime_provider": "cuda"})
-    assert args.infer_args(config, s) == "--threads 3 --batch-size 2 --providers cuda"
+    assert args.infer_args(config, s) == "--batch-size 2 --providers cuda"
     config, s = both(backend="torch", infer={"threads": 2, "torch_device": "cuda:1"})
-    assert args.infer_args(config, s) == "--threads 2 --providers cuda --variant w32_512 --device 1"
+    assert args.infer_args(config, s) == "--providers cuda --variant w32_512 --device 1"
     config, s = both(backend="torch")
-    assert args.infer_args(config, s) == "--threads 2 --providers cpu --variant w32_512"
+    assert args.infer_args(config, s) == "--providers cpu --variant w32_512"
     config, s = both(backend="ascend", ascend={"device": 1, "cann_env": "/opt/my cann/set_env.sh"})
     assert args.infer_args(config, s) == (
         "--device 1 --cann-env='/opt/my cann/set_env.sh' --variant w32_512 --scales 1")
@@ -35,14 +35,14 @@ def test_infer_args_per_backend():
 def test_benchmark_args_add_the_shape_set_only_when_no_shapes_are_given():
     config, s = both()
     assert args.benchmark_args(config, s) == (
-        "--threads 2 --providers cpu --variant w32_512 --scales 1")
+        "--providers cpu --variant w32_512 --scales 1")
     config, s = both(benchmark_model={"shapes": ["512x512"]})
-    assert args.benchmark_args(config, s) == "--threads 2 --providers cpu"
+    assert args.benchmark_args(config, s) == "--providers cpu"
     config, s = both(backend="torch", test={"scales": [1, 2]})
     assert args.benchmark_args(config, s) == (
-        "--threads 2 --providers cpu --variant w32_512 --scales 2,1")
+        "--providers cpu --variant w32_512 --scales 2,1")
     config, s = both(backend="torch", benchmark_model={"shapes": ["512x512"]})
-    assert args.benchmark_args(config, s) == "--threads 2 --providers cpu --variant w32_512"
+    assert args.benchmark_args(config, s) == "--providers cpu --variant w32_512"
     config, s = both(backend="ascend")
     assert args.benchmark_args(config, s) == args.infer_args(config, s)
 
