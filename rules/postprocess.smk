@@ -49,7 +49,7 @@ rule postprocess:
 
 rule gather_results:
     input:
-        targets.shard_paths(P.postprocess, NSHARDS),
+        targets.shard_paths(P.postprocess, SHARD_IDS),
     output:
         P.result("keypoints_results.json"),
     log:

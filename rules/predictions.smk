@@ -3,7 +3,7 @@
 # gather_results predictions with file names / timestamps, drawings or an annotated video,
 # and a report without metrics.
 
-LISTINGS = targets.shard_paths(P.listing, NSHARDS)
+LISTINGS = targets.shard_paths(P.listing, SHARD_IDS)
 
 
 rule predictions:
