@@ -26,9 +26,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from higherhrnet.data.image_folder import path_id
 from higherhrnet.preprocess.manifest import Manifest, ManifestEntry
 from higherhrnet.preprocess.shapes import input_geometry
-from support.workflow import BENCHMARK_MODEL_ON, CONFIGS, ROOT, env, snakemake
+from support.workflow import (BENCHMARK_MODEL_ON, CONFIGS, ROOT, env, planned_jobs,
+                              planned_outputs, snakemake)
 
 SCRIPTS = ROOT / "scripts"
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
@@ -503,9 +505,6 @@ PER_SHARD = ("list_images", "preprocess", "preprocess_flip", "infer", "infer_fli
 @pytest.mark.workflow
 def test_one_photo_with_50_shards_runs_one_shard_and_an_added_photo_only_its_own(
         tmp_path, coco_sample):
-    from higherhrnet.data.image_folder import path_id
-    from support.workflow import planned_jobs, planned_outputs
-
     photos = tmp_path / "photos"
     photos.mkdir()
     sample = sorted((coco_sample / "images").glob("*.jpg"))

@@ -4,7 +4,7 @@ time-per-stage plot reads."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from collections.abc import Iterable
 
 from .config import Settings
 from .paths import Paths

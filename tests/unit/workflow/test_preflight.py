@@ -223,7 +223,7 @@ def test_own_images_run_only_the_shards_they_fall_in(tmp_path, coco_sample):
 
     photos = tmp_path / "photos"
     photos.mkdir()
-    first = sorted((coco_sample / "images").glob("*.jpg"))[0]
+    first = min((coco_sample / "images").glob("*.jpg"))
     (photos / "one.jpg").write_bytes(first.read_bytes())
     config, s, p = run_of(dataset={"name": "images", "images": str(photos)}, shards=50)
     planned = pf.plan_shards(s, pf.dataset_inputs(config, s, p))
