@@ -3,8 +3,8 @@ time-per-stage plot reads."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 
 from .config import Settings
 from .paths import Paths
