@@ -19,7 +19,7 @@ rule benchmark_model:
         f"../envs/{BACKEND}.yaml"
     threads: config["infer"]["threads"]
     resources:
-        **args.infer_resources(S),
+        **args.infer_resources(config, S),
     params:
         backend=BACKEND,
         args=args.benchmark_args(config, S),

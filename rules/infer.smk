@@ -23,7 +23,7 @@ rule infer:
         f"../envs/{BACKEND}.yaml"
     threads: config["infer"]["threads"]  # --threads {threads}: as Snakemake scales it to --cores
     resources:
-        **args.infer_resources(S),
+        **args.infer_resources(config, S),
     params:
         backend=BACKEND,
         args=args.infer_args(config, S),

@@ -47,6 +47,10 @@ rule postprocess:
         )
 
 
+localrules:
+    gather_results,  # concatenates the shards' json files
+
+
 rule gather_results:
     input:
         targets.shard_paths(P.postprocess, SHARD_IDS),
@@ -79,6 +83,7 @@ rule evaluate:
         "../envs/postprocess.yaml"
     resources:
         mem_mb=4000,
+        runtime=30,
     shell:
         with_code(
             "evaluate",

@@ -3,6 +3,8 @@ rule's params hold for each backend and config."""
 
 from __future__ import annotations
 
+import pytest
+
 from support.config import make_config
 
 from higherhrnet.data.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
@@ -48,9 +50,24 @@ def test_benchmark_args_add_the_shape_set_only_when_no_shapes_are_given():
 
 
 def test_infer_resources_hold_an_npu_on_ascend_only():
-    assert args.infer_resources(both()[1]) == {"mem_mb": 6000, "runtime": 120}
-    assert args.infer_resources(both(backend="ascend")[1])["npu"] == 1
-    assert "npu" not in args.infer_resources(both(backend="torch")[1])
+    assert args.infer_resources(*both()) == {"mem_mb": 6000, "runtime": 120}
+    assert args.infer_resources(*both(backend="ascend"))["npu"] == 1
+    assert "npu" not in args.infer_resources(*both(backend="torch"))
+
+
+@pytest.mark.parametrize("backend, infer, gpu", [
+    ("onnxruntime", {"onnxruntime_provider": "cuda"}, True),
+    ("onnxruntime", {"onnxruntime_provider": "tensorrt"}, True),
+    ("onnxruntime", {"onnxruntime_provider": "cpu"}, False),
+    ("torch", {"torch_device": "cuda"}, True),
+    ("torch", {"torch_device": "cuda:1"}, True),
+    ("torch", {"torch_device": "cpu"}, False),
+    ("ascend", {"onnxruntime_provider": "cuda", "torch_device": "cuda"}, False),  # its NPU
+])
+def test_infer_resources_ask_for_a_gpu_when_the_config_runs_on_one(backend, infer, gpu):
+    resources = args.infer_resources(*both(backend=backend, infer=infer))
+    assert resources.get("gpu") == (1 if gpu else None), resources
+    assert "npu" in resources if backend == "ascend" else "npu" not in resources
 
 
 def test_preprocess_geometry_of_a_path_tag():
