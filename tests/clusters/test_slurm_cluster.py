@@ -279,9 +279,9 @@ def test_gpu_config_submits_its_inference_jobs_with_a_gpu(cluster, tmp_path):
     with the plugin's --gpus=1. The test cluster has no GPU GRES, so sbatch refuses it and the
     plugin's error names the whole sbatch call: the request, not a granted GPU, is checked."""
     target = "results/synthetic/torch/benchmark_model.json"
-    cmd = workflow_command(tmp_path, target, config=[
-        "backend=torch", "infer={torch_device: cuda}", "benchmark_model={enabled: true}"])
-    proc, log = snakemake_on_cluster(cluster, ROOT, cmd=cmd, timeout=600)
+    cmd = workflow_command(tmp_path, config=["backend=torch", "infer={torch_device: cuda}",
+                                             "benchmark_model={enabled: true}"])
+    proc, log = snakemake_on_cluster(cluster, ROOT, target, cmd=cmd, timeout=600)
     assert proc.returncode != 0, log[-3000:]
     calls = re.findall(r"sbatch call:\s*(.*)", log)
     gpu_calls = [c for c in calls if "--gpus=1" in c]
