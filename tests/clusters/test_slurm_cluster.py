@@ -288,3 +288,29 @@ def test_gpu_config_submits_its_inference_jobs_with_a_gpu(cluster, tmp_path):
     assert gpu_calls and all("rule_benchmark_model" in c for c in gpu_calls), log[-6000:]
     # the rules that run on the CPU asked for none
     assert not [c for c in calls if "--gpus" in c and "rule_benchmark_model" not in c]
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+def test_one_photo_with_50_shards_on_slurm(cluster, tmp_path, coco_sample):
+    """Shards capped to the images (issue 27) in every process: each Slurm job parses the
+    workflow again on the node, and draw_predictions there must see the one listing that the
+    head node planned (50 listings would be missing inputs)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "one.jpg").write_bytes(min((coco_sample / "images").glob("*.jpg")).read_bytes())
+    work = tmp_path / "work"
+    cmd = workflow_command(work, config=[f"dataset={{name: images, images: '{photos}'}}",
+                                         "shards=50"])
+    proc, log = snakemake_on_cluster(cluster, ROOT, cmd=cmd)
+    assert proc.returncode == 0, log[-6000:]
+    assert log.count("shards: 50 for 1 image(s): 1 shard(s) get jobs") == 1
+    submitted: dict[str, int] = {}
+    for _, _, rule in submissions(log):
+        submitted[rule] = submitted.get(rule, 0) + 1
+    per_shard = ("preprocess", "preprocess_flip", "infer", "infer_flip", "postprocess")
+    assert {r: submitted.get(r) for r in per_shard} == dict.fromkeys(per_shard, 1), submitted
+    assert submitted.get("draw_predictions") == 1
+    run = work / "results/images/onnxruntime"
+    assert (run / "skeletons/one.jpg").is_file()
+    assert "one.jpg" in (run / "images.csv").read_text()
