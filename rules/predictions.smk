@@ -3,7 +3,16 @@
 # gather_results predictions with file names / timestamps, drawings or an annotated video,
 # and a report without metrics.
 
-LISTINGS = targets.shard_paths(P.listing, NSHARDS)
+LISTINGS = targets.shard_paths(P.listing, SHARD_IDS)
+
+
+# predictions joins the gathered results with the listings, predictions_report writes a page
+# and one grid; list_images (per shard) reads its shard's images once. draw_predictions
+# (every image by default) and extract_frames / annotate_video (decode / encode the video)
+# are cluster jobs.
+localrules:
+    predictions,
+    predictions_report,
 
 
 rule predictions:
@@ -32,6 +41,9 @@ rule predictions:
 
 
 if DATASET == "images":
+
+    localrules:
+        list_images,
 
     rule list_images:
         input:
@@ -73,6 +85,9 @@ if DATASET == "images":
             P.bench("draw_predictions")
         conda:
             "../envs/report.yaml"
+        resources:
+            mem_mb=2000,
+            runtime=60,
         params:
             folder=config["dataset"]["images"],
             drawings=config["predictions"]["drawings"],
@@ -101,6 +116,7 @@ if DATASET == "video":
             "../envs/data.yaml"
         resources:
             mem_mb=2000,
+            runtime=60,
         params:
             stride=config["dataset"]["frame_stride"],
             max_frames=config["dataset"]["max_frames"],
@@ -131,6 +147,9 @@ if DATASET == "video":
             P.bench("annotate_video")
         conda:
             "../envs/report.yaml"
+        resources:
+            mem_mb=4000,
+            runtime=60,
         params:
             stride=config["dataset"]["frame_stride"],
             max_frames=config["dataset"]["max_frames"],

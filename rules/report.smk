@@ -2,6 +2,13 @@
 # skeleton drawings. `snakemake --report report.html` collects them.
 
 
+# small tables, one plot, report.drawings (4) drawings
+localrules:
+    metrics_table,
+    plot_stage_times,
+    draw_skeletons,
+
+
 rule metrics_table:
     input:
         metrics=rules.evaluate.output.metrics,

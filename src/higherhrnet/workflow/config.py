@@ -69,6 +69,14 @@ class Settings:
     variant: Variant
     scales: tuple[float, ...]  # visiting order
     aoe: str  # ascend.aoe; YAML reads a bare `off` as false
+    #: the shards that get jobs, when not every one of ``shards`` (preflight.plan_shards:
+    #: fewer images than shards); ``shards`` stays the --num-shards that places each image
+    shard_ids: tuple[int, ...] = ()
+
+    @property
+    def run_shards(self) -> tuple[int, ...]:
+        """The shards that get jobs, ascending."""
+        return self.shard_ids or tuple(range(self.shards))
 
     @property
     def own(self) -> bool:
