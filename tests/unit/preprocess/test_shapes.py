@@ -67,6 +67,14 @@ def _corners_in_input(g):
     return x0, y0, x1, y1
 
 
+def _on_canvas(g):
+    """Every pixel of the image lands on the input canvas, give or take one image pixel (the
+    reference's own rounding of the centre and of the aligned size)."""
+    x0, y0, x1, y1 = _corners_in_input(g)
+    tol = max(1.0, g.k)
+    return -tol <= min(x0, y0) and x1 <= g.input_w - 1 + tol and y1 <= g.input_h - 1 + tol
+
+
 @pytest.mark.parametrize("size,scale,min_scale", TESTS)
 @pytest.mark.parametrize("w,h", WIDE)
 def test_fit_policy_puts_the_whole_image_into_a_compiled_shape(w, h, size, scale, min_scale):
@@ -74,16 +82,14 @@ def test_fit_policy_puts_the_whole_image_into_a_compiled_shape(w, h, size, scale
     scales = sorted({scale, min_scale, 1.0})
     assert (g.input_h, g.input_w) in shape_set(size, scales)
     x0, y0, x1, y1 = _corners_in_input(g)
-    # every pixel lands on the canvas (within the reference's own sub-pixel rounding)
-    assert -1.0 <= x0 and x1 <= g.input_w and -1.0 <= y0 and y1 <= g.input_h, (x0, y0, x1, y1)
+    assert _on_canvas(g), (x0, y0, x1, y1)
     # and the long side fills it: the letterbox pads the short side only
     assert max((x1 - x0) / g.input_w, (y1 - y0) / g.input_h) > 0.99
     assert not crops(w, h, "ascend17_fit", size, min_scale)
     # the same image under the guide's policy loses its ends, and says so
     c = input_geometry(w, h, "ascend17", size, scale, min_scale)
     assert (c.input_w, c.input_h) == (g.input_w, g.input_h)
-    cx0, cy0, cx1, cy1 = _corners_in_input(c)
-    assert min(cx0, cy0) < -1.0 or cx1 > c.input_w or cy1 > c.input_h
+    assert not _on_canvas(c)
     assert crops(w, h, "ascend17", size, min_scale)
 
 
@@ -113,16 +119,13 @@ def test_fit_policy_is_ascend17_wherever_ascend17_sees_the_whole_image(reference
                 continue
             kept += 1
             assert input_geometry(w, h, "ascend17_fit", size, scale, min_scale) == a, (w, h)
-            x0, y0, x1, y1 = _corners_in_input(a)
-            assert -1.0 <= x0 and x1 <= a.input_w and -1.0 <= y0 and y1 <= a.input_h, (w, h)
+            assert _on_canvas(a), (w, h, size, scale, min_scale)
     assert kept > len(sizes)
 
 
 @pytest.mark.parametrize("w,h", WIDE)
 def test_reference_policy_sees_the_whole_image(w, h):
-    g = input_geometry(w, h, "reference")
-    x0, y0, x1, y1 = _corners_in_input(g)
-    assert -1.0 <= x0 and x1 <= g.input_w and -1.0 <= y0 and y1 <= g.input_h
+    assert _on_canvas(input_geometry(w, h, "reference"))
     assert not crops(w, h, "reference")
 
 
