@@ -63,7 +63,8 @@ TESTS = [(512, 1.0, 1.0), (512, 2.0, 0.5), (512, 1.0, 0.5), (512, 0.5, 0.5), (64
 def _corners_in_input(g):
     """The image's corner pixel centres in input coordinates (x0, y0, x1, y1)."""
     m = reference_affine(g)
-    (x0, y0), (x1, y1) = np.array([[0.0, 0.0], [g.width - 1.0, g.height - 1.0]]) @ m[:, :2].T + m[:, 2]
+    corners = np.array([[0.0, 0.0], [g.width - 1.0, g.height - 1.0]])
+    (x0, y0), (x1, y1) = corners @ m[:, :2].T + m[:, 2]
     return x0, y0, x1, y1
 
 
