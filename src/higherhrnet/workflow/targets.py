@@ -66,6 +66,11 @@ def shard_paths(pattern: str, shards: int) -> list[str]:
     return [pattern.format(shard=k) for k in range(shards)]
 
 
+def scale_shard_paths(pattern: str, geo: str, shards: int) -> list[str]:
+    """``pattern`` (with {geo} and {shard}) of one scale for every shard."""
+    return [pattern.format(geo=geo, shard=k) for k in range(shards)]
+
+
 def shard_image_files(folder: str, images: list, shard: int, shards: int) -> list[str]:
     """The image files of one shard (id % shards) of an own folder, so that a change to one
     image or an added one re-runs only its shard's listing."""
