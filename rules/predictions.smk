@@ -149,6 +149,8 @@ rule predictions_report:
         index=rules.predictions.output.index,
         drawings=P.result("skeletons"),
         benchmarks=stage_benchmarks,
+        # the images the shape policy cropped (Manifest.cropped)
+        manifests=targets.scale_shard_paths(P.manifest("prep"), GEOS[0], NSHARDS),
     output:
         html=report(
             P.result("summary.html"),
@@ -176,5 +178,5 @@ rule predictions_report:
             "--index {input.index:q} --drawings-dir {input.drawings:q} --count {params.grid} "
             "--grid {output.grid:q} --output {output.html:q} --dataset {params.dataset} "
             "--backend {params.backend} --weights-source {params.weights} "
-            "{input.benchmarks:q} 2> {log:q}",
+            "--manifests {input.manifests:q} -- {input.benchmarks:q} 2> {log:q}",
         )

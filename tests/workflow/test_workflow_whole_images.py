@@ -17,16 +17,18 @@ import cv2
 import numpy as np
 import pytest
 
+from higherhrnet.data.coco import PERSON_CATEGORY
 from higherhrnet.preprocess.manifest import Manifest
 from higherhrnet.preprocess.shapes import ASCEND_SHAPES
 from higherhrnet.preprocess.transforms import reference_affine
 from support.postprocess import oracle_outputs
-from support.workflow import snakemake
+from support.workflow import ROOT, snakemake
 
 pytestmark = pytest.mark.workflow
 
 SHARDS = 2
 RUN = "results/images/onnxruntime"
+FAKES = ROOT / "tests" / "fakes"
 # file -> (sample image id, "h" side by side / "v" one above the other)
 DOUBLED = {"panorama.jpg": (197388, "h"), "tall/portrait.jpg": (329323, "v")}
 
@@ -87,6 +89,8 @@ def test_wide_and_tall_own_images_are_seen_whole(whole_run):
     # the preprocess logs say nothing is cropped
     logs = "".join(p.read_text() for p in work.glob("logs/images/preprocess/shard*.log"))
     assert "image(s) cropped" not in logs
+    page = (work / RUN / "summary.html").read_text()
+    assert "Shape policy ascend17_fit: every image seen whole (0 cropped)" in page
 
 
 def _write_oracle(work, people):
@@ -122,3 +126,50 @@ def test_keypoints_are_found_at_both_ends(whole_run):
         xy = np.concatenate([p[p[:, 2] > 0.1, :2] for p in mine])
         along = xy[:, 0] / w if w > h else xy[:, 1] / h
         assert along.min() < 0.1 and along.max() > 0.9, (rel, along.min(), along.max())
+
+
+@pytest.mark.slow
+def test_guide_policy_on_a_coco_set_names_the_cropped_images(whole_run):
+    """ascend17 (what `auto` picks for coco_val2017, to keep the guide's numbers) still crops
+    the two images, but the preprocess logs name them and the metrics page counts them."""
+    work, doubled = whole_run
+    images, anns = [], []
+    for k, (rel, (img, people)) in enumerate(sorted(doubled.items()), start=1):
+        images.append({"id": k, "file_name": rel, "width": img.shape[1], "height": img.shape[0]})
+        for p in people:
+            seen = p[:, 2] > 0
+            x0, y0 = p[seen, :2].min(0)
+            x1, y1 = p[seen, :2].max(0)
+            anns.append({"id": len(anns) + 1, "image_id": k, "category_id": 1, "iscrowd": 0,
+                         "keypoints": p.ravel().tolist(), "num_keypoints": int(seen.sum()),
+                         "bbox": [x0, y0, x1 - x0, y1 - y0],
+                         "area": float(max(1.0, (x1 - x0) * (y1 - y0)))})
+    (work / "coco.json").write_text(json.dumps({
+        "images": images, "annotations": anns, "categories": [PERSON_CATEGORY]}))
+    snakemake(work, "--cores", "2", config=[
+        f"dataset={{name: coco_folder, annotations: '{work / 'coco.json'}', "
+        f"images: '{work / 'photos'}'}}", f"shards={SHARDS}",
+        "preprocess={shape_policy: ascend17}"])
+    logs = "".join(p.read_text() for p in work.glob("logs/coco_folder/preprocess/shard*.log"))
+    for rel in DOUBLED:
+        assert rel in logs
+    assert logs.count("1 image(s) cropped by shape policy ascend17") == 2
+    page = (work / "results/coco_folder/onnxruntime/metrics.html").read_text()
+    assert "Shape policy ascend17: 2 image(s) cropped" in page
+    assert "panorama.jpg, tall/portrait.jpg" in page
+
+
+def test_ascend_runs_fit_own_images_into_the_compiled_shapes(tmp_path):
+    """backend ascend (tests/fakes' CANN): own images are preprocessed with ascend17_fit, the
+    model compiled for the same 17 shapes (ascend17), the guide's COCO set with ascend17."""
+    (tmp_path / "photos").mkdir()
+    cv2.imwrite(str(tmp_path / "photos" / "wide.jpg"), np.full((100, 400, 3), 99, np.uint8))
+    ascend = ["backend=ascend", f"ascend={{cann_env: {FAKES / 'cann' / 'set_env.sh'}}}"]
+    out = snakemake(tmp_path, "-n", "-p", config=_config(tmp_path, *ascend))
+    preprocess = [line for line in out.stdout.splitlines() if "preprocess.py" in line]
+    assert preprocess and all("--shape-policy ascend17_fit" in line for line in preprocess)
+    assert "--shape-policy ascend17 " in next(
+        line for line in out.stdout.splitlines() if "compile_om.py" in line)
+    out = snakemake(tmp_path, "-n", "-p", configfile=ROOT / "config.yaml", config=ascend)
+    preprocess = [line for line in out.stdout.splitlines() if "preprocess.py" in line]
+    assert preprocess and all("--shape-policy ascend17 " in line for line in preprocess)
