@@ -137,3 +137,17 @@ def test_crops_is_what_the_guides_port_clamps(reference):
                for r in rows]
     assert any(changed) and not all(changed)
     assert [crops(r["image_w"], r["image_h"], "ascend17") for r in rows] == changed
+
+
+@pytest.mark.parametrize("w,h", WIDE)
+def test_fit_policy_in_the_multiscale_test_maps_onto_the_base_size(w, h):
+    """The multi-scale postprocess maps back with the smallest scale's centre and scale onto
+    the scale-1 size: for a fitted image that is the whole image too."""
+    from higherhrnet.postprocess.multiscale import final_geometry
+    from higherhrnet.preprocess.manifest import ManifestEntry
+
+    base = input_geometry(w, h, "ascend17_fit", 512, 1.0, 0.5)
+    small = input_geometry(w, h, "ascend17_fit", 512, 0.5, 0.5)
+    final = final_geometry(ManifestEntry.from_geometry(1, "x.jpg", small), base)
+    assert (final.input_w, final.input_h) == (base.input_w, base.input_h)
+    assert _on_canvas(final) and final.k == pytest.approx(base.k)
