@@ -170,6 +170,8 @@ rule predictions_report:
         index=rules.predictions.output.index,
         drawings=P.result("skeletons"),
         benchmarks=stage_benchmarks,
+        # the images the shape policy cropped (Manifest.cropped)
+        manifests=targets.scale_shard_paths(P.manifest("prep"), GEOS[0], SHARD_IDS),
     output:
         html=report(
             P.result("summary.html"),
@@ -200,5 +202,5 @@ rule predictions_report:
             "--grid {output.grid:q} --output {output.html:q} --dataset {params.dataset} "
             "--backend {params.backend} --weights-source {params.weights} "
             "--variant {params.variant} --scales {params.scales} "
-            "{input.benchmarks:q} 2> {log:q}",
+            "--manifests {input.manifests:q} -- {input.benchmarks:q} 2> {log:q}",
         )

@@ -12,6 +12,8 @@ localrules:
 rule metrics_table:
     input:
         metrics=rules.evaluate.output.metrics,
+        # the images the shape policy cropped (Manifest.cropped: the same at every scale)
+        manifests=targets.scale_shard_paths(P.manifest("prep"), GEOS[0], SHARD_IDS),
     output:
         report(
             P.result("metrics.html"),
@@ -34,7 +36,7 @@ rule metrics_table:
             'python "$HHRNET_SCRIPTS/report_tables.py" --metrics {input.metrics:q} '
             "--weights-source {params.weights} --dataset {params.dataset} "
             "--backend {params.backend} --variant {params.variant} --scales {params.scales} "
-            "--output {output:q} 2> {log:q}",
+            "--manifests {input.manifests:q} --output {output:q} 2> {log:q}",
         )
 
 

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.atomic import write_text  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.evaluation.report import metrics_html, read_metrics  # noqa: E402
+from higherhrnet.evaluation.report import cropped_note, metrics_html, read_metrics  # noqa: E402
 from higherhrnet.preprocess.shapes import parse_scales  # noqa: E402
 
 
@@ -20,11 +20,14 @@ def main(argv=None):
     ap.add_argument("--backend", default="onnxruntime")
     ap.add_argument("--variant", default="w32_512", help="model.variant")
     ap.add_argument("--scales", default="1", help="test.scales, comma-separated")
+    ap.add_argument("--manifests", nargs="*", default=[],
+                    help="preprocess manifests (scale 1): the images the shape policy cropped")
     ap.add_argument("--output", required=True, help="HTML file to write")
     a = ap.parse_args(argv)
     page = metrics_html(read_metrics(a.metrics), weights=a.weights_source,
                         dataset=a.dataset, backend=a.backend, variant=a.variant,
                         scales=parse_scales(a.scales))
+    page = page.replace("</body>", cropped_note(a.manifests) + "</body>", 1)
     write_text(a.output, page)
 
 

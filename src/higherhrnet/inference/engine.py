@@ -67,9 +67,9 @@ def _ascend_check(config: dict) -> str:
     from ..model.variants import get_variant
     from ..preprocess.shapes import check_scales, shape_set
 
-    if config["preprocess"]["shape_policy"] != "ascend17":
-        return ("backend ascend needs preprocess.shape_policy: ascend17 (ATC compiles the "
-                "17 fixed input shapes; 'reference' can produce other shapes)")
+    if config["preprocess"]["shape_policy"] not in ("auto", "ascend17", "ascend17_fit"):
+        return ("backend ascend needs preprocess.shape_policy: ascend17, ascend17_fit or auto "
+                "(ATC compiles the 17 fixed input shapes; 'reference' can produce other shapes)")
     size = get_variant(config["model"]["variant"]).input_size
     try:  # ATC compiles at most 100 input shapes
         shape_set(size, check_scales(config["test"]["scales"], size))

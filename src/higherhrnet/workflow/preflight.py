@@ -287,7 +287,7 @@ def check_disk(config: dict, s: Settings, p: Paths, annotations: str, at_once: i
 
     keep = config["keep_intermediates"]
     try:
-        check_run(annotations, s.shards, config["preprocess"]["shape_policy"],
+        check_run(annotations, s.shards, s.shape_policy,
                   keep["preprocessed"], keep["raw_outputs"], at_once,
                   None if s.backend.loads == "pth" else p.onnx, p.ds, p.tensor_dirs(s.geos),
                   s.input_size, list(s.scales))

@@ -77,6 +77,12 @@ def shard_paths(pattern: str, shards: int | Iterable[int]) -> list[str]:
     return [pattern.format(shard=k) for k in shard_ids(shards)]
 
 
+def scale_shard_paths(pattern: str, geo: str, shards: int | Iterable[int]) -> list[str]:
+    """``pattern`` (with {geo} and {shard}) of one scale for every shard (a count, or the
+    ids of the shards that get jobs)."""
+    return [pattern.format(geo=geo, shard=k) for k in shard_ids(shards)]
+
+
 def shard_image_files(folder: str, images: list, shard: int, shards: int) -> list[str]:
     """The image files of one shard (id % shards) of an own folder, so that a change to one
     image or an added one re-runs only its shard's listing."""
