@@ -24,6 +24,12 @@ include: "rules/report.smk"
 include: "rules/predictions.smk"
 
 
+# On a cluster, rules that only move a little data run in Snakemake's own process instead of
+# waiting in the queue for a job of their own: each rule file names its own (localrules:).
+localrules:
+    all,
+
+
 rule all:
     default_target: True
     input:

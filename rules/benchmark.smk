@@ -21,7 +21,7 @@ rule benchmark_model:
         f"../envs/{BACKEND}.yaml"
     threads: config["infer"]["threads"]
     resources:
-        **args.infer_resources(S),
+        **args.infer_resources(config, S),
     params:
         backend=BACKEND,
         args=args.benchmark_args(config, S),
@@ -34,6 +34,7 @@ rule benchmark_model:
             "benchmark_model",
             'python "$HHRNET_SCRIPTS/benchmark_model.py" --backend {params.backend} '
             "--model {input.model:q} --shapes {params.shapes} --loops {params.loops} "
-            "--warmup {params.warmup} --workdir {params.workdir:q} {params.args} "
+            "--warmup {params.warmup} --workdir {params.workdir:q} --threads {threads} "
+            "{params.args} "
             "--output {output.json:q} --html {output.html:q} 2> {log:q}",
         )

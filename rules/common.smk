@@ -54,9 +54,11 @@ try:
 except HHRNetError as exc:
     raise WorkflowError(str(exc)) from None
 
+S = INPUTS.settings  # shards capped to the images (preflight.plan_shards)
 DATASET = S.dataset
 BACKEND = S.backend.name
-NSHARDS = S.shards
+NSHARDS = S.shards  # --num-shards: which shard an image falls in
+SHARD_IDS = S.run_shards  # the shards that hold images and get jobs
 VARIANT = S.variant
 GEOS = S.geos
 WEIGHTS = INPUTS.weights
@@ -142,6 +144,6 @@ def stage_benchmarks(wildcards=None):
         path
         for name in targets.stage_rules(S, config["benchmark_model"]["enabled"])
         for path in targets.expand_benchmark(
-            str(getattr(rules, name).benchmark), NSHARDS, GEOS
+            str(getattr(rules, name).benchmark), SHARD_IDS, GEOS
         )
     ]

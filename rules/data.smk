@@ -3,6 +3,15 @@
 # imported in common.smk).
 
 
+# downloads from the submitting host (cluster nodes often have no internet access); the
+# synthetic set is a few generated images
+localrules:
+    download_coco_images,
+    download_coco_annotations,
+    download_weights,
+    make_synthetic_dataset,
+
+
 rule download_coco_images:
     output:
         coco_zip(download.COCO_VAL2017_IMAGES),
@@ -43,6 +52,9 @@ rule unpack_coco:
         "logs/download/unpack_coco.log",
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         root=lambda wildcards, output: Path(output.annotations).parents[1],
         checks=args.coco_zip_checks(),
@@ -106,6 +118,9 @@ rule make_synthetic_weights:
     conda:
         "../envs/model.yaml"
     threads: total_cores(1)
+    resources:
+        mem_mb=4000,
+        runtime=10,
     params:
         layout=S.synthetic_layout,
     shell:

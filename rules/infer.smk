@@ -21,9 +21,9 @@ rule infer:
     priority: 10
     conda:
         f"../envs/{BACKEND}.yaml"
-    threads: config["infer"]["threads"]
+    threads: config["infer"]["threads"]  # --threads {threads}: as Snakemake scales it to --cores
     resources:
-        **args.infer_resources(S),
+        **args.infer_resources(config, S),
     params:
         backend=BACKEND,
         args=args.infer_args(config, S),
@@ -36,7 +36,8 @@ rule infer:
             'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model:q} '
             "--input {input.tensors:q}/{params.prep_dirname} --output {params.outdir:q} "
             "--output-dirname {params.dirname} "
-            "--manifest {input.manifest:q} --allow-empty {params.args} 2> {log:q}",
+            "--manifest {input.manifest:q} --allow-empty --threads {threads} {params.args} "
+            "2> {log:q}",
         )
 
 

@@ -49,7 +49,7 @@ rule compile_om:
     params:
         prefix=lambda wildcards, output: output[0][: -len(".om")],
         soc=config["ascend"]["soc_version"],
-        policy=config["preprocess"]["shape_policy"],
+        policy=S.compiled_policy,
         cann_env=config["ascend"]["cann_env"],
         precision=config["ascend"]["precision_mode"],
         extra=config["ascend"]["atc_extra_args"],
@@ -84,7 +84,7 @@ rule tune_om:
     params:
         prefix=lambda wildcards, output: output[0][: -len(".om")],
         mode=S.aoe,
-        policy=config["preprocess"]["shape_policy"],
+        policy=S.compiled_policy,
         cann_env=config["ascend"]["cann_env"],
         extra=config["ascend"]["aoe_extra_args"],
         shapes=SHAPE_ARGS,

@@ -49,9 +49,13 @@ rule postprocess:
         )
 
 
+localrules:
+    gather_results,  # concatenates the shards' json files
+
+
 rule gather_results:
     input:
-        targets.shard_paths(P.postprocess, NSHARDS),
+        targets.shard_paths(P.postprocess, SHARD_IDS),
     output:
         P.result("keypoints_results.json"),
     log:
@@ -83,6 +87,7 @@ rule evaluate:
         "../envs/postprocess.yaml"
     resources:
         mem_mb=4000,
+        runtime=30,
     params:
         keypoints=S.keypoints,
     shell:

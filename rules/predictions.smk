@@ -3,7 +3,16 @@
 # gather_results predictions with file names / timestamps, drawings or an annotated video,
 # and a report without metrics.
 
-LISTINGS = targets.shard_paths(P.listing, NSHARDS)
+LISTINGS = targets.shard_paths(P.listing, SHARD_IDS)
+
+
+# predictions joins the gathered results with the listings, predictions_report writes a page
+# and one grid; list_images (per shard) reads its shard's images once. draw_predictions
+# (every image by default) and extract_frames / annotate_video (decode / encode the video)
+# are cluster jobs.
+localrules:
+    predictions,
+    predictions_report,
 
 
 rule predictions:
@@ -34,6 +43,9 @@ rule predictions:
 
 
 if DATASET == "images":
+
+    localrules:
+        list_images,
 
     rule list_images:
         input:
@@ -75,6 +87,9 @@ if DATASET == "images":
             P.bench("draw_predictions")
         conda:
             "../envs/report.yaml"
+        resources:
+            mem_mb=2000,
+            runtime=60,
         params:
             folder=config["dataset"]["images"],
             drawings=config["predictions"]["drawings"],
@@ -103,6 +118,7 @@ if DATASET == "video":
             "../envs/data.yaml"
         resources:
             mem_mb=2000,
+            runtime=60,
         params:
             stride=config["dataset"]["frame_stride"],
             max_frames=config["dataset"]["max_frames"],
@@ -133,6 +149,9 @@ if DATASET == "video":
             P.bench("annotate_video")
         conda:
             "../envs/report.yaml"
+        resources:
+            mem_mb=4000,
+            runtime=60,
         params:
             stride=config["dataset"]["frame_stride"],
             max_frames=config["dataset"]["max_frames"],
@@ -153,6 +172,8 @@ rule predictions_report:
         index=rules.predictions.output.index,
         drawings=P.result("skeletons"),
         benchmarks=stage_benchmarks,
+        # the images the shape policy cropped (Manifest.cropped)
+        manifests=targets.scale_shard_paths(P.manifest("prep"), GEOS[0], SHARD_IDS),
     output:
         html=report(
             P.result("summary.html"),
@@ -183,5 +204,5 @@ rule predictions_report:
             "--grid {output.grid:q} --output {output.html:q} --dataset {params.dataset} "
             "--backend {params.backend} --weights-source {params.weights} "
             "--variant {params.variant} --scales {params.scales} "
-            "{input.benchmarks:q} 2> {log:q}",
+            "--manifests {input.manifests:q} -- {input.benchmarks:q} 2> {log:q}",
         )

@@ -25,7 +25,7 @@ rule preprocess:
         runtime=60,
     params:
         shards=NSHARDS,
-        policy=config["preprocess"]["shape_policy"],
+        policy=S.shape_policy,
         geometry=lambda wildcards: args.preprocess_geometry(wildcards.geo),
         which="--output",
         dirname=PREP_DIRNAME["prep"],

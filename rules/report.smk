@@ -2,9 +2,18 @@
 # skeleton drawings. `snakemake --report report.html` collects them.
 
 
+# small tables, one plot, report.drawings (4) drawings
+localrules:
+    metrics_table,
+    plot_stage_times,
+    draw_skeletons,
+
+
 rule metrics_table:
     input:
         metrics=rules.evaluate.output.metrics,
+        # the images the shape policy cropped (Manifest.cropped: the same at every scale)
+        manifests=targets.scale_shard_paths(P.manifest("prep"), GEOS[0], SHARD_IDS),
     output:
         report(
             P.result("metrics.html"),
@@ -27,7 +36,7 @@ rule metrics_table:
             'python "$HHRNET_SCRIPTS/report_tables.py" --metrics {input.metrics:q} '
             "--weights-source {params.weights} --dataset {params.dataset} "
             "--backend {params.backend} --variant {params.variant} --scales {params.scales} "
-            "--output {output:q} 2> {log:q}",
+            "--manifests {input.manifests:q} --output {output:q} 2> {log:q}",
         )
 
 

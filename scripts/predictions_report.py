@@ -17,7 +17,7 @@ from higherhrnet.atomic import write_text  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
 from higherhrnet.files import read_json  # noqa: E402
 from higherhrnet.evaluation.prediction_report import drawing_grid, summary_html  # noqa: E402
-from higherhrnet.evaluation.report import stage_seconds  # noqa: E402
+from higherhrnet.evaluation.report import cropped_note, stage_seconds  # noqa: E402
 from higherhrnet.preprocess.shapes import parse_scales  # noqa: E402
 
 
@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights-source", default="official")
     p.add_argument("--variant", default="w32_512", help="model.variant")
     p.add_argument("--scales", default="1", help="test.scales, comma-separated")
+    p.add_argument("--manifests", nargs="*", default=[],
+                   help="preprocess manifests: the images the shape policy cropped")
     p.add_argument("benchmarks", nargs="*", help="Snakemake benchmark tsv files")
     a = p.parse_args(argv)
     with open(a.index, newline="") as fh:
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                                     if r.get("status") == "unreadable"],
                         stage_seconds=stage_seconds(a.benchmarks), grid=a.grid,
                         variant=a.variant, scales=parse_scales(a.scales))
+    page = page.replace("</body>", cropped_note(a.manifests) + "</body>", 1)
     write_text(a.output, page)
     return 0
 

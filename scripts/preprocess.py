@@ -35,8 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of shards; contiguous blocks in JSON order (default 1)")
     p.add_argument("--shape-policy", "--shape_policy", dest="shape_policy",
                    choices=SHAPE_POLICIES, default="ascend17",
-                   help="ascend17: long side snapped into 512..1024 (17 ATC shapes); "
-                        "reference: no clamp (valid.py)")
+                   help="ascend17: long side snapped into 512..1024 (17 ATC shapes; the "
+                        "guide's port, which crops images wider or taller than about 2:1 and "
+                        "now names them); ascend17_fit: the same shapes, such images scaled "
+                        "down to fit whole (letterbox); reference: no clamp (valid.py)")
     p.add_argument("--input-size", "--input_size", dest="input_size", type=int,
                    default=INPUT_SIZE, help="the model's input size: 512 (W32-512) or 640 "
                    "(W32-640, W48-640) (default %(default)s)")

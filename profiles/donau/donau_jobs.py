@@ -65,8 +65,8 @@ def npu_key() -> str:
 
 
 def resource_request(props: dict, key: str = "npu") -> str:
-    """dsub -R "cpu=N;mem=M[;<key>=K]" (fact: `-R "cpu=2;mem=51200"`, MB without unit; the NPU
-    item is unverified, hence the configurable key)."""
+    """dsub -R "cpu=N;mem=M[;<key>=K][;gpu=G]" (fact: `-R "cpu=2;mem=51200"`, MB without unit;
+    GPUs are `gpu=N`; the NPU item is unverified, hence the configurable key)."""
     res = props.get("resources", {})
     parts = [f"cpu={max(1, int(props.get('threads', 1)))}"]
     if res.get("mem_mb"):
@@ -74,6 +74,9 @@ def resource_request(props: dict, key: str = "npu") -> str:
     npu = int(res.get("npu") or 0)
     if npu:
         parts.append(f"{key}={npu}")
+    gpu = int(res.get("gpu") or 0)
+    if gpu:
+        parts.append(f"gpu={gpu}")
     return ";".join(parts)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from support.workflow import command, planned_jobs
+from support.workflow import BENCHMARK_MODEL_ON, command, local_rules, planned_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "profiles" / "donau"
@@ -262,10 +262,22 @@ def test_item3_wall_time_is_requested_from_runtime(donau):
     assert job["state"] == "FAILED" and job["system_exit_code"] != 0
     other = donau.script("donau-submit.py",
                          [str(donau.jobscript("true", jobid=2, runtime=120, npu=2))],
-                         HHRNET_DONAU_NPU_KEY="ascend910b")
+                         HHRNET_DONAU_NPU_KEY="ascend910b", FAKE_DONAU_NPU_KEY="ascend910b")
+    assert other.returncode == 0, other.stdout
     argv = donau.jobs()[-1]["argv"]
     assert argv[argv.index("-T") + 1] == "7200"
     assert argv[argv.index("-R") + 1] == "cpu=2;ascend910b=2"
+
+
+def test_gpu_jobs_ask_dsub_for_a_gpu(donau):
+    """fact: Donau's GPU item is gpu=N in -R; what the infer rules' gpu resource becomes."""
+    job = donau.submit(threads=2, mem_mb=6000, runtime=120, gpu=1)
+    argv = donau.job(job)["argv"]
+    assert argv[argv.index("-R") + 1] == "cpu=2;mem=6000;gpu=1"
+    # the stand-in takes only the documented items (and the NPU item it is told of)
+    bad = donau.script("donau-submit.py", [str(donau.jobscript("true", jobid=3, npu=1))],
+                       HHRNET_DONAU_NPU_KEY="made_up")
+    assert bad.returncode == 1 and "made_up=" in bad.stdout and "unknown resource" in bad.stdout
 
 
 # ------------------------------------------------------------------------- 4: cancel
@@ -357,10 +369,19 @@ def run_workflow(cluster: Donau, *args: str, **extra) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
+# what a run of tests/configs/synthetic.yaml submits, and what Snakemake runs itself
+# (localrules; a dry run does not say which, the run's log does: "localrule X:")
+HEAVY = {"make_synthetic_weights", "export_onnx", "preprocess", "preprocess_flip", "infer",
+         "infer_flip", "postprocess", "evaluate"}
+LOCAL = {"make_synthetic_dataset", "gather_results", "metrics_table", "plot_stage_times",
+         "draw_skeletons", "all"}
+
+
 def planned(cluster: Donau, *args: str) -> dict[str, int]:
+    """The jobs a dry run plans that go to the cluster."""
     rc, out = run_workflow(cluster, "-n", *args)
     assert rc == 0, out[-3000:]
-    return {rule: n for rule, n in planned_jobs(out).items() if rule != "all"}
+    return {rule: n for rule, n in planned_jobs(out).items() if rule not in LOCAL}
 
 
 def submitted(jobs: list[dict]) -> dict[str, int]:
@@ -415,8 +436,11 @@ def test_rerun_submits_only_what_is_missing(workflow_cluster, first_run):
     assert submitted(new) == plan and {j["state"] for j in new} == {"SUCCEEDED"}
     assert planned(workflow_cluster) == {}
     # both runs together: every job of the first plan once, and evaluate once more
-    first_plan, _, _, _ = first_run
+    first_plan, _, first_log, _ = first_run
     assert submitted(workflow_cluster.jobs()) == dict(first_plan, evaluate=2)
+    # only the heavy rules went through dsub; the small ones ran in Snakemake's process
+    assert set(submitted(workflow_cluster.jobs())) == HEAVY
+    assert local_rules(first_log + log) == LOCAL
 
 
 @pytest.mark.workflow
@@ -454,3 +478,16 @@ def test_ctrl_c_cancels_the_running_jobs(workflow_cluster, first_run):
         time.sleep(0.1)
     assert not any(map(alive, held)), "an inference still runs after Ctrl-C"
     assert not any(j["state"] in ("PENDING", "RUNNING") for j in cluster.jobs())
+
+
+@pytest.mark.workflow
+def test_gpu_config_gives_its_inference_jobs_a_gpu_item(donau):
+    """infer.onnxruntime_provider cuda: the inference and benchmark_model jobs carry gpu=1,
+    which donau-submit.py turns into dsub -R "...;gpu=1" (above); no other rule asks."""
+    rc, out = run_workflow(donau, "-n", "--config", "infer={onnxruntime_provider: cuda}",
+                           BENCHMARK_MODEL_ON)
+    assert rc == 0, out[-3000:]
+    jobs = re.findall(r"^rule (\w+):\n(.*?)(?=^\S)", out, re.M | re.S)
+    with_gpu = {rule for rule, body in jobs
+                if re.search(r"^\s+resources: .*\bgpu=1\b", body, re.M)}
+    assert with_gpu == {"infer", "infer_flip", "benchmark_model"}, jobs

@@ -234,6 +234,13 @@ def test_rerun_after_failure_submits_only_what_is_missing(toy):
 
 # --------------------------------------------------------------- the real workflow
 
+# the rules of a tests/configs/synthetic.yaml run that become Slurm jobs, and those that
+# Snakemake runs itself (localrules)
+HEAVY_RULES = {"make_synthetic_weights", "export_onnx", "preprocess", "preprocess_flip",
+               "infer", "infer_flip", "postprocess", "evaluate"}
+SMALL_RULES = {"make_synthetic_dataset", "gather_results", "metrics_table", "plot_stage_times",
+               "draw_skeletons", "all"}
+
 
 @pytest.mark.slow
 @pytest.mark.workflow
@@ -243,7 +250,6 @@ def test_synthetic_workflow_on_slurm_matches_local_run(cluster, tmp_path):
     planned = subprocess.run([*cmd, "--dry-run"], env=cluster.env, text=True,
                              capture_output=True, timeout=300)
     assert planned.returncode == 0, planned.stderr[-3000:]
-    local_only = local_rules(planned.stdout + planned.stderr)  # localrules: run on the head node
     planned = planned_jobs(planned.stdout + planned.stderr)
 
     proc, log = snakemake_on_cluster(cluster, ROOT, cmd=cmd)
@@ -251,7 +257,10 @@ def test_synthetic_workflow_on_slurm_matches_local_run(cluster, tmp_path):
     submitted: dict[str, int] = {}
     for _, _, rule in submissions(log):
         submitted[rule] = submitted.get(rule, 0) + 1
-    assert submitted == {rule: n for rule, n in planned.items() if rule not in local_only | {"all"}}
+    # localrules run on the head node: a dry run does not tell them apart, the run's log does
+    local_only = local_rules(log)
+    assert local_only == SMALL_RULES and set(submitted) == HEAVY_RULES, (local_only, submitted)
+    assert submitted == {rule: n for rule, n in planned.items() if rule not in local_only}
     slurm_jobs = cluster.jobs(run_id(log))
     assert len(slurm_jobs) == sum(submitted.values())
     assert {state for _, state, _ in slurm_jobs.values()} == {"COMPLETED"}
@@ -262,3 +271,46 @@ def test_synthetic_workflow_on_slurm_matches_local_run(cluster, tmp_path):
     results = "results/synthetic/onnxruntime/keypoints_results.json"
     assert (on_slurm / results).read_bytes() == (local / results).read_bytes()
     assert (on_slurm / results).stat().st_size > 2
+
+
+@pytest.mark.workflow
+def test_gpu_config_submits_its_inference_jobs_with_a_gpu(cluster, tmp_path):
+    """infer.torch_device cuda: benchmark_model (like infer, the same resources) is submitted
+    with the plugin's --gpus=1. The test cluster has no GPU GRES, so sbatch refuses it and the
+    plugin's error names the whole sbatch call: the request, not a granted GPU, is checked."""
+    target = "results/synthetic/torch/benchmark_model.json"
+    cmd = workflow_command(tmp_path, config=["backend=torch", "infer={torch_device: cuda}",
+                                             "benchmark_model={enabled: true}"])
+    proc, log = snakemake_on_cluster(cluster, ROOT, target, cmd=cmd, timeout=600)
+    assert proc.returncode != 0, log[-3000:]
+    calls = re.findall(r"sbatch call:\s*(.*)", log)
+    gpu_calls = [c for c in calls if "--gpus=1" in c]
+    assert gpu_calls and all("rule_benchmark_model" in c for c in gpu_calls), log[-6000:]
+    # the rules that run on the CPU asked for none
+    assert not [c for c in calls if "--gpus" in c and "rule_benchmark_model" not in c]
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+def test_one_photo_with_50_shards_on_slurm(cluster, tmp_path, coco_sample):
+    """Shards capped to the images (issue 27) in every process: each Slurm job parses the
+    workflow again on the node, and draw_predictions there must see the one listing that the
+    head node planned (50 listings would be missing inputs)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "one.jpg").write_bytes(min((coco_sample / "images").glob("*.jpg")).read_bytes())
+    work = tmp_path / "work"
+    cmd = workflow_command(work, config=[f"dataset={{name: images, images: '{photos}'}}",
+                                         "shards=50"])
+    proc, log = snakemake_on_cluster(cluster, ROOT, cmd=cmd)
+    assert proc.returncode == 0, log[-6000:]
+    assert log.count("shards: 50 for 1 image(s): 1 shard(s) get jobs") == 1
+    submitted: dict[str, int] = {}
+    for _, _, rule in submissions(log):
+        submitted[rule] = submitted.get(rule, 0) + 1
+    per_shard = ("preprocess", "preprocess_flip", "infer", "infer_flip", "postprocess")
+    assert {r: submitted.get(r) for r in per_shard} == dict.fromkeys(per_shard, 1), submitted
+    assert submitted.get("draw_predictions") == 1
+    run = work / "results/images/onnxruntime"
+    assert (run / "skeletons/one.jpg").is_file()
+    assert "one.jpg" in (run / "images.csv").read_text()

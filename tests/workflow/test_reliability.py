@@ -14,6 +14,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,9 +26,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from higherhrnet.data.image_folder import path_id
 from higherhrnet.preprocess.manifest import Manifest, ManifestEntry
 from higherhrnet.preprocess.shapes import input_geometry
-from support.workflow import CONFIGS, ROOT, env, snakemake
+from support.workflow import (BENCHMARK_MODEL_ON, CONFIGS, ROOT, env, planned_jobs,
+                              planned_outputs, snakemake)
 
 SCRIPTS = ROOT / "scripts"
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
@@ -625,3 +628,63 @@ def test_pickle_checkpoint_message_says_why_it_is_refused_and_what_to_do(tmp_pat
     assert all(w in line for w in ("pickle", "code execution", "refused for safety", "trust")), line
     assert "convert_checkpoint.py" in line, line
     assert md5(weights) == before and not onnx.exists()
+
+
+THREAD_COUNTS = re.compile(r"\bthreads:? (\d+)")
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: every default is 1 thread")
+def test_cores_1_scales_every_stage_down_to_one_thread(tmp_path):
+    """infer.threads is 2 (the default): with --cores 1 Snakemake scales every rule's threads
+    down to 1, and each stage must run on what its job got, not on the config's count."""
+    snakemake(tmp_path, "--cores", "1", config=[BENCHMARK_MODEL_ON])
+    counts = {}
+    for log in sorted((tmp_path / "logs").rglob("*.log")):
+        found = THREAD_COUNTS.findall(log.read_text())
+        if found:
+            counts[str(log.relative_to(tmp_path / "logs"))] = set(found)
+    stages = {Path(n).parent.name if Path(n).stem.startswith("shard") else Path(n).stem
+              for n in counts}
+    assert {"infer", "infer_flip", "benchmark_model", "preprocess", "postprocess"} <= stages, counts
+    more = {name: found for name, found in counts.items() if found != {"1"}}
+    assert not more, more
+    bench = json.loads((tmp_path / "results/synthetic/onnxruntime/benchmark_model.json")
+                       .read_text())
+    assert bench["threads"] == 1, bench
+
+
+# ------------------------------------------------- shards capped to the images (issue 27)
+
+PER_SHARD = ("list_images", "preprocess", "preprocess_flip", "infer", "infer_flip", "postprocess")
+
+
+@pytest.mark.slow
+@pytest.mark.workflow
+def test_one_photo_with_50_shards_runs_one_shard_and_an_added_photo_only_its_own(
+        tmp_path, coco_sample):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sample = sorted((coco_sample / "images").glob("*.jpg"))
+    (photos / "one.jpg").write_bytes(sample[0].read_bytes())
+    config = [f"dataset={{name: images, images: '{photos}'}}", "shards=50"]
+    one = path_id("one.jpg") % 50
+    planned = snakemake(tmp_path, "-n", config=config)
+    jobs = planned_jobs(planned.stdout)
+    assert {r: jobs.get(r) for r in PER_SHARD} == dict.fromkeys(PER_SHARD, 1), jobs
+    assert sum(jobs.values()) < 20, jobs  # 306 with a job set per configured shard
+    assert planned_outputs(planned.stdout, "list_images") == [
+        f"results/images/listing/shard{one}.json"]
+    assert planned.stderr.count("shards: 50 for 1 image(s): 1 shard(s) get jobs") == 1
+
+    snakemake(tmp_path, "--cores", "2", config=config)
+    # one more photo (in another shard): its shard's jobs and the gathering, nothing redone
+    other = next(f"photo{i}.jpg" for i in range(100) if path_id(f"photo{i}.jpg") % 50 != one)
+    (photos / other).write_bytes(sample[1].read_bytes())
+    planned = snakemake(tmp_path, "-n", config=config)
+    jobs = planned_jobs(planned.stdout)
+    assert {r: jobs.get(r) for r in PER_SHARD} == dict.fromkeys(PER_SHARD, 1), jobs
+    assert planned_outputs(planned.stdout, "list_images") == [
+        f"results/images/listing/shard{path_id(other) % 50}.json"]
+    assert "export_onnx" not in jobs and jobs["gather_results"] == 1

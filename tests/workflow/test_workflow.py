@@ -490,12 +490,13 @@ def test_no_network_for_a_download_says_what_and_where(tmp_path):
 
 @pytest.mark.slow
 def test_more_shards_than_images(tmp_path):
-    """An empty shard is legitimate: it gives no results instead of failing the run."""
-    snakemake(tmp_path, "--cores", "2",
-              config=["dataset={name: synthetic, synthetic_images: 3}", "shards=4"])
+    """More shards than images (issue 27): the shards without an image get no jobs, and the
+    run is the same as with one shard per image."""
+    proc = snakemake(tmp_path, "--cores", "2",
+                     config=["dataset={name: synthetic, synthetic_images: 3}", "shards=4"])
+    assert "shards: 4 for 3 image(s): 3 shard(s) get jobs" in proc.stderr
     run = tmp_path / RUN
-    assert json.loads((run / "postprocess/shard3.json").read_text()) == []
-    summary = json.loads((run / "infer/shard3/output_flip_dir_summary.json").read_text())
-    assert summary["num_inputs"] == 0
+    assert (run / "postprocess/shard2.json").is_file()
+    assert not (run / "postprocess/shard3.json").exists() and not (run / "infer/shard3").exists()
     ids = {r["image_id"] for r in json.loads((run / "keypoints_results.json").read_text())}
     assert len(ids) <= 3 and (run / "metrics.json").is_file()

@@ -98,6 +98,26 @@ def metrics_html(metrics: dict[str, float | None], *, weights: str, dataset: str
     )
 
 
+def cropped_note(manifest_paths) -> str:
+    """One line for the report: which images the run's shape policy cropped (the preprocess
+    manifests' ``cropped``; only ``ascend17``, the guide's port, crops)."""
+    from ..errors import first_few
+    from ..preprocess.manifest import Manifest
+
+    manifests = [Manifest.read(p) for p in manifest_paths]
+    if not manifests:
+        return ""
+    policy = manifests[0].shape_policy
+    names = [name for m in manifests for name in m.cropped]
+    if not names:
+        return (f"<p>Shape policy {html.escape(policy)}: every image seen whole "
+                "(0 cropped).</p>")
+    return (f"<p><b>Shape policy {html.escape(policy)}: {len(names)} image(s) cropped</b> "
+            "(wider or taller than about 2:1: the guide's port cuts the long side to the longest "
+            "compiled shape, keypoints beyond it are lost; shape_policy ascend17_fit or "
+            f"reference sees them whole): {html.escape(first_few(names, 20))}</p>")
+
+
 def stage_of(benchmark_path: str | Path) -> str:
     """Stage name of a benchmark file: .../<stage>/shardN.tsv or .../<stage>.tsv."""
     p = Path(benchmark_path)

@@ -42,7 +42,8 @@ class Backend:
     configured run cannot work on this machine; ``engine_args(config, variant, scales, bench)``:
     the infer (or, with ``bench``, benchmark_model) CLI's engine options; ``open``: the
     in-process engine factory (None: runs a tool); ``infer`` and ``measure``: one inference
-    pass and the per-shape benchmark rows."""
+    pass and the per-shape benchmark rows; ``gpu(config)``: whether the configured run
+    needs a GPU (the jobs' ``gpu`` resource, which the cluster profiles request)."""
 
     name: str
     loads: str
@@ -54,6 +55,7 @@ class Backend:
     open: Callable[..., Engine] | None
     infer: Callable[..., dict]
     measure: Callable[..., tuple[list, dict]]
+    gpu: Callable[[dict], bool] = lambda config: False
 
 
 def _module_check(module: str, message: str) -> Callable[[dict], str]:
@@ -65,9 +67,9 @@ def _ascend_check(config: dict) -> str:
     from ..model.variants import get_variant
     from ..preprocess.shapes import check_scales, shape_set
 
-    if config["preprocess"]["shape_policy"] != "ascend17":
-        return ("backend ascend needs preprocess.shape_policy: ascend17 (ATC compiles the "
-                "17 fixed input shapes; 'reference' can produce other shapes)")
+    if config["preprocess"]["shape_policy"] not in ("auto", "ascend17", "ascend17_fit"):
+        return ("backend ascend needs preprocess.shape_policy: ascend17, ascend17_fit or auto "
+                "(ATC compiles the 17 fixed input shapes; 'reference' can produce other shapes)")
     size = get_variant(config["model"]["variant"]).input_size
     try:  # ATC compiles at most 100 input shapes
         shape_set(size, check_scales(config["test"]["scales"], size))
@@ -88,17 +90,17 @@ def _shape_args(variant: str, scales: str) -> str:
 def _onnxruntime_args(config: dict, variant: str, scales: str, bench: bool) -> str:
     i = config["infer"]
     if bench:  # batch 1; the shape set when benchmark_model.shapes is empty
-        engine = f"--threads {i['threads']} --providers {i['onnxruntime_provider']}"
+        engine = f"--providers {i['onnxruntime_provider']}"
         return (engine if config["benchmark_model"]["shapes"]
                 else f"{engine} {_shape_args(variant, scales)}")
-    return (f"--threads {i['threads']} --batch-size {i['batch_size']} "
-            f"--providers {i['onnxruntime_provider']} --variant {variant}")
+    return (f"--batch-size {i['batch_size']} --providers {i['onnxruntime_provider']} "
+            f"--variant {variant}")
 
 
 def _torch_args(config: dict, variant: str, scales: str, bench: bool) -> str:
     i = config["infer"]
     kind, _, index = i["torch_device"].partition(":")
-    args = (f"--threads {i['threads']} --providers {kind} --variant {variant}"
+    args = (f"--providers {kind} --variant {variant}"
             + (f" --device {index}" if index else ""))
     if bench and not config["benchmark_model"]["shapes"]:
         return f"{args} --scales {scales}"
@@ -176,10 +178,19 @@ def _measure_ascend(model, shapes, loops, warmup, workdir, *, device=None, cann_
 
 
 def _in_process(name: str, loads: str, needs: str, module: str, install: str,
-                open_: Callable[..., Engine], args) -> Backend:
+                open_: Callable[..., Engine], args, gpu: Callable[[dict], bool]) -> Backend:
     return Backend(name, loads, needs, npu=False, compiled_shapes=False,
                    check=_module_check(module, install), engine_args=args, open=open_,
-                   infer=_infer_in_process(name), measure=_measure_in_process(name))
+                   infer=_infer_in_process(name), measure=_measure_in_process(name), gpu=gpu)
+
+
+def _onnxruntime_gpu(config: dict) -> bool:
+    """The CUDA and TensorRT execution providers run on a GPU."""
+    return config["infer"]["onnxruntime_provider"] in ("cuda", "tensorrt")
+
+
+def _torch_gpu(config: dict) -> bool:
+    return config["infer"]["torch_device"].startswith("cuda")
 
 
 BACKENDS: dict[str, Backend] = {
@@ -187,7 +198,7 @@ BACKENDS: dict[str, Backend] = {
         "onnxruntime", "onnx", "the Python package onnxruntime (or onnxruntime-gpu)",
         "onnxruntime", "backend onnxruntime: the Python package onnxruntime is not installed "
         "(pip install onnxruntime, or onnxruntime-gpu), or choose backend: torch",
-        _open_onnxruntime, _onnxruntime_args),
+        _open_onnxruntime, _onnxruntime_args, _onnxruntime_gpu),
     "ascend": Backend(
         "ascend", "om", "the CANN toolkit (ATC, AOE), ais_bench and an Ascend NPU", npu=True,
         compiled_shapes=True, check=_ascend_check, engine_args=_ascend_args, open=None,
@@ -195,7 +206,7 @@ BACKENDS: dict[str, Backend] = {
     "torch": _in_process(
         "torch", "pth", "PyTorch", "torch",
         "backend torch: PyTorch is not installed (pip install torch==2.13.0)",
-        _open_torch, _torch_args),
+        _open_torch, _torch_args, _torch_gpu),
 }
 
 

@@ -6,18 +6,21 @@ One JSON file per shard::
      "shard": 0, "num_shards": 4, "input_size": 512, "scale": 1.0, "min_scale": 1.0,
      "images": [{"stem": "000000000785", "image_id": 785, "file_name": "000000000785.jpg",
                  "width": 640, "height": 425, "input_w": 768, "input_h": 512,
-                 "center": [320, 213], "scale": [4.25, 2.125]}, ...]}
+                 "center": [320, 213], "scale": [4.25, 2.125]}, ...],
+     "cropped": []}
 
 The stem is the COCO image id zero-padded to 12 digits; it names the ``.npy`` tensors and
 the inference outputs (``<stem>_0.npy``, ``<stem>_1.npy``). ``input_size``, ``scale`` and
 ``min_scale`` say which scale of which test the sizes are for (multi-scale test); a manifest
-written before they existed is the one-scale test at 512.
+written before they existed is the one-scale test at 512. ``cropped`` names (file names) the
+images the ``ascend17`` policy cuts off (wider or taller than about 2:1; the report counts
+them); the other policies see every image whole.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..atomic import write_json
@@ -63,6 +66,8 @@ class Manifest:
     input_size: int = INPUT_SIZE
     scale: float = 1.0
     min_scale: float = 1.0
+    #: file names of the images the shape policy crops (``ascend17`` only)
+    cropped: list[str] = field(default_factory=list)
 
     def base_geometry(self, entry: ManifestEntry) -> Geometry:
         """The entry's geometry at scale 1 of this manifest's test: the size every scale's
@@ -80,6 +85,7 @@ class Manifest:
             "scale": self.scale,
             "min_scale": self.min_scale,
             "images": [asdict(e) for e in self.entries],
+            "cropped": list(self.cropped),
         })
 
     @classmethod
@@ -99,7 +105,7 @@ class Manifest:
         return cls(entries, data.get("shape_policy", "ascend17"),
                    int(data.get("shard", 0)), int(data.get("num_shards", 1)),
                    int(data.get("input_size", INPUT_SIZE)), float(data.get("scale", 1.0)),
-                   float(data.get("min_scale", 1.0)))
+                   float(data.get("min_scale", 1.0)), list(data.get("cropped", [])))
 
     def check_tensors(self, folder: str | os.PathLike,
                       path: str | os.PathLike = "the manifest") -> None:

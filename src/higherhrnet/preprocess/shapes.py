@@ -33,7 +33,12 @@ def _profile(short: int, longs) -> list[tuple[int, int]]:
 
 #: The 17 (H, W) shapes ATC compiles, in the order of the guide's ``--dynamic_dims``.
 ASCEND_SHAPES: tuple[tuple[int, int], ...] = tuple(_profile(INPUT_SIZE, ASCEND_SIDES))
-SHAPE_POLICIES = ("ascend17", "reference")
+#: ``ascend17``: the guide's port (an image wider or taller than about 2:1 is cropped);
+#: ``ascend17_fit``: the same shapes, such an image scaled down to fit (letterboxed);
+#: ``reference``: valid.py's size rule (any shape, the whole image).
+SHAPE_POLICIES = ("ascend17", "ascend17_fit", "reference")
+#: The policies whose inputs are the compiled Ascend shape set.
+ASCEND_POLICIES = ("ascend17", "ascend17_fit")
 #: Network output index -> (ONNX output name, channels, stride w.r.t. the input).
 OUTPUTS = (("output1", 34, 4), ("output2", 17, 2))
 
@@ -70,8 +75,26 @@ class Geometry:
 
     @property
     def k(self) -> float:
-        """Similarity factor image -> input: input short side / image short side."""
-        return min(self.input_w, self.input_h) / min(self.width, self.height)
+        """Similarity factor image -> input (input short side / image short side, smaller
+        for an image fitted into the longest shape)."""
+        return self.input_w / (self.scale[0] * 200.0)
+
+
+def _aligned_long(w: int, h: int, short: int) -> int:
+    """The reference's long input side for a ``w`` x ``h`` image whose short side goes to
+    ``short``."""
+    return align(short / w * h) if w < h else align(short / h * w)
+
+
+def crops(width: int, height: int, policy: str = "ascend17", input_size: int = INPUT_SIZE,
+          min_scale: float = 1.0) -> bool:
+    """Whether ``policy`` cuts part of a ``width`` x ``height`` image off: only ``ascend17``
+    does, for an image whose aligned long side exceeds the longest compiled side (wider or
+    taller than about 2:1); the others lose at most the reference's sub-pixel rounding."""
+    if policy != "ascend17":
+        return False
+    short = min_input_size(input_size, min_scale)
+    return _aligned_long(int(width), int(height), short) > max(ascend_sides(short))
 
 
 def input_geometry(width: int, height: int, policy: str = "ascend17",
@@ -81,7 +104,10 @@ def input_geometry(width: int, height: int, policy: str = "ascend17",
     ``scale`` of a test whose smallest scale is ``min_scale`` (1, 1: the one-scale test).
 
     ``ascend17`` snaps the long side at the smallest scale to ``short..2*short`` in steps
-    of 64 (the Ascend port's rule), then scales it like the short side.
+    of 64 (the Ascend port's rule), then scales it like the short side; a longer side is
+    clamped, which crops the image (:func:`crops`). ``ascend17_fit`` takes the same shape
+    but, for such an image only, a larger ``scale``: the whole image (its long side around
+    the centre) spans the input's long side and the short side is padded (letterbox).
     """
     if policy not in SHAPE_POLICIES:
         raise ValueError(f"unknown shape policy {policy!r}; choose one of {SHAPE_POLICIES}")
@@ -90,20 +116,24 @@ def input_geometry(width: int, height: int, policy: str = "ascend17",
         raise ValueError(f"image size must be positive, got {w}x{h}")
     center = (int(w / 2.0 + 0.5), int(h / 2.0 + 0.5))
     short = min_input_size(input_size, min_scale)
+    long_side = _aligned_long(w, h, short)
+    fit = policy == "ascend17_fit" and long_side > max(ascend_sides(short))
+    if policy in ASCEND_POLICIES:
+        long_side = snap_to_ascend(long_side, ascend_sides(short))
     if w < h:
-        long_side = align(short / w * h)
-        if policy == "ascend17":
-            long_side = snap_to_ascend(long_side, ascend_sides(short))
         w_in = _at_scale(short, scale, min_scale)
         h_in = _at_scale(long_side, scale, min_scale)
         geo_scale = (w / 200.0, h_in / w_in * w / 200.0)
+        if fit:  # source height: the image's, symmetric around the (rounded) centre
+            src = 2.0 * max(center[1], h - center[1])
+            geo_scale = (src * w_in / h_in / 200.0, src / 200.0)
     else:
-        long_side = align(short / h * w)
-        if policy == "ascend17":
-            long_side = snap_to_ascend(long_side, ascend_sides(short))
         h_in = _at_scale(short, scale, min_scale)
         w_in = _at_scale(long_side, scale, min_scale)
         geo_scale = (w_in / h_in * h / 200.0, h / 200.0)
+        if fit:
+            src = 2.0 * max(center[0], w - center[0])
+            geo_scale = (src / 200.0, src * h_in / w_in / 200.0)
     return Geometry(w, h, w_in, h_in, center, geo_scale)
 
 

@@ -20,7 +20,7 @@ from ..data.image_folder import LISTING_FORMAT
 from ..data.images import check_size, read_image_rgb
 from .manifest import Manifest, ManifestEntry
 from ..progress import Progress
-from .shapes import INPUT_SIZE, SHAPE_POLICIES, input_geometry
+from .shapes import INPUT_SIZE, SHAPE_POLICIES, crops, input_geometry
 from .transforms import flip_width, to_normalized_tensor, warp_to_input
 
 
@@ -64,13 +64,15 @@ def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLi
 
     label = f"preprocess shard {shard}/{num_shards}"
     progress = Progress(len(records), label, every_s=5.0)
-    entries = []
+    entries, cropped = [], []
     for rec in records:
         path = images_dir / rec.file_name
         img = read_image_rgb(path)
         check_size(img, path, rec.width, rec.height)
         geom = input_geometry(img.shape[1], img.shape[0], policy, input_size, scale, min_scale)
         entry = ManifestEntry.from_geometry(rec.id, rec.file_name, geom)
+        if crops(geom.width, geom.height, policy, input_size, min_scale):
+            cropped.append(rec.file_name)
         if outs:
             tensor = to_normalized_tensor(warp_to_input(img, geom))
             if out_dir is not None:
@@ -81,8 +83,18 @@ def preprocess_shard(annotations: str | os.PathLike, images_dir: str | os.PathLi
         progress.update()
     if not records:
         print(f"{label}: empty shard (0 images)", file=sys.stderr)
+    if cropped:
+        print(cropped_message(label, cropped, policy), file=sys.stderr)
     manifest = Manifest(entries, policy, shard, num_shards, input_size, float(scale),
-                        float(min_scale))
+                        float(min_scale), cropped)
     manifest.write(manifest_path)
     return manifest
 
+
+
+def cropped_message(label: str, cropped: list[str], policy: str) -> str:
+    """The log line naming the images ``policy`` crops (all of them: one shard's few)."""
+    return (f"{label}: {len(cropped)} image(s) cropped by shape policy {policy} (wider or "
+            "taller than about 2:1: the guide's port cuts the long side to the longest compiled "
+            "shape, keypoints beyond it are lost; preprocess.shape_policy ascend17_fit or "
+            f"reference sees them whole): {', '.join(cropped)}")

@@ -27,9 +27,13 @@ def benchmark_args(config: dict, s: Settings) -> str:
     return s.backend.engine_args(config, s.variant.name, s.scales_arg, True)
 
 
-def infer_resources(s: Settings) -> dict:
-    """mem_mb, runtime and, for a backend that runs on an NPU, npu=1 (the profiles' GRES)."""
-    return {"mem_mb": 6000, "runtime": 120, **({"npu": 1} if s.backend.npu else {})}
+def infer_resources(config: dict, s: Settings) -> dict:
+    """mem_mb, runtime and the accelerator of the inference and benchmark_model jobs: npu=1
+    for a backend that runs on an NPU (the profiles turn it into their NPU request), gpu=1
+    when the config runs on a GPU (a CUDA or TensorRT provider, torch_device cuda): Slurm's
+    executor plugin asks `sbatch --gpus=1` for it, profiles/donau `dsub -R "...;gpu=1"`."""
+    device = {"npu": 1} if s.backend.npu else {"gpu": 1} if s.backend.gpu(config) else {}
+    return {"mem_mb": 6000, "runtime": 120, **device}
 
 
 def preprocess_geometry(geo: str) -> str:

@@ -69,6 +69,21 @@ class Settings:
     variant: Variant
     scales: tuple[float, ...]  # visiting order
     aoe: str  # ascend.aoe; YAML reads a bare `off` as false
+    #: the shards that get jobs, when not every one of ``shards`` (preflight.plan_shards:
+    #: fewer images than shards); ``shards`` stays the --num-shards that places each image
+    shard_ids: tuple[int, ...] = ()
+    shape_policy: str = "ascend17"  # preprocess.shape_policy with `auto` resolved
+
+    @property
+    def run_shards(self) -> tuple[int, ...]:
+        """The shards that get jobs, ascending."""
+        return self.shard_ids or tuple(range(self.shards))
+
+    @property
+    def compiled_policy(self) -> str:
+        """The policy the ATC/AOE rules compile for: both ascend17 policies have the same
+        shapes, so the model is compiled once whichever dataset runs."""
+        return "ascend17" if self.shape_policy.startswith("ascend17") else self.shape_policy
 
     @property
     def own(self) -> bool:
@@ -108,6 +123,17 @@ class Settings:
                     if v.layout_key == self.variant.layout_key)
 
 
+def shape_policy(config: dict) -> str:
+    """``preprocess.shape_policy`` with ``auto`` resolved: the guide's ``ascend17`` (which
+    crops images wider or taller than about 2:1, counted and named in the log and report)
+    where its numbers are the point, COCO val2017; ``ascend17_fit`` (the same shapes, such
+    images letterboxed whole) for every other dataset, own images and videos above all."""
+    policy = config["preprocess"]["shape_policy"]
+    if policy != "auto":
+        return policy
+    return "ascend17" if config["dataset"]["name"] == "coco_val2017" else "ascend17_fit"
+
+
 def settings(config: dict) -> Settings:
     """:class:`Settings` of a validated config; ConfigProblem for scales the test cannot use."""
     variant = get_variant(config["model"]["variant"])
@@ -116,4 +142,5 @@ def settings(config: dict) -> Settings:
     except ValueError as exc:
         fail(str(exc))
     return Settings(config["dataset"]["name"], backend(config["backend"]), config["shards"],
-                    variant, scales, config["ascend"]["aoe"] or "off")
+                    variant, scales, config["ascend"]["aoe"] or "off",
+                    shape_policy=shape_policy(config))

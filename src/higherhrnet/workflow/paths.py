@@ -128,10 +128,11 @@ class Paths:
         return ([f"{self.ds}/{kind}{g}" for g in geos for kind in ("prep", "prep_flip")]
                 + [f"{self.run}/infer{g}" for g in geos])
 
-    def ais_bench_handed(self, model: str, shards: int, geos: list[str]) -> list[str]:
-        """The paths the rules hand to ais_bench (--model, --input, --output), as given."""
+    def ais_bench_handed(self, model: str, shards, geos: list[str]) -> list[str]:
+        """The paths the rules hand to ais_bench (--model, --input, --output), as given;
+        ``shards``: a count or the shard numbers that get jobs."""
         paths = [model]
-        for shard in range(shards):
+        for shard in (range(shards) if isinstance(shards, int) else shards):
             for g in geos:
                 paths += [f"{self.tensors(kind).format(geo=g, shard=shard)}/{PREP_DIRNAME[kind]}"
                           for kind in ("prep", "prep_flip")]

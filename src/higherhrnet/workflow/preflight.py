@@ -4,9 +4,10 @@ makes. A problem raises :class:`~.config.ConfigProblem` naming the key and what 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -137,14 +138,14 @@ def check_annotated_images(annotations: str, images: str) -> None:
              "at the folder that holds them")
 
 
-def check_video(d: dict) -> None:
-    """dataset.name video: the file must be there and decodable."""
+def check_video(d: dict):
+    """dataset.name video: the file must be there and decodable; returns its VideoInfo."""
     from ..data.video import probe_video
 
     if not d["video"]:
         fail("dataset.name is video: set dataset.video to your video file")
     try:
-        probe_video(d["video"])
+        return probe_video(d["video"])
     except WorkflowError as exc:
         fail(f"{exc}{looked_at(d['video'])}")
 
@@ -153,13 +154,34 @@ def check_video(d: dict) -> None:
 class Inputs:
     """What the checks resolved: the dataset's annotations (own data: the per-shard listing
     pattern) and images (own data: the folder, or the per-shard frames pattern), the own
-    folder's images, the weights file, and warnings for the start-up log."""
+    folder's images, the weights file, warnings for the start-up log, at most how many
+    images the run has (None: not known before any job) and the settings with the shards
+    planned (:func:`plan_shards`)."""
 
     annotations: str
     images: str
     weights: str = ""
     folder_images: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    most_images: int | None = None
+    settings: Settings | None = None
+
+
+def annotation_images(path: str) -> int | None:
+    """How many images a COCO annotation file lists (None when it cannot be read: the
+    preprocess stage names the problem)."""
+    try:
+        with open(path, "rb") as fh:
+            return len(json.load(fh)["images"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def sampled_frames_at_most(d: dict, frame_count: int) -> int | None:
+    """The frames a video run samples: at most max_frames, and about frame_count / stride
+    (the container's estimate; 0 when it has none)."""
+    bounds = [b for b in (d["max_frames"], -(-frame_count // d["frame_stride"])) if b > 0]
+    return min(bounds) if bounds else None
 
 
 def check_keypoints_match(s: Settings, annotations: str | None = None) -> None:
@@ -187,23 +209,61 @@ def check_keypoints_match(s: Settings, annotations: str | None = None) -> None:
 
 
 def dataset_inputs(config: dict, s: Settings, p: Paths) -> Inputs:
+    """The dataset's inputs and its image count, read where it is known before any job and
+    the same in every process (Snakemake parses the workflow again in each cluster job): the
+    synthetic set's configured size, the folder's images, the video's sampled frames, and the
+    annotation file the user gave (never one the run itself downloads and unpacks)."""
     d = config["dataset"]
     if s.dataset in ("coco_val2017", "coco_folder", "crowdpose"):
         check_keypoints_match(s)
     if s.dataset == "synthetic":
-        return Inputs(p.synthetic_annotations, p.synthetic_images)
+        return Inputs(p.synthetic_annotations, p.synthetic_images,
+                      most_images=d["synthetic_images"])
     if s.dataset == "images":
         found = image_folder_scan(d)
         return Inputs(p.listing, d["images"], folder_images=found.images,
-                      warnings=found.warnings(d["images"]))
+                      warnings=found.warnings(d["images"]), most_images=len(found.images))
     if s.dataset == "video":
-        check_video(d)
-        return Inputs(p.listing, p.frames)
+        info = check_video(d)
+        return Inputs(p.listing, p.frames,
+                      most_images=sampled_frames_at_most(d, info.frame_count))
     if s.dataset in ("coco_folder", "crowdpose"):
         inputs = Inputs(*coco_folder_inputs(d, s.dataset))
         check_keypoints_match(s, inputs.annotations)
-        return inputs
-    return Inputs(*coco_val2017_inputs(d))
+    else:
+        inputs = Inputs(*coco_val2017_inputs(d))
+        if inputs.annotations != str(coco_layout(d["coco_root"])[0]):
+            return inputs  # the download's: absent until a job unpacks it
+    inputs.most_images = annotation_images(inputs.annotations)
+    return inputs
+
+
+def plan_shards(s: Settings, inputs: Inputs, announce: bool = False) -> Settings:
+    """``s`` with shards capped to the images (issue 27): a shard without images would still
+    cost its six jobs. COCO sets are cut into contiguous blocks (data.coco.shard_bounds), so
+    with n images only shards 0..n-1 hold any; an own folder's image goes to shard id % shards,
+    so only the shards its images fall in get jobs. Both keep --num-shards as configured: the
+    same image stays in the same shard, so a later run with more images redoes only the
+    shards that changed. A video's j-th frame goes to shard j % shards, whatever their number:
+    there the count itself is capped (the frame count is an estimate). ``announce``: one
+    message on stderr when the cap applies (the main process; a job parses it again)."""
+    if s.dataset == "images":
+        from ..data.image_folder import shard_of
+
+        ids = tuple(sorted({shard_of(im.id, s.shards) for im in inputs.folder_images}))
+        planned = replace(s, shard_ids=ids) if len(ids) < s.shards else s
+    elif inputs.most_images is None or inputs.most_images >= s.shards:
+        planned = s
+    elif s.dataset == "video":
+        planned = replace(s, shards=max(1, inputs.most_images))
+    else:
+        planned = replace(s, shard_ids=tuple(range(max(1, inputs.most_images))))
+    if announce and planned != s:
+        what = "frame(s) at most" if s.dataset == "video" else "image(s)"
+        print(f"shards: {s.shards} for {inputs.most_images} {what}: "
+              f"{len(planned.run_shards)} shard(s) get jobs, the others would hold no image",
+              file=sys.stderr, flush=True)
+    return planned
 
 
 def weights_path(config: dict, s: Settings, p: Paths) -> str:
@@ -245,7 +305,7 @@ def check_backend(config: dict, s: Settings, p: Paths, weights: str) -> None:
         fail(problem)
     if s.backend.compiled_shapes:
         model = p.model(s.backend.loads, weights)
-        check_ais_bench_paths(p.ais_bench_handed(model, s.shards, s.geos))
+        check_ais_bench_paths(p.ais_bench_handed(model, s.run_shards, s.geos))
 
 
 def check_disk(config: dict, s: Settings, p: Paths, annotations: str, at_once: int) -> None:
@@ -256,7 +316,7 @@ def check_disk(config: dict, s: Settings, p: Paths, annotations: str, at_once: i
 
     keep = config["keep_intermediates"]
     try:
-        check_run(annotations, s.shards, config["preprocess"]["shape_policy"],
+        check_run(annotations, s.shards, s.shape_policy,
                   keep["preprocessed"], keep["raw_outputs"], at_once,
                   None if s.backend.loads == "pth" else p.onnx, p.ds, p.tensor_dirs(s.geos),
                   s.input_size, list(s.scales))
@@ -276,7 +336,8 @@ def preflight(config: dict, s: Settings, p: Paths, *, dry_run: bool, main_proces
               argv: Sequence[str], at_once: int) -> Inputs:
     """Every check before any job, in order: config cross-fields, dataset (with the images
     its annotations list), weights, the backend's tools (not on a dry run), disk. Returns the
-    resolved inputs."""
+    resolved inputs, with the settings whose shards are planned (:func:`plan_shards`) in
+    ``inputs.settings``."""
     check_cross_fields(config)
     inputs = dataset_inputs(config, s, p)
     if main_process:
@@ -284,6 +345,7 @@ def preflight(config: dict, s: Settings, p: Paths, *, dry_run: bool, main_proces
             print(f"warning: {warning}", file=sys.stderr)
     if not s.own and s.dataset != "synthetic" and main_process and not NO_DISK_CHECK & set(argv):
         check_annotated_images(inputs.annotations, inputs.images)
+    s = inputs.settings = plan_shards(s, inputs, announce=main_process)
     inputs.weights = weights_path(config, s, p)
     if not dry_run:
         check_backend(config, s, p, inputs.weights)

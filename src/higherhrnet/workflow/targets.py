@@ -3,6 +3,7 @@ time-per-stage plot reads."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import WorkflowError, first_few
@@ -54,11 +55,16 @@ def stage_rules(s: Settings, benchmark_model: bool = False) -> list[str]:
     return names
 
 
-def expand_benchmark(pattern: str, shards: int, geos: list[str]) -> list[str]:
+def shard_ids(shards: int | Iterable[int]) -> Iterable[int]:
+    """Shard numbers: 0 .. shards - 1 for a count, else the given ones (Settings.run_shards)."""
+    return range(shards) if isinstance(shards, int) else shards
+
+
+def expand_benchmark(pattern: str, shards: int | Iterable[int], geos: list[str]) -> list[str]:
     """A rule's benchmark pattern for every shard (and scale tag) it has."""
     if "{shard}" not in pattern:
         return [pattern]
-    return [pattern.format(shard=k, geo=g) for k in range(shards)
+    return [pattern.format(shard=k, geo=g) for k in shard_ids(shards)
             for g in (geos if "{geo}" in pattern else [""])]
 
 
@@ -67,8 +73,14 @@ def per_scale(pattern: str, geos: list[str], shard) -> list[str]:
     return [pattern.format(geo=g, shard=shard) for g in geos]
 
 
-def shard_paths(pattern: str, shards: int) -> list[str]:
-    return [pattern.format(shard=k) for k in range(shards)]
+def shard_paths(pattern: str, shards: int | Iterable[int]) -> list[str]:
+    return [pattern.format(shard=k) for k in shard_ids(shards)]
+
+
+def scale_shard_paths(pattern: str, geo: str, shards: int | Iterable[int]) -> list[str]:
+    """``pattern`` (with {geo} and {shard}) of one scale for every shard (a count, or the
+    ids of the shards that get jobs)."""
+    return [pattern.format(geo=geo, shard=k) for k in shard_ids(shards)]
 
 
 def shard_image_files(folder: str, images: list, shard: int, shards: int) -> list[str]:

@@ -85,13 +85,17 @@ def parse_seconds(text: str) -> int:
 
 
 def parse_request(text: str) -> dict[str, str]:
-    """fact: -R "cpu=2;mem=51200" (also written cpu=2,mem=50G). The NPU item's name is unverified:
-    any other key=<count> is taken as a device request."""
+    """fact: -R "cpu=2;mem=51200" (also written cpu=2,mem=50G); GPUs are `gpu=N`. The NPU
+    item's name is unverified: the stand-in takes the one in $FAKE_DONAU_NPU_KEY (test
+    contract, default npu) and refuses any other key."""
     items = {}
+    known = {"cpu", "mem", "gpu", os.environ.get("FAKE_DONAU_NPU_KEY") or "npu"}
     for item in re.split(r"[;,]", text):
         key, eq, value = item.partition("=")
         if not eq or not key:
             raise ValueError(f"-R item {item!r} is not key=value")
+        if key not in known:
+            raise ValueError(f"-R {key}={value!r}: unknown resource")  # unverified text
         if key == "mem":
             if not re.fullmatch(r"\d+([MG]B?)?", value):
                 raise ValueError(f"-R mem={value!r} is not a size")

@@ -166,3 +166,29 @@ def test_draw_skeletons(root, coco_sample, tmp_path):
                           cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     assert drawn.shape == original.shape
     assert np.count_nonzero(np.abs(drawn.astype(int) - original).sum(axis=2) > 60) > 200
+
+
+def test_report_names_the_images_the_shape_policy_cropped(tmp_path, root):
+    """report_tables.py --manifests: one line with the count and names (issue 27)."""
+    import subprocess
+    import sys
+
+    from higherhrnet.preprocess.manifest import Manifest
+
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps(dict.fromkeys(METRICS, 0.5)))
+    paths = []
+    for k, cropped in enumerate([["a.jpg"], [], ["b c.jpg", "d.jpg"]]):
+        paths.append(tmp_path / f"shard{k}.manifest.json")
+        Manifest([], "ascend17", k, 3, cropped=cropped).write(paths[-1])
+    out = tmp_path / "metrics.html"
+    cmd = [sys.executable, str(root / "scripts" / "report_tables.py"), "--metrics", str(metrics),
+           "--output", str(out), "--manifests", *map(str, paths)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    page = out.read_text()
+    assert "ascend17: 3 image(s) cropped" in page and "a.jpg, b c.jpg, d.jpg" in page
+    assert page.index("<table") < page.index("cropped") < page.index("</body>")
+    for k in range(3):
+        Manifest([], "ascend17_fit", k, 3).write(paths[k])
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    assert "ascend17_fit: every image seen whole (0 cropped)" in out.read_text()

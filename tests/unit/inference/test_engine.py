@@ -49,6 +49,10 @@ def test_checks_of_the_in_process_backends(monkeypatch):
 def test_check_of_ascend(tmp_path):
     check = BACKENDS["ascend"].check
     assert "shape_policy: ascend17" in check(make_config(preprocess={"shape_policy": "reference"}))
+    (tmp_path / "env.sh").write_text("")
+    for policy in ("auto", "ascend17", "ascend17_fit"):  # the compiled 17 shapes
+        assert check(make_config(preprocess={"shape_policy": policy},
+                                 ascend={"cann_env": str(tmp_path / "env.sh")})) == ""
     assert "backend ascend: " in check(make_config(test={"scales": [1, 0.5, 0.25, 2, 3, 4]}))
     assert "CANN environment script" in check(make_config(ascend={"cann_env": str(tmp_path)}))
     (tmp_path / "set_env.sh").write_text("")

@@ -10,6 +10,7 @@ import pytest
 
 from higherhrnet.data.coco import load_keypoint_annotations, shard_bounds, shard_image_ids
 from higherhrnet.errors import WorkflowError
+from higherhrnet.postprocess.coco_results import to_image
 from higherhrnet.preprocess.manifest import Manifest, stem_for
 from higherhrnet.preprocess.stage import preprocess_shard
 from higherhrnet.preprocess.shapes import ASCEND_SHAPES, input_geometry
@@ -281,3 +282,47 @@ def test_cli_guide_flags_and_errors(tmp_path, root, coco_sample):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "error: --shard must be in 0..3" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_cli_wide_image_cropped_and_named_or_fitted_whole(tmp_path, root):
+    """A 900x300 image with a red left and a blue right edge: ascend17 (the guide's port)
+    cuts both edges off and names the image in the log and the manifest; ascend17_fit puts
+    the whole image into the same compiled shape (both edges in the tensor, rows padded)."""
+    wide = np.full((300, 900, 3), 128, np.uint8)
+    wide[:, :20] = (255, 0, 0)
+    wide[:, -20:] = (0, 0, 255)
+    normal = np.full((480, 640, 3), 90, np.uint8)
+    ann, img_dir = _write_dataset(tmp_path, [(7, wide), (8, normal)])
+    script = str(root / "scripts" / "preprocess.py")
+    seen = {}
+    for policy in ("ascend17", "ascend17_fit"):
+        out, man_path = tmp_path / policy, tmp_path / f"{policy}.json"
+        r = subprocess.run([sys.executable, script, "--annotations", str(ann), "--images",
+                            str(img_dir), "--output", str(out), "--manifest", str(man_path),
+                            "--shape-policy", policy], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        man = Manifest.read(man_path)
+        entry = man.entries[0]
+        assert (entry.input_h, entry.input_w) == (512, 1024) and man.shape_policy == policy
+        t = np.load(out / f"{entry.stem}.npy")[0]
+        red = ((t[0] > 2.0) & (t[2] < -1.5)).any(axis=0)
+        blue = ((t[2] > 2.0) & (t[0] < -1.5)).any(axis=0)
+        seen[policy] = (man, r.stderr, red, blue, t)
+    man, log, red, blue, _ = seen["ascend17"]
+    assert man.cropped == ["000000000007.png"] and not red.any() and not blue.any()
+    assert "1 image(s) cropped by shape policy ascend17" in log and "000000000007.png" in log
+    man, log, red, blue, t = seen["ascend17_fit"]
+    assert man.cropped == [] and "image(s) cropped" not in log
+    cols = np.flatnonzero(red), np.flatnonzero(blue)
+    assert cols[0].min() == 0 and cols[0].max() < 30 and cols[1].max() == 1023 and cols[1].min() > 990
+    pad = (0.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+    rows = np.abs(t - pad.astype(np.float32)[:, None, None]).max(axis=(0, 2)) < 1e-5
+    assert rows[:80].all() and rows[-80:].all() and not rows[200:312].any()  # letterbox
+    # the manifest's transform maps the red and blue edges back to the image's edges
+    g = man.entries[0].geometry()
+    persons = np.zeros((1, 2, 5), np.float32)
+    persons[0, :, 0] = [cols[0].mean(), cols[1].mean()]
+    persons[0, :, 1] = 256.0
+    back = to_image(persons, g)[0]
+    assert back[0, 0] < 20 and back[1, 0] > 880
+    np.testing.assert_allclose(back[:, 1], 150.0, atol=1.0)

@@ -3,6 +3,8 @@ rule's params hold for each backend and config."""
 
 from __future__ import annotations
 
+import pytest
+
 from support.config import make_config
 
 from higherhrnet.data.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
@@ -22,11 +24,11 @@ def test_shape_args_name_variant_and_scales():
 
 def test_infer_args_per_backend():
     config, s = both(infer={"threads": 3, "batch_size": 2, "onnxruntime_provider": "cuda"})
-    assert args.infer_args(config, s) == "--threads 3 --batch-size 2 --providers cuda --variant w32_512"
+    assert args.infer_args(config, s) == "--batch-size 2 --providers cuda --variant w32_512"
     config, s = both(backend="torch", infer={"threads": 2, "torch_device": "cuda:1"})
-    assert args.infer_args(config, s) == "--threads 2 --providers cuda --variant w32_512 --device 1"
+    assert args.infer_args(config, s) == "--providers cuda --variant w32_512 --device 1"
     config, s = both(backend="torch")
-    assert args.infer_args(config, s) == "--threads 2 --providers cpu --variant w32_512"
+    assert args.infer_args(config, s) == "--providers cpu --variant w32_512"
     config, s = both(backend="ascend", ascend={"device": 1, "cann_env": "/opt/my cann/set_env.sh"})
     assert args.infer_args(config, s) == (
         "--device 1 --cann-env='/opt/my cann/set_env.sh' --variant w32_512 --scales 1")
@@ -35,22 +37,37 @@ def test_infer_args_per_backend():
 def test_benchmark_args_add_the_shape_set_only_when_no_shapes_are_given():
     config, s = both()
     assert args.benchmark_args(config, s) == (
-        "--threads 2 --providers cpu --variant w32_512 --scales 1")
+        "--providers cpu --variant w32_512 --scales 1")
     config, s = both(benchmark_model={"shapes": ["512x512"]})
-    assert args.benchmark_args(config, s) == "--threads 2 --providers cpu"
+    assert args.benchmark_args(config, s) == "--providers cpu"
     config, s = both(backend="torch", test={"scales": [1, 2]})
     assert args.benchmark_args(config, s) == (
-        "--threads 2 --providers cpu --variant w32_512 --scales 2,1")
+        "--providers cpu --variant w32_512 --scales 2,1")
     config, s = both(backend="torch", benchmark_model={"shapes": ["512x512"]})
-    assert args.benchmark_args(config, s) == "--threads 2 --providers cpu --variant w32_512"
+    assert args.benchmark_args(config, s) == "--providers cpu --variant w32_512"
     config, s = both(backend="ascend")
     assert args.benchmark_args(config, s) == args.infer_args(config, s)
 
 
 def test_infer_resources_hold_an_npu_on_ascend_only():
-    assert args.infer_resources(both()[1]) == {"mem_mb": 6000, "runtime": 120}
-    assert args.infer_resources(both(backend="ascend")[1])["npu"] == 1
-    assert "npu" not in args.infer_resources(both(backend="torch")[1])
+    assert args.infer_resources(*both()) == {"mem_mb": 6000, "runtime": 120}
+    assert args.infer_resources(*both(backend="ascend"))["npu"] == 1
+    assert "npu" not in args.infer_resources(*both(backend="torch"))
+
+
+@pytest.mark.parametrize("backend, infer, gpu", [
+    ("onnxruntime", {"onnxruntime_provider": "cuda"}, True),
+    ("onnxruntime", {"onnxruntime_provider": "tensorrt"}, True),
+    ("onnxruntime", {"onnxruntime_provider": "cpu"}, False),
+    ("torch", {"torch_device": "cuda"}, True),
+    ("torch", {"torch_device": "cuda:1"}, True),
+    ("torch", {"torch_device": "cpu"}, False),
+    ("ascend", {"onnxruntime_provider": "cuda", "torch_device": "cuda"}, False),  # its NPU
+])
+def test_infer_resources_ask_for_a_gpu_when_the_config_runs_on_one(backend, infer, gpu):
+    resources = args.infer_resources(*both(backend=backend, infer=infer))
+    assert resources.get("gpu") == (1 if gpu else None), resources
+    assert "npu" in resources if backend == "ascend" else "npu" not in resources
 
 
 def test_preprocess_geometry_of_a_path_tag():

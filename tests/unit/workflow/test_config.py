@@ -69,3 +69,25 @@ def test_bad_scales_are_a_config_problem():
 def test_aoe_off_read_by_yaml_as_false():
     assert settings(make_config(ascend={"aoe": False})).aoe == "off"
     assert settings(make_config(ascend={"aoe": "both"})).aoe == "both"
+
+
+@pytest.mark.parametrize("dataset,backend,expected", [
+    ("coco_val2017", "onnxruntime", "ascend17"),  # the guide's numbers: its crop, counted
+    ("coco_val2017", "ascend", "ascend17"),
+    ("images", "onnxruntime", "ascend17_fit"),  # own images are never cropped
+    ("images", "ascend", "ascend17_fit"),
+    ("video", "torch", "ascend17_fit"),
+    ("coco_folder", "onnxruntime", "ascend17_fit"),
+    ("synthetic", "onnxruntime", "ascend17_fit"),
+])
+def test_auto_shape_policy(dataset, backend, expected):
+    s = settings(make_config(dataset={"name": dataset}, backend=backend))
+    assert s.shape_policy == expected and s.compiled_policy == "ascend17"
+    for chosen in ("ascend17", "ascend17_fit", "reference"):  # a chosen policy is kept
+        s = settings(make_config(dataset={"name": dataset}, preprocess={"shape_policy": chosen}))
+        assert s.shape_policy == chosen
+
+
+def test_default_shape_policy_is_auto():
+    assert make_config()["preprocess"]["shape_policy"] == "auto"
+    assert settings(make_config()).shape_policy == "ascend17"

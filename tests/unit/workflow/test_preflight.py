@@ -101,8 +101,9 @@ def test_check_video(tmp_path):
 
 def test_dataset_inputs_per_dataset(coco_sample):
     config, s, p = run_of(dataset={"name": "synthetic"})
-    assert pf.dataset_inputs(config, s, p) == pf.Inputs(p.synthetic_annotations,
-                                                         p.synthetic_images)
+    assert pf.dataset_inputs(config, s, p) == pf.Inputs(
+        p.synthetic_annotations, p.synthetic_images,
+        most_images=config["dataset"]["synthetic_images"])
     config, s, p = run_of(dataset={"name": "images", "images": str(coco_sample / "images")})
     inputs = pf.dataset_inputs(config, s, p)
     assert inputs.annotations == p.listing and len(inputs.folder_images) == 8
@@ -218,3 +219,84 @@ def test_preflight_prints_the_folder_warnings_once(tmp_path, coco_sample, capsys
     assert "warning: symlinked folder loop: skipped" in capsys.readouterr().err
     pf.preflight(config, s, p, dry_run=True, main_process=False, argv=["x"], at_once=2)
     assert capsys.readouterr().err == ""  # a job's own Snakemake says nothing
+
+
+# --------------------------------------------------- shards capped to the images (issue 27)
+
+
+def test_synthetic_shards_are_capped_to_its_images_with_one_message(capsys):
+    config, s, p = run_of(dataset={"name": "synthetic", "synthetic_images": 4}, shards=50)
+    inputs = pf.preflight(config, s, p, dry_run=True, main_process=True, argv=["snakemake"],
+                          at_once=2)
+    planned = inputs.settings
+    # contiguous blocks: with 4 images only shards 0..3 hold one; --num-shards is unchanged
+    assert (planned.shards, planned.run_shards) == (50, (0, 1, 2, 3))
+    err = capsys.readouterr().err
+    assert err.count("shards: 50 for 4 image(s): 4 shard(s) get jobs") == 1, err
+    # a job process (Snakemake parses the workflow again) plans the same, silently
+    again = pf.preflight(config, s, p, dry_run=False, main_process=False, argv=["snakemake"],
+                         at_once=2)
+    assert again.settings == planned and capsys.readouterr().err == ""
+
+
+def test_shards_not_above_the_images_are_left_as_configured(capsys):
+    config, s, p = run_of(dataset={"name": "synthetic", "synthetic_images": 4}, shards=4)
+    inputs = pf.preflight(config, s, p, dry_run=True, main_process=True, argv=["snakemake"],
+                          at_once=2)
+    assert inputs.settings is s and s.run_shards == (0, 1, 2, 3)
+    assert capsys.readouterr().err == ""
+
+
+def test_own_images_run_only_the_shards_they_fall_in(tmp_path, coco_sample):
+    from higherhrnet.data.image_folder import path_id
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    first = min((coco_sample / "images").glob("*.jpg"))
+    (photos / "one.jpg").write_bytes(first.read_bytes())
+    config, s, p = run_of(dataset={"name": "images", "images": str(photos)}, shards=50)
+    planned = pf.plan_shards(s, pf.dataset_inputs(config, s, p))
+    one = path_id("one.jpg") % 50
+    assert (planned.shards, planned.run_shards) == (50, (one,))
+    # an added image keeps the first in its shard: only the new image's shard is new work
+    other = next(f"photo{i}.jpg" for i in range(100) if path_id(f"photo{i}.jpg") % 50 != one)
+    (photos / other).write_bytes(first.read_bytes())
+    planned = pf.plan_shards(s, pf.dataset_inputs(config, s, p))
+    assert planned.run_shards == tuple(sorted({one, path_id(other) % 50}))
+
+
+def test_coco_folder_counts_its_annotation_file(coco_sample):
+    config, s, p = run_of(dataset={"name": "coco_folder", "images": str(coco_sample / "images"),
+                                   "annotations": str(coco_sample / "person_keypoints_sample.json")},
+                          shards=50)
+    planned = pf.plan_shards(s, pf.dataset_inputs(config, s, p))
+    assert planned.run_shards == tuple(range(8)) and planned.shards == 50
+
+
+def test_annotations_the_run_downloads_are_not_counted(tmp_path, monkeypatch):
+    # val2017 to be downloaded: the file appears in a job's process only, so none counts it
+    monkeypatch.chdir(tmp_path)
+    config, s, p = run_of(dataset={"coco_root": str(tmp_path / "none"),
+                                   "download_dir": str(tmp_path / "dl")}, shards=50)
+    inputs = pf.dataset_inputs(config, s, p)
+    assert inputs.most_images is None and pf.plan_shards(s, inputs) == s
+    coco_tree(tmp_path / "dl")  # unpacked by a job
+    (tmp_path / "dl" / "annotations" / "person_keypoints_val2017.json").write_text(
+        '{"images": [{"id": 1}]}')
+    assert pf.dataset_inputs(config, s, p).most_images is None
+
+
+@pytest.mark.parametrize("frame_count, stride, max_frames, most", [
+    (6, 2, 2, 2), (7, 2, 0, 4), (0, 1, 0, None), (0, 3, 5, 5), (100, 1, 0, 100)])
+def test_sampled_frames_at_most(frame_count, stride, max_frames, most):
+    d = {"frame_stride": stride, "max_frames": max_frames}
+    assert pf.sampled_frames_at_most(d, frame_count) == most
+
+
+def test_video_caps_the_shard_count_itself():
+    # its j-th frame goes to shard j % shards: every frame has a shard whatever the estimate
+    _, s, p = run_of(shards=50)
+    video = pf.replace(s, dataset="video")
+    planned = pf.plan_shards(video, pf.Inputs(p.listing, p.frames, most_images=3))
+    assert (planned.shards, planned.run_shards) == (3, (0, 1, 2))
+    assert pf.plan_shards(video, pf.Inputs(p.listing, p.frames)) == video

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ...errors import WorkflowError
-from ...preprocess.shapes import ASCEND_SHAPES, shape_set
+from ...preprocess.shapes import ASCEND_POLICIES, ASCEND_SHAPES, shape_set
 from ..runner import SELECT_HINT
 
 DEFAULT_CANN_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
@@ -29,11 +29,12 @@ TAIL_LINES = 20
 
 def shape_list(policy: str = "ascend17", input_size: int = 512,
                scales: Sequence[float] = (1.0,)) -> tuple[tuple[int, int], ...]:
-    """The input shapes to compile: the ``ascend17`` policy's set for the model's input size
+    """The input shapes to compile: the ``ascend17`` policies' set for the model's input size
     and the test's scales (17 for W32-512 at one scale; :func:`higherhrnet.shapes.shape_set`)."""
-    if policy != "ascend17":
+    if policy not in ASCEND_POLICIES:
         raise WorkflowError(f"shape policy {policy!r}: the Ascend backend compiles a fixed set "
-                            "of input shapes; use the `ascend17` shape policy with it")
+                            "of input shapes; use the `ascend17` (or `ascend17_fit`) shape "
+                            "policy with it")
     try:
         return shape_set(input_size, scales)
     except ValueError as exc:
