@@ -33,5 +33,6 @@ rule benchmark_model:
             'python "$HHRNET_SCRIPTS/benchmark_model.py" --backend {params.backend} '
             "--model {input.model:q} --shapes {params.shapes} --loops {params.loops} "
             "--warmup {params.warmup} --workdir {params.workdir:q} {params.args} "
+            '--devices "$HHRNET_DEVICES" '
             "--output {output.json:q} --html {output.html:q} 2> {log:q}",
         )

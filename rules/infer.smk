@@ -36,7 +36,8 @@ rule infer:
             'python "$HHRNET_SCRIPTS/infer.py" --backend {params.backend} --model {input.model:q} '
             "--input {input.tensors:q}/{params.prep_dirname} --output {params.outdir:q} "
             "--output-dirname {params.dirname} "
-            "--manifest {input.manifest:q} --allow-empty {params.args} 2> {log:q}",
+            "--manifest {input.manifest:q} --allow-empty {params.args} "
+            '--devices "$HHRNET_DEVICES" 2> {log:q}',
         )
 
 

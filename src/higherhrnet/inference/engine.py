@@ -107,8 +107,8 @@ def _torch_args(config: dict, variant: str, scales: str, bench: bool) -> str:
 
 def _ascend_args(config: dict, variant: str, scales: str, bench: bool) -> str:
     a = config["ascend"]
-    return (f"--device {a['device']} --cann-env={shlex.quote(a['cann_env'])} "
-            f"{_shape_args(variant, scales)}")
+    # the device: one of ascend.devices, claimed by the job (the rule's --devices)
+    return f"--cann-env={shlex.quote(a['cann_env'])} {_shape_args(variant, scales)}"
 
 
 def _open_onnxruntime(model, threads=None, providers="cpu", device=None, variant="w32_512"):

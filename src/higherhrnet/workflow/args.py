@@ -28,8 +28,16 @@ def benchmark_args(config: dict, s: Settings) -> str:
 
 
 def infer_resources(s: Settings) -> dict:
-    """mem_mb, runtime and, for a backend that runs on an NPU, npu=1 (the profiles' GRES)."""
-    return {"mem_mb": 6000, "runtime": 120, **({"npu": 1} if s.backend.npu else {})}
+    """mem_mb, runtime and, for a backend that runs on an NPU or a GPU, npu=1 / gpu=1 (the
+    profiles' GRES; a local run holds as many at once as the device list is long)."""
+    return {"mem_mb": 6000, "runtime": 120, **({s.device_kind: 1} if s.device_kind else {})}
+
+
+def devices_arg(s: Settings) -> str:
+    """The device list the infer and benchmark jobs take one device of (``--devices``): passed
+    through the environment (the shell prefix), not params, so that adding a device re-runs
+    nothing (results do not depend on which device computed them)."""
+    return ",".join(str(d) for d in s.devices)
 
 
 def preprocess_geometry(geo: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import yaml
 
 from ..errors import WorkflowError
+from ..inference.devices import device_kind
 from ..inference.engine import Backend, backend
 from ..model.variants import Variant, get_variant
 from ..preprocess.shapes import check_scales, format_scale
@@ -69,6 +70,8 @@ class Settings:
     variant: Variant
     scales: tuple[float, ...]  # visiting order
     aoe: str  # ascend.aoe; YAML reads a bare `off` as false
+    device_kind: str | None = None  # "npu", "gpu" or None (CPU): what inference jobs hold
+    devices: tuple[int, ...] = ()  # the local run's devices of that kind (logical indices)
 
     @property
     def own(self) -> bool:
@@ -101,6 +104,30 @@ class Settings:
         return "w32_512" if self.variant.width == 32 else self.variant.name
 
 
+def job_devices(config: dict, b: Backend) -> tuple[str | None, tuple[int, ...]]:
+    """What the backend's inference jobs run on and the list of those devices:
+    ``ascend.devices`` (else ``[ascend.device]``) for NPUs, ``infer.devices`` (else
+    torch_device's index, else 0) for GPUs; ConfigProblem when both forms disagree."""
+    i = config["infer"]
+    torch_kind, _, torch_index = i["torch_device"].partition(":")
+    provider = {"onnxruntime": i["onnxruntime_provider"], "torch": torch_kind}.get(b.name, "")
+    kind = device_kind(b.npu, provider)
+    if kind == "npu":
+        a = config["ascend"]
+        listed = a.get("devices")
+        if listed and a["device"] and list(listed) != [a["device"]]:
+            fail(f"ascend.device {a['device']} and ascend.devices {listed} disagree; set only "
+                 "ascend.devices")
+        return kind, tuple(listed or [a["device"]])
+    if kind == "gpu":
+        listed = i.get("devices")
+        if listed and torch_index and b.name == "torch" and list(listed) != [int(torch_index)]:
+            fail(f"infer.torch_device {i['torch_device']} and infer.devices {listed} "
+                 "disagree; write torch_device: cuda with the list in infer.devices")
+        return kind, tuple(listed or [int(torch_index or 0)])
+    return None, ()
+
+
 def settings(config: dict) -> Settings:
     """:class:`Settings` of a validated config; ConfigProblem for scales the test cannot use."""
     variant = get_variant(config["model"]["variant"])
@@ -108,5 +135,6 @@ def settings(config: dict) -> Settings:
         scales = tuple(check_scales(config["test"]["scales"], variant.input_size))
     except ValueError as exc:
         fail(str(exc))
-    return Settings(config["dataset"]["name"], backend(config["backend"]), config["shards"],
-                    variant, scales, config["ascend"]["aoe"] or "off")
+    record = backend(config["backend"])
+    return Settings(config["dataset"]["name"], record, config["shards"], variant, scales,
+                    config["ascend"]["aoe"] or "off", *job_devices(config, record))
