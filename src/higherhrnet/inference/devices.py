@@ -136,6 +136,17 @@ def choose(devices: Sequence[Device], busy: set[str], last_used: Mapping[str, fl
     return min(free, key=lambda t: t[:2])[2] if free else None
 
 
+#: the lock files' descriptors this process holds: the tools it starts inherit them
+#: (:func:`held_fds`), so that the device stays taken while a tool started on it runs, even
+#: when this process is killed alone
+_HELD: list[int] = []
+
+
+def held_fds() -> tuple[int, ...]:
+    """``pass_fds`` for a tool that runs on the claimed device (ais_bench)."""
+    return tuple(_HELD)
+
+
 def lock_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(environ.get(LOCKS_ENV) or DEFAULT_LOCKS)
 
@@ -184,9 +195,14 @@ def claim(devices: Sequence[Device], locks: str | os.PathLike | None = None,
         os.pwrite(fd, record.encode() + b"\n", 0)
         print(f"device: {device.label} of {[d.label for d in devices]} (lock {path})",
               file=log, flush=True)
+        _HELD.append(fd)
         yield device
     finally:
-        os.close(fd)  # releases the flock; the kernel does the same when the process dies
+        if fd in _HELD:
+            _HELD.remove(fd)
+        # releases the flock once no child holds it either; the kernel does the same when
+        # the processes die
+        os.close(fd)
 
 
 def device_kind(npu: bool, providers: str) -> str | None:

@@ -246,3 +246,46 @@ def test_a_killed_inference_job_does_not_keep_its_npu(monkeypatch, tmp_path, asc
     assert res.returncode == 0, res.stderr
     assert "waiting" not in res.stderr and time.time() - t0 < 60
     assert [r["device"] for r in runs(tmp_path)] == [0]
+
+
+def test_the_device_stays_taken_while_the_tool_of_a_killed_job_runs(monkeypatch, tmp_path,
+                                                                  ascend):
+    """kill -9 of the stage process alone: ais_bench, which it started on npu:0, still runs
+    there; it holds the lock it inherited, so no other job takes npu:0 until it ends."""
+    cann, om, prep = ascend
+    monkeypatch.setenv("FAKE_AIS_BENCH_HOLD_S", "6")
+    expect(monkeypatch, "FAKE_AIS_BENCH_EXPECT", ais(om, prep, tmp_path / "a", 0))
+    job = infer_cli(cann, om, prep, tmp_path / "a", "--devices", "0", wait=False)
+    try:
+        deadline = time.time() + 60
+        while not (tmp_path / "npu_state" / "npu0.lock").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        os.kill(job.pid, signal.SIGKILL)  # the stage only; its ais_bench runs on
+        job.wait()
+        log = tmp_path / "claim.log"
+        with open(log, "w") as fh, claim(npus(0), tmp_path / "device_locks", poll_s=0.2,
+                                         log=fh):
+            pass
+        assert "held by another job" in log.read_text()
+        # taken only after ais_bench had finished with the device
+        assert [r["device"] for r in runs(tmp_path)] == [0]
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+
+
+def test_infer_cli_claims_a_gpu_of_the_list(tmp_path, monkeypatch, tiny_onnx):
+    """--providers cuda --devices 0,1 with gpu:0 held: the stage takes gpu:1 (and here, with no
+    CUDA, stops at ONNX Runtime's provider check, naming it)."""
+    monkeypatch.setenv("HHRNET_DEVICE_LOCKS", str(tmp_path / "locks"))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    prep = random_inputs(tmp_path / "prep", {"000000000001": (512, 512)})
+    gpus = [Device("gpu", i, str(i)) for i in (0, 1)]
+    with claim(gpus[:1], tmp_path / "locks", log=open(os.devnull, "w")):
+        res = subprocess.run(
+            [sys.executable, "scripts/infer.py", "--model", str(tiny_onnx), "--input",
+             str(prep), "--output", str(tmp_path / "o"), "--output-dirname", "d",
+             "--providers", "cuda", "--devices", "0,1"],
+            check=False, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "device: gpu:1 of ['gpu:0', 'gpu:1']" in res.stderr, res.stderr
+    if res.returncode != 0:  # no CUDA here
+        assert "CUDAExecutionProvider" in res.stderr
