@@ -195,6 +195,22 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
+def job_device(config: dict, record: Backend) -> tuple[str | None, int | None]:
+    """What the record's inference jobs run on under ``config`` (issue 23): ``("npu", None)``
+    (Ascend; ascend.devices says which), ``("gpu", N)`` (ONNX Runtime's CUDA / TensorRT
+    providers, torch on ``cuda[:N]``; N the index torch_device names, else None), or
+    ``(None, None)`` (CPU)."""
+    from .devices import device_kind
+
+    i = config["infer"]
+    torch_kind, _, torch_index = i["torch_device"].partition(":")
+    provider = {"onnxruntime": i["onnxruntime_provider"], "torch": torch_kind}.get(record.name,
+                                                                                  "")
+    kind = device_kind(record.npu, provider)
+    named = int(torch_index) if kind == "gpu" and record.name == "torch" and torch_index else None
+    return kind, named
+
+
 def backend(name: str) -> Backend:
     """The record of backend ``name``; WorkflowError naming the choices otherwise."""
     try:
@@ -240,4 +256,5 @@ def run_infer(name: str, model: str | os.PathLike, input_dir: str | os.PathLike,
                         variant=variant, scales=scales)
 
 
-__all__ = ["BACKENDS", "Backend", "Engine", "backend", "create_engine", "run_infer"]
+__all__ = ["BACKENDS", "Backend", "Engine", "backend", "create_engine", "job_device",
+           "run_infer"]

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 import yaml
 
 from ..errors import WorkflowError
-from ..inference.devices import device_kind
-from ..inference.engine import Backend, backend
+from ..inference.engine import Backend, backend, job_device
 from ..model.variants import Variant, get_variant
 from ..preprocess.shapes import check_scales, format_scale
 
@@ -108,10 +107,7 @@ def job_devices(config: dict, b: Backend) -> tuple[str | None, tuple[int, ...]]:
     """What the backend's inference jobs run on and the list of those devices:
     ``ascend.devices`` (else ``[ascend.device]``) for NPUs, ``infer.devices`` (else
     torch_device's index, else 0) for GPUs; ConfigProblem when both forms disagree."""
-    i = config["infer"]
-    torch_kind, _, torch_index = i["torch_device"].partition(":")
-    provider = {"onnxruntime": i["onnxruntime_provider"], "torch": torch_kind}.get(b.name, "")
-    kind = device_kind(b.npu, provider)
+    kind, named = job_device(config, b)
     if kind == "npu":
         a = config["ascend"]
         listed = a.get("devices")
@@ -120,11 +116,11 @@ def job_devices(config: dict, b: Backend) -> tuple[str | None, tuple[int, ...]]:
                  "ascend.devices")
         return kind, tuple(listed or [a["device"]])
     if kind == "gpu":
-        listed = i.get("devices")
-        if listed and torch_index and b.name == "torch" and list(listed) != [int(torch_index)]:
-            fail(f"infer.torch_device {i['torch_device']} and infer.devices {listed} "
-                 "disagree; write torch_device: cuda with the list in infer.devices")
-        return kind, tuple(listed or [int(torch_index or 0)])
+        listed = config["infer"].get("devices")
+        if listed and named is not None and list(listed) != [named]:
+            fail(f"infer.torch_device {config['infer']['torch_device']} and infer.devices "
+                 f"{listed} disagree; write torch_device: cuda with the list in infer.devices")
+        return kind, tuple(listed or [named or 0])
     return None, ()
 
 

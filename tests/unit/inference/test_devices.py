@@ -176,7 +176,8 @@ def infer_cli(cann, om, prep, out, *extra, wait=True):
            "--input", str(prep), "--output", str(out), "--output-dirname", "d",
            "--cann-env", str(cann), "--log", str(out) + ".log", *extra]
     if wait:
-        return subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT, timeout=120)
+        return subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT,
+                              timeout=120)
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=ROOT, start_new_session=True)
 
