@@ -21,7 +21,7 @@ rule benchmark_model:
         f"../envs/{BACKEND}.yaml"
     threads: config["infer"]["threads"]
     resources:
-        **args.infer_resources(config, S),
+        **args.infer_resources(S),
     params:
         backend=BACKEND,
         args=args.benchmark_args(config, S),
@@ -36,5 +36,6 @@ rule benchmark_model:
             "--model {input.model:q} --shapes {params.shapes} --loops {params.loops} "
             "--warmup {params.warmup} --workdir {params.workdir:q} --threads {threads} "
             "{params.args} "
+            '--devices "$HHRNET_DEVICES" '
             "--output {output.json:q} --html {output.html:q} 2> {log:q}",
         )

@@ -69,7 +69,20 @@ SHAPE_ARGS = args.shape_args(S)
 shell.prefix(
     "set -euo pipefail; export HHRNET_SCRIPTS="
     f"{shlex.quote(str(Path(workflow.basedir, 'scripts')))}; "
+    # the devices the infer/benchmark jobs take one of (workflow.args.devices_arg); in a
+    # cluster job the scheduler's allocation instead (inference.devices)
+    f"export HHRNET_DEVICES={shlex.quote(args.devices_arg(S))}; "
+    + ("" if workflow.is_main_process else "export HHRNET_DEVICES_FROM_ALLOCATION=1; ")
 )
+# a local run: at most as many device jobs at once as there are devices (scheduling)
+for name, count in scheduling.device_resources(
+    S.device_kind,
+    len(S.devices),
+    workflow.global_resources,
+    workflow_cores(),
+    workflow.is_main_process,
+).items():
+    workflow.register_resource(name, count)
 
 
 wildcard_constraints:

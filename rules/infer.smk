@@ -23,7 +23,7 @@ rule infer:
         f"../envs/{BACKEND}.yaml"
     threads: config["infer"]["threads"]  # --threads {threads}: as Snakemake scales it to --cores
     resources:
-        **args.infer_resources(config, S),
+        **args.infer_resources(S),
     params:
         backend=BACKEND,
         args=args.infer_args(config, S),
@@ -37,7 +37,7 @@ rule infer:
             "--input {input.tensors:q}/{params.prep_dirname} --output {params.outdir:q} "
             "--output-dirname {params.dirname} "
             "--manifest {input.manifest:q} --allow-empty --threads {threads} {params.args} "
-            "2> {log:q}",
+            '--devices "$HHRNET_DEVICES" 2> {log:q}',
         )
 
 

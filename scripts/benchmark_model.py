@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from higherhrnet.inference.devices import device_kind, job_device  # noqa: E402
 from higherhrnet.inference.engine import BACKENDS, backend  # noqa: E402
 from higherhrnet.inference.ascend.cann import (DEFAULT_CANN_ENV, add_shape_args,  # noqa: E402
                                               shapes_from_args)
@@ -37,6 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="onnxruntime/torch threads")
     p.add_argument("--providers", default="cpu", choices=("cpu", "cuda", "tensorrt"))
     p.add_argument("--device", type=int, default=None, help="GPU id, or NPU logical index")
+    p.add_argument("--devices", default=None,
+                   help="NPUs/GPUs to measure on, comma-separated logical indices: it takes "
+                        "one that no other job holds (default: --device)")
     p.add_argument("--cann-env", "--cann_env", dest="cann_env", default=DEFAULT_CANN_ENV,
                    help="ascend: CANN set_env.sh sourced first ('' = none)")
     p.add_argument("--python", default="python3", help="ascend: runs `-m ais_bench`")
@@ -54,9 +58,12 @@ def main(argv=None) -> int:
     ours = not workdir.exists()
     # the .om holds only its compiled shapes; ONNX Runtime and torch take any
     shapes = parse_shapes(a.shapes, shapes_from_args(a), any_shape=not backend(a.backend).compiled_shapes)
-    result = benchmark(a.backend, a.model, shapes, a.loops, a.warmup, workdir,
-                       threads=a.threads, providers=a.providers, device=a.device,
-                       cann_env=a.cann_env or None, python=a.python)
+    kind = device_kind(backend(a.backend).npu, a.providers)
+    with job_device(kind, a.devices, a.device) as device:
+        result = benchmark(a.backend, a.model, shapes, a.loops, a.warmup, workdir,
+                           threads=a.threads, providers=a.providers,
+                           device=device.index if device and a.devices else a.device,
+                           cann_env=a.cann_env or None, python=a.python)
     write(result, a.output, a.html)
     if ours and workdir.exists():  # ais_bench's inputs/outputs: only the summaries mattered
         shutil.rmtree(workdir)

@@ -109,8 +109,8 @@ def _torch_args(config: dict, variant: str, scales: str, bench: bool) -> str:
 
 def _ascend_args(config: dict, variant: str, scales: str, bench: bool) -> str:
     a = config["ascend"]
-    return (f"--device {a['device']} --cann-env={shlex.quote(a['cann_env'])} "
-            f"{_shape_args(variant, scales)}")
+    # the device: one of ascend.devices, claimed by the job (the rule's --devices)
+    return f"--cann-env={shlex.quote(a['cann_env'])} {_shape_args(variant, scales)}"
 
 
 def _open_onnxruntime(model, threads=None, providers="cpu", device=None, variant="w32_512"):
@@ -210,6 +210,17 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
+def job_device(config: dict, record: Backend) -> tuple[str | None, int | None]:
+    """What the record's inference jobs run on under ``config`` (issue 23): ``("npu", None)``
+    (Ascend; ascend.devices says which), ``("gpu", N)`` (ONNX Runtime's CUDA / TensorRT
+    providers, torch on ``cuda[:N]``; N the index torch_device names, else None), or
+    ``(None, None)`` (CPU)."""
+    kind = "npu" if record.npu else "gpu" if record.gpu(config) else None
+    _, _, torch_index = config["infer"]["torch_device"].partition(":")
+    named = int(torch_index) if kind == "gpu" and record.name == "torch" and torch_index else None
+    return kind, named
+
+
 def backend(name: str) -> Backend:
     """The record of backend ``name``; WorkflowError naming the choices otherwise."""
     try:
@@ -255,4 +266,5 @@ def run_infer(name: str, model: str | os.PathLike, input_dir: str | os.PathLike,
                         variant=variant, scales=scales)
 
 
-__all__ = ["BACKENDS", "Backend", "Engine", "backend", "create_engine", "run_infer"]
+__all__ = ["BACKENDS", "Backend", "Engine", "backend", "create_engine", "job_device",
+           "run_infer"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import yaml
 
 from ..errors import WorkflowError
-from ..inference.engine import Backend, backend
+from ..inference.engine import Backend, backend, job_device
 from ..model.variants import VARIANTS, Variant, get_variant
 from ..preprocess.shapes import check_scales, format_scale
 
@@ -73,6 +73,8 @@ class Settings:
     #: fewer images than shards); ``shards`` stays the --num-shards that places each image
     shard_ids: tuple[int, ...] = ()
     shape_policy: str = "ascend17"  # preprocess.shape_policy with `auto` resolved
+    device_kind: str | None = None  # "npu", "gpu" or None (CPU): what inference jobs hold
+    devices: tuple[int, ...] = ()  # the local run's devices of that kind (logical indices)
 
     @property
     def run_shards(self) -> tuple[int, ...]:
@@ -134,6 +136,27 @@ def shape_policy(config: dict) -> str:
     return "ascend17" if config["dataset"]["name"] == "coco_val2017" else "ascend17_fit"
 
 
+def job_devices(config: dict, b: Backend) -> tuple[str | None, tuple[int, ...]]:
+    """What the backend's inference jobs run on and the list of those devices:
+    ``ascend.devices`` (else ``[ascend.device]``) for NPUs, ``infer.devices`` (else
+    torch_device's index, else 0) for GPUs; ConfigProblem when both forms disagree."""
+    kind, named = job_device(config, b)
+    if kind == "npu":
+        a = config["ascend"]
+        listed = a.get("devices")
+        if listed and a["device"] and list(listed) != [a["device"]]:
+            fail(f"ascend.device {a['device']} and ascend.devices {listed} disagree; set only "
+                 "ascend.devices")
+        return kind, tuple(listed or [a["device"]])
+    if kind == "gpu":
+        listed = config["infer"].get("devices")
+        if listed and named is not None and list(listed) != [named]:
+            fail(f"infer.torch_device {config['infer']['torch_device']} and infer.devices "
+                 f"{listed} disagree; write torch_device: cuda with the list in infer.devices")
+        return kind, tuple(listed or [named or 0])
+    return None, ()
+
+
 def settings(config: dict) -> Settings:
     """:class:`Settings` of a validated config; ConfigProblem for scales the test cannot use."""
     variant = get_variant(config["model"]["variant"])
@@ -141,6 +164,8 @@ def settings(config: dict) -> Settings:
         scales = tuple(check_scales(config["test"]["scales"], variant.input_size))
     except ValueError as exc:
         fail(str(exc))
-    return Settings(config["dataset"]["name"], backend(config["backend"]), config["shards"],
-                    variant, scales, config["ascend"]["aoe"] or "off",
-                    shape_policy=shape_policy(config))
+    record = backend(config["backend"])
+    device_kind, devices = job_devices(config, record)
+    return Settings(config["dataset"]["name"], record, config["shards"], variant, scales,
+                    config["ascend"]["aoe"] or "off", shape_policy=shape_policy(config),
+                    device_kind=device_kind, devices=devices)
