@@ -466,3 +466,113 @@ def test_stages_use_the_threads_their_rule_declares(tmp_path, reference, coco_sa
                            "--manifest", tmp_path / "m.json", "--shard", 0, "--num-shards", 8)
     assert (seen["torch"], seen["opencv"]) == (1, 1), seen
     assert seen["blas"] in (1, None), seen
+
+
+# ------------------------------------------------------------------ 10. never stale results
+# (issue 21, item 1) A postprocess at a new threshold that fails (a damaged raw output) or is
+# killed: Snakemake deletes its shardK.json, and without the stages' made-from digests
+# (workflow.provenance) the next run said "Nothing to be done" over the old threshold's
+# results. The next run(s) must end with a clean run's results at the new threshold.
+
+NEW_THRESHOLD = ["shards=1", "postprocess={detection_threshold: 0.5}"]
+RESULTS = Path("results/synthetic/onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def default_one_shard(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("default") / "work"
+    snakemake(work, "--cores", "2", config=["shards=1"])
+    return work
+
+
+@pytest.fixture(scope="module")
+def clean_new_threshold(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("clean") / "work"
+    snakemake(work, "--cores", "2", config=NEW_THRESHOLD)
+    return work
+
+
+def _assert_results_as_clean(work: Path, clean: Path) -> None:
+    for name in ("postprocess/shard0.json", "keypoints_results.json", "metrics.json",
+                 "metrics.csv"):
+        assert (work / RESULTS / name).read_bytes() == (clean / RESULTS / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_damaged_raw_output_is_remade_and_results_never_stale(tmp_path, default_one_shard,
+                                                              clean_new_threshold):
+    work = tmp_path / "work"
+    shutil.copytree(default_one_shard, work, symlinks=True)
+    old = (work / RESULTS / "keypoints_results.json").read_bytes()
+    assert old != (clean_new_threshold / RESULTS / "keypoints_results.json").read_bytes()
+    bad = sorted((work / RESULTS / "infer/shard0/output_dir").glob("*_1.npy"))[0]
+    with open(bad, "r+b") as fh:
+        fh.truncate(1000)
+    failed = snakemake(work, "--cores", "2", config=NEW_THRESHOLD, check=False)
+    assert failed.returncode != 0
+    log = (work / "logs/synthetic/onnxruntime/postprocess/shard0.log").read_text()
+    line = [ln for ln in log.splitlines() if ln.startswith("error: ")][-1]
+    assert str(bad.relative_to(work)) in line and "damaged inference output" in line, line
+    # the way out the message names: delete that folder, run again
+    folder = line.split("(rm -r ")[1].split(")")[0]
+    assert (work / folder) == bad.parent, line
+    shutil.rmtree(work / folder)
+    again = snakemake(work, "--cores", "2", config=NEW_THRESHOLD)
+    assert "Nothing to be done" not in again.stdout + again.stderr
+    _assert_results_as_clean(work, clean_new_threshold)
+    assert "Nothing to be done" in snakemake(work, "-n", config=NEW_THRESHOLD).stdout
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.slow
+def test_killed_postprocess_never_leaves_stale_results(tmp_path, default_one_shard,
+                                                       clean_new_threshold):
+    """kill -9 of only the postprocess process of a run at a new threshold: the next run
+    re-runs it and ends with the clean run's results."""
+    from support.workflow import command
+
+    work = tmp_path / "work"
+    shutil.copytree(default_one_shard, work, symlinks=True)
+    proc = subprocess.Popen(command(work, "--cores", "2", config=NEW_THRESHOLD), env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    killed = None
+    try:
+        while killed is None and proc.poll() is None:
+            for pid in _descendants(proc.pid):
+                cmd = _cmdline(pid)
+                if "scripts/postprocess.py" in cmd and not cmd.startswith(("/bin/bash", "bash")):
+                    os.kill(pid, signal.SIGKILL)
+                    killed = pid
+                    break
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert killed is not None, "the postprocess process was never seen"
+    assert proc.returncode != 0, out[-3000:]
+    assert not (work / RESULTS / "postprocess/shard0.json").exists()
+    again = snakemake(work, "--cores", "2", config=NEW_THRESHOLD)
+    assert "Nothing to be done" not in again.stdout + again.stderr
+    _assert_results_as_clean(work, clean_new_threshold)
