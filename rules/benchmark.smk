@@ -21,6 +21,7 @@ rule benchmark_model:
     resources:
         **args.infer_resources(S),
     params:
+        made_from=made_from("benchmark_model"),
         backend=BACKEND,
         args=args.benchmark_args(config, S),
         shapes=config["benchmark_model"]["shapes"],

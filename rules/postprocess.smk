@@ -24,6 +24,7 @@ rule postprocess:
         mem_mb=3000,
         runtime=60,
     params:
+        made_from=made_from("postprocess"),
         detection_threshold=config["postprocess"]["detection_threshold"],
         tag_threshold=config["postprocess"]["tag_threshold"],
         max_people=config["postprocess"]["max_people"],
@@ -56,6 +57,8 @@ rule gather_results:
         P.log("gather_results"),
     conda:
         "../envs/postprocess.yaml"
+    params:
+        made_from=made_from("gather_results"),
     shell:
         with_code(
             "gather_results",
@@ -79,6 +82,8 @@ rule evaluate:
         "../envs/postprocess.yaml"
     resources:
         mem_mb=4000,
+    params:
+        made_from=made_from("evaluate"),
     shell:
         with_code(
             "evaluate",

@@ -19,6 +19,8 @@ rule predictions:
         P.log("predictions"),
     conda:
         "../envs/postprocess.yaml"
+    params:
+        made_from=made_from("predictions"),
     shell:
         with_code(
             "predictions",
@@ -72,6 +74,7 @@ if DATASET == "images":
         conda:
             "../envs/report.yaml"
         params:
+            made_from=made_from("draw_predictions"),
             folder=config["dataset"]["images"],
             drawings=config["predictions"]["drawings"],
         shell:
@@ -130,6 +133,7 @@ if DATASET == "video":
         conda:
             "../envs/report.yaml"
         params:
+            made_from=made_from("annotate_video"),
             stride=config["dataset"]["frame_stride"],
             max_frames=config["dataset"]["max_frames"],
             drawings=config["report"]["drawings"],
@@ -165,6 +169,7 @@ rule predictions_report:
     conda:
         "../envs/report.yaml"
     params:
+        made_from=made_from("predictions_report"),
         grid=config["report"]["drawings"],
         dataset=DATASET,
         backend=BACKEND,
