@@ -1,11 +1,20 @@
 # Per-shape performance of the configured backend, as the guide reports it (images/s, latency).
 # Ascend: `python3 -m ais_bench --loop N --warmup_count W` per compiled shape; elsewhere the
 # infer stage's engine. The table goes into the report beside the guide's 185.28 fps.
+# It measures the shapes the run's images use (the preprocess manifests), within
+# benchmark_model.share of the run's inferences, and starts only once the metrics (own data:
+# the predictions) are written: no result waits for it. Both through ancient(): a re-made
+# manifest or new metrics re-run no benchmark (made_from holds what decides the shapes).
 
 
 rule benchmark_model:
     input:
         model=MODEL,
+        manifests=[
+            ancient(m)
+            for m in targets.all_shards_and_scales(P.manifest("prep"), NSHARDS, GEOS)
+        ],
+        after=ancient(targets.benchmark_after(S, P)),
     output:
         json=P.result("benchmark_model.json"),
         html=report(
@@ -15,6 +24,8 @@ rule benchmark_model:
         ),
     log:
         P.log("benchmark_model"),
+    benchmark:
+        P.bench("benchmark_model")
     conda:
         f"../envs/{BACKEND}.yaml"
     threads: config["infer"]["threads"]
@@ -27,12 +38,14 @@ rule benchmark_model:
         shapes=config["benchmark_model"]["shapes"],
         loops=config["benchmark_model"]["loops"],
         warmup=config["benchmark_model"]["warmup"],
+        share=config["benchmark_model"]["share"],
         workdir=P.result("benchmark_model_work"),
     shell:
         with_code(
             "benchmark_model",
             'python "$HHRNET_SCRIPTS/benchmark_model.py" --backend {params.backend} '
             "--model {input.model:q} --shapes {params.shapes} --loops {params.loops} "
-            "--warmup {params.warmup} --workdir {params.workdir:q} {params.args} "
+            "--warmup {params.warmup} --share {params.share} --manifests {input.manifests:q} "
+            "--workdir {params.workdir:q} {params.args} "
             "--output {output.json:q} --html {output.html:q} 2> {log:q}",
         )

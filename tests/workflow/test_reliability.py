@@ -576,3 +576,82 @@ def test_killed_postprocess_never_leaves_stale_results(tmp_path, default_one_sha
     again = snakemake(work, "--cores", "2", config=NEW_THRESHOLD)
     assert "Nothing to be done" not in again.stdout + again.stderr
     _assert_results_as_clean(work, clean_new_threshold)
+
+
+# ------------------------------------------------------------------ 11. the benchmark holds
+# nothing back (issue 21, item 3; issue 27, item 7): it measures the shapes the run's images
+# use within benchmark_model.share of the run's inferences, after the metrics / predictions.
+
+def _bench_seconds(tsv: Path) -> float:
+    header, values = tsv.read_text().splitlines()[:2]
+    return float(dict(zip(header.split("\t"), values.split("\t")))["s"])
+
+
+def _manifest_shapes(work: Path, ds: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for m in (work / "results" / ds).glob("prep*/shard*.manifest.json"):
+        if m.parent.name.startswith("prep_flip"):
+            continue
+        for e in Manifest.read(m).entries:
+            key = f"{e.input_h}x{e.input_w}"
+            counts[key] = counts.get(key, 0) + 2  # both passes
+    return counts
+
+
+@pytest.mark.slow
+def test_default_benchmark_is_a_small_share_and_starts_after_the_metrics(tmp_path, coco_sample):
+    """A 3-image coco_folder run with the project's default config (synthetic weights, one
+    shard): benchmark_model takes at most a quarter of the wall time, and starts only once
+    metrics.json is written."""
+    import time
+
+    gt = json.loads((coco_sample / "person_keypoints_sample.json").read_text())
+    keep = {im["id"] for im in gt["images"][:3]}
+    gt["images"] = [im for im in gt["images"] if im["id"] in keep]
+    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
+    ann = tmp_path / "three.json"
+    ann.write_text(json.dumps(gt))
+    work = tmp_path / "work"
+    start = time.monotonic()
+    out = snakemake(work, "--cores", "2", configfile=ROOT / "config.yaml", config=[
+        f"dataset={{name: coco_folder, annotations: '{ann}', images: '{coco_sample / 'images'}'}}",
+        "weights={source: synthetic}", "shards=1"])
+    wall = time.monotonic() - start
+    log = out.stdout + out.stderr
+    run = work / "results/coco_folder/onnxruntime"
+    assert (run / "metrics.json").is_file() and (run / "benchmark_model.html").is_file()
+    bench = _bench_seconds(work / "benchmarks/coco_folder/onnxruntime/benchmark_model.tsv")
+    assert bench <= 0.25 * wall, (bench, wall)
+    evaluated = log.index("(Rule: evaluate)")
+    assert evaluated < log.index("rule benchmark_model:"), "the benchmark started before the metrics"
+    result = json.loads((run / "benchmark_model.json").read_text())
+    used = _manifest_shapes(work, "coco_folder")
+    assert {f"{s['height']}x{s['width']}": s["images"] for s in result["dataset_shapes"]} == used
+    assert {f"{r['height']}x{r['width']}" for r in result["shapes"]} <= set(used)
+    assert result["inferences"] == 6 and result["expected_inference_s"] > 0
+    page = (run / "benchmark_model.html").read_text()
+    assert "185.28" in page and "at the guide's 512x512" in page
+
+
+@pytest.mark.slow
+def test_own_images_get_the_per_shape_table_of_their_shapes(tmp_path, coco_sample):
+    """dataset.name images with benchmark_model on: the table is made, with the shapes those
+    images use, after the predictions."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in sorted(p.name for p in (coco_sample / "images").iterdir())[:3]:
+        shutil.copy(coco_sample / "images" / name, photos / name)
+    work = tmp_path / "work"
+    out = snakemake(work, "--cores", "2", config=[
+        f"dataset={{name: images, images: '{photos}'}}", "shards=1",
+        "benchmark_model={enabled: true, shapes: []}"])
+    log = out.stdout + out.stderr
+    run = work / "results/images/onnxruntime"
+    assert (run / "benchmark_model.html").is_file(), log[-3000:]
+    assert log.index("(Rule: predictions)") < log.index("rule benchmark_model:")
+    result = json.loads((run / "benchmark_model.json").read_text())
+    used = _manifest_shapes(work, "images")
+    assert used and {f"{s['height']}x{s['width']}": s["images"]
+                     for s in result["dataset_shapes"]} == used
+    assert {f"{r['height']}x{r['width']}" for r in result["shapes"]} <= set(used)
+    assert "185.28" in (run / "benchmark_model.html").read_text()

@@ -42,7 +42,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "draw_predictions": ("predictions",),
     "annotate_video": ("predictions",),
     "predictions_report": ("predictions",),
-    "benchmark_model": ("model",),
+    "benchmark_model": ("model", "dataset"),
 }
 
 #: dataset.* keys that choose the images, per dataset name (the rest of the section: where
@@ -98,8 +98,11 @@ def stage_values(config: dict, s: Settings, stage: str) -> dict:
         return {**config["postprocess"], "scales": s.scales_arg}
     if stage == "benchmark_model":
         b = config["benchmark_model"]
+        # its manifests are ancient() inputs (a preprocess re-run for temp tensors re-runs no
+        # benchmark): what decides the run's shapes goes in here instead
         return {**{k: v for k, v in b.items() if k != "enabled"},
-                "args": args.benchmark_args(config, s)}
+                "args": args.benchmark_args(config, s),
+                "policy": config["preprocess"]["shape_policy"], "scales": s.scales_arg}
     if stage in UPSTREAM:
         return {}
     raise ValueError(f"unknown stage {stage!r}; known: {', '.join(UPSTREAM)}")

@@ -19,17 +19,19 @@ def own_index(s: Settings) -> str:
 
 def final_targets(config: dict, s: Settings, p: Paths) -> list[str]:
     if s.own:
-        return own_targets(s, p)
+        return own_targets(s, p, config["benchmark_model"]["enabled"])
     names = ["metrics.json", "metrics.csv", "metrics.html", "stage_times.png", "drawings"]
     if config["benchmark_model"]["enabled"]:  # the COCO report's performance table
         names.append("benchmark_model.html")
     return [p.result(n) for n in names]
 
 
-def own_targets(s: Settings, p: Paths) -> list[str]:
+def own_targets(s: Settings, p: Paths, benchmark: bool = False) -> list[str]:
     """Predictions, drawings (images) or annotated video, and the report without metrics."""
     names = ["predictions.json", "keypoints.csv", own_index(s), "unreadable.txt", "skeletons",
              "summary.html", "stage_times.png"]
+    if benchmark:  # the shapes of the own images (issue 27, item 7)
+        names.append("benchmark_model.html")
     return [p.result(n) for n in names + (["annotated.mp4"] if s.dataset == "video" else [])]
 
 
@@ -60,6 +62,17 @@ def expand_benchmark(pattern: str, shards: int, geos: list[str]) -> list[str]:
 def per_scale(pattern: str, geos: list[str], shard) -> list[str]:
     """``pattern`` (with {geo} and {shard}) of one shard for every scale, in visiting order."""
     return [pattern.format(geo=g, shard=shard) for g in geos]
+
+
+def all_shards_and_scales(pattern: str, shards: int, geos: list[str]) -> list[str]:
+    """``pattern`` (with {geo} and {shard}) of every shard and scale of the run."""
+    return [pattern.format(geo=g, shard=k) for k in range(shards) for g in geos]
+
+
+def benchmark_after(s: Settings, p: Paths) -> str:
+    """What the per-shape benchmark waits for: the metrics (COCO) or the predictions (own
+    data), so that no result ever waits for a performance table."""
+    return p.result("predictions.json" if s.own else "metrics.json")
 
 
 def shard_paths(pattern: str, shards: int) -> list[str]:
