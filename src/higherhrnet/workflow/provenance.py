@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Callable
 
 from . import args
@@ -42,7 +43,7 @@ UPSTREAM: dict[str, tuple[str, ...]] = {
     "draw_predictions": ("predictions",),
     "annotate_video": ("predictions",),
     "predictions_report": ("predictions",),
-    "benchmark_model": ("model", "dataset"),
+    "benchmark_model": ("model",),
 }
 
 #: dataset.* keys that choose the images, per dataset name (the rest of the section: where
@@ -92,17 +93,15 @@ def stage_values(config: dict, s: Settings, stage: str) -> dict:
         return values
     if stage == "preprocess":
         return {"policy": config["preprocess"]["shape_policy"], "shards": s.shards}
-    if stage == "infer":
-        return {"backend": s.backend.name, "args": args.infer_args(config, s)}
+    if stage == "infer":  # the thread count changes no output
+        return {"backend": s.backend.name,
+                "args": re.sub(r"--threads \d+ ?", "", args.infer_args(config, s))}
     if stage == "postprocess":
         return {**config["postprocess"], "scales": s.scales_arg}
     if stage == "benchmark_model":
         b = config["benchmark_model"]
-        # its manifests are ancient() inputs (a preprocess re-run for temp tensors re-runs no
-        # benchmark): what decides the run's shapes goes in here instead
         return {**{k: v for k, v in b.items() if k != "enabled"},
-                "args": args.benchmark_args(config, s),
-                "policy": config["preprocess"]["shape_policy"], "scales": s.scales_arg}
+                "args": args.benchmark_args(config, s)}
     if stage in UPSTREAM:
         return {}
     raise ValueError(f"unknown stage {stage!r}; known: {', '.join(UPSTREAM)}")

@@ -34,6 +34,7 @@ def test_same_config_and_code_same_digest():
     ({"keep_intermediates": {"raw_outputs": False}}, set(),
      {"preprocess", "infer", "postprocess", "evaluate", "benchmark_model"}),
     ({"benchmark_model": {"enabled": False}}, set(), {"benchmark_model"}),
+    ({"infer": {"threads": 1}}, {"benchmark_model"}, {"infer", "postprocess", "evaluate"}),
     ({"weights": {"url": "https://example.org/w.pth", "md5": "0" * 32}}, set(),
      {"infer", "evaluate"}),
 ])
