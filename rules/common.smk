@@ -14,7 +14,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
 from higherhrnet.data import download
 from higherhrnet.errors import WorkflowError as HHRNetError
-from higherhrnet.workflow import args, scheduling, targets
+from higherhrnet.workflow import args, provenance, scheduling, targets
 from higherhrnet.workflow.code_digest import rule_digest
 from higherhrnet.workflow.config import prepare, settings
 from higherhrnet.workflow.paths import OUTPUT_DIRNAME, PREP_DIRNAME, artifact_paths
@@ -148,6 +148,19 @@ def with_code(rule_name, command):
     code trigger compares shell text, so an edit of its script or library re-runs it."""
     digest = rule_digest(Path(workflow.basedir), rule_name, RULE_FILES)
     return f"{command}  # code {digest}"
+
+
+def made_from(stage):
+    """A params: entry: the digest of the config values and code the stage's artifacts are
+    made from, its own and every upstream stage's (workflow.provenance). A change upstream
+    re-runs the job even where an intermediate between went missing (a failed or killed
+    job), which rebuilds that intermediate on the way."""
+    return provenance.made_from(
+        config,
+        S,
+        stage,
+        lambda rule: rule_digest(Path(workflow.basedir), rule, RULE_FILES),
+    )
 
 
 def stage_benchmarks(wildcards=None):

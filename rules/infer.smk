@@ -25,6 +25,7 @@ rule infer:
     resources:
         **args.infer_resources(S),
     params:
+        made_from=made_from("infer"),
         backend=BACKEND,
         args=args.infer_args(config, S),
         outdir=lambda wildcards, output: str(Path(output.summary).parent),

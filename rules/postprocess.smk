@@ -24,6 +24,7 @@ rule postprocess:
         mem_mb=3000,
         runtime=60,
     params:
+        made_from=made_from("postprocess"),
         detection_threshold=config["postprocess"]["detection_threshold"],
         tag_threshold=config["postprocess"]["tag_threshold"],
         max_people=config["postprocess"]["max_people"],
@@ -64,6 +65,8 @@ rule gather_results:
         P.bench("gather_results")
     conda:
         "../envs/postprocess.yaml"
+    params:
+        made_from=made_from("gather_results"),
     shell:
         with_code(
             "gather_results",
@@ -90,6 +93,7 @@ rule evaluate:
         runtime=30,
     params:
         keypoints=S.keypoints,
+        made_from=made_from("evaluate"),
     shell:
         with_code(
             "evaluate",

@@ -16,6 +16,8 @@ the results.  Bad input (each a :class:`WorkflowError` naming the files):
 
 from __future__ import annotations
 
+import shlex
+
 import sys
 import time
 from pathlib import Path
@@ -59,22 +61,32 @@ def check_complete(entries, dump_dir, dump_dir_flip) -> None:
 NPY_MAGIC = b"\x93NUMPY"
 
 
+def damaged(path: Path, problem: str) -> WorkflowError:
+    """A raw output file that inference did not write as it should (truncated, overwritten):
+    the way out is to make it again, which deleting its folder does (the workflow re-runs
+    that shard's inference for a missing folder)."""
+    folder = Path(path).parent
+    return WorkflowError(f"{path}: {problem}; a damaged inference output: delete its folder "
+                         f"(rm -r {shlex.quote(str(folder))}) and run the workflow again, which re-runs that "
+                         "inference")
+
+
 def load_output(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     """Load one output array, checked: float, the expected shape, all finite."""
     try:
         with open(path, "rb") as fh:
             magic = fh.read(len(NPY_MAGIC))
         if magic != NPY_MAGIC:  # else numpy talks of "pickled data"
-            raise WorkflowError(f"{path}: not an .npy file (it does not start with the NPY "
-                                f"magic bytes; starts with {magic!r})")
+            raise damaged(path, "not an .npy file (it does not start with the NPY magic "
+                                f"bytes; starts with {magic!r})")
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise WorkflowError(f"{path}: not a readable .npy file ({exc})") from None
+        raise damaged(path, f"not a readable .npy file ({exc})") from None
     if not np.issubdtype(arr.dtype, np.floating):
-        raise WorkflowError(f"{path}: dtype {arr.dtype}, expected float32")
+        raise damaged(path, f"dtype {arr.dtype}, expected float32")
     if tuple(arr.shape) != tuple(shape):
-        raise WorkflowError(f"{path}: shape {tuple(arr.shape)}, expected {tuple(shape)} "
-                            "(from the manifest's input size)")
+        raise damaged(path, f"shape {tuple(arr.shape)}, expected {tuple(shape)} (from the "
+                            "manifest's input size)")
     return _check_finite(path, arr.astype(np.float32, copy=False))
 
 
