@@ -275,19 +275,21 @@ def test_synthetic_workflow_on_slurm_matches_local_run(cluster, tmp_path):
 
 @pytest.mark.workflow
 def test_gpu_config_submits_its_inference_jobs_with_a_gpu(cluster, tmp_path):
-    """infer.torch_device cuda: benchmark_model (like infer, the same resources) is submitted
-    with the plugin's --gpus=1. The test cluster has no GPU GRES, so sbatch refuses it and the
-    plugin's error names the whole sbatch call: the request, not a granted GPU, is checked."""
+    """infer.torch_device cuda: the inference jobs (infer, infer_flip; benchmark_model has the
+    same resources but waits for the metrics) are submitted with the plugin's --gpus=1. The
+    test cluster has no GPU GRES, so sbatch refuses it and the plugin's error names the whole
+    sbatch call: the request, not a granted GPU, is checked."""
     target = "results/synthetic/torch/benchmark_model.json"
     cmd = workflow_command(tmp_path, config=["backend=torch", "infer={torch_device: cuda}",
                                              "benchmark_model={enabled: true}"])
     proc, log = snakemake_on_cluster(cluster, ROOT, target, cmd=cmd, timeout=600)
     assert proc.returncode != 0, log[-3000:]
     calls = re.findall(r"sbatch call:\s*(.*)", log)
+    gpu_rules = ("rule_infer", "rule_infer_flip", "rule_benchmark_model")
     gpu_calls = [c for c in calls if "--gpus=1" in c]
-    assert gpu_calls and all("rule_benchmark_model" in c for c in gpu_calls), log[-6000:]
+    assert gpu_calls and all(any(r in c for r in gpu_rules) for c in gpu_calls), log[-6000:]
     # the rules that run on the CPU asked for none
-    assert not [c for c in calls if "--gpus" in c and "rule_benchmark_model" not in c]
+    assert not [c for c in calls if "--gpus" in c and not any(r in c for r in gpu_rules)]
 
 
 @pytest.mark.slow

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from higherhrnet.data.coco import PERSON_CATEGORY
+
 from higherhrnet.preprocess.shapes import ASCEND_SHAPES
 from support.workflow import (BENCHMARK_MODEL_ON, CONFIGS, ROOT, assert_raw_outputs_close,
                               command, env, planned_jobs, planned_outputs, run_logs, snakemake,
@@ -337,7 +339,9 @@ def test_dry_run_of_default_config_without_data_lists_downloads(tmp_path):
 def test_guide_layout_is_used_without_download(tmp_path):
     (tmp_path / "data/coco/annotations").mkdir(parents=True)
     (tmp_path / "data/coco/images/val2017").mkdir(parents=True)
-    (tmp_path / "data/coco/annotations/person_keypoints_val2017.json").write_text("{}")
+    # a COCO file with no image (the start-up check refuses a malformed one)
+    (tmp_path / "data/coco/annotations/person_keypoints_val2017.json").write_text(json.dumps(
+        {"images": [], "annotations": [], "categories": [PERSON_CATEGORY]}))
     out = snakemake(tmp_path, "-n", configfile=ROOT / "config.yaml")
     jobs = planned_jobs(out.stdout)
     assert "download_coco_images" not in jobs and "unpack_coco" not in jobs
