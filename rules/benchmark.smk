@@ -6,6 +6,7 @@
 rule benchmark_model:
     input:
         model=MODEL,
+        engines=ENGINES,
     output:
         json=P.result("benchmark_model.json"),
         html=report(
@@ -25,6 +26,8 @@ rule benchmark_model:
     params:
         backend=BACKEND,
         args=args.benchmark_args(config, S),
+        engines=ENGINES_FLAG,
+        batch_sizes=args.benchmark_batch_sizes(config),
         shapes=config["benchmark_model"]["shapes"],
         loops=config["benchmark_model"]["loops"],
         warmup=config["benchmark_model"]["warmup"],
@@ -35,6 +38,6 @@ rule benchmark_model:
             'python "$HHRNET_SCRIPTS/benchmark_model.py" --backend {params.backend} '
             "--model {input.model:q} --shapes {params.shapes} --loops {params.loops} "
             "--warmup {params.warmup} --workdir {params.workdir:q} --threads {threads} "
-            "{params.args} "
+            "{params.args} {params.engines} {params.batch_sizes} "
             "--output {output.json:q} --html {output.html:q} 2> {log:q}",
         )

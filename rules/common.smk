@@ -64,6 +64,9 @@ GEOS = S.geos
 WEIGHTS = INPUTS.weights
 MODEL = P.model(S.backend.loads, WEIGHTS)
 SHAPE_ARGS = args.shape_args(S)
+# the TensorRT engines' manifest when the run loads them (build_trt_engines), else no input
+ENGINES = [P.trt_engines] if S.trt_tag else []
+ENGINES_FLAG = args.engines_flag(S, P.trt_engines)
 # Stage CLIs live beside this workflow; shell commands reach them through $HHRNET_SCRIPTS so
 # that neither the rules' params nor their provenance depend on where the clone lives.
 shell.prefix(

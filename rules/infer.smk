@@ -11,6 +11,7 @@ rule infer:
         model=MODEL,
         tensors=ancient(P.tensors("prep")),
         manifest=P.manifest("prep"),
+        engines=ENGINES,
     output:
         outputs=maybe_temp(directory(P.outputs("prep")), "raw_outputs"),
         summary=P.summary("prep"),
@@ -27,6 +28,7 @@ rule infer:
     params:
         backend=BACKEND,
         args=args.infer_args(config, S),
+        engines=ENGINES_FLAG,
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
         prep_dirname=PREP_DIRNAME["prep"],
         dirname=OUTPUT_DIRNAME["prep"],
@@ -37,6 +39,7 @@ rule infer:
             "--input {input.tensors:q}/{params.prep_dirname} --output {params.outdir:q} "
             "--output-dirname {params.dirname} "
             "--manifest {input.manifest:q} --allow-empty --threads {threads} {params.args} "
+            "{params.engines} "
             "2> {log:q}",
         )
 
@@ -46,6 +49,7 @@ use rule infer as infer_flip with:
         model=MODEL,
         tensors=ancient(P.tensors("prep_flip")),
         manifest=P.manifest("prep_flip"),
+        engines=ENGINES,
     output:
         outputs=maybe_temp(directory(P.outputs("prep_flip")), "raw_outputs"),
         summary=P.summary("prep_flip"),

@@ -27,6 +27,25 @@ def benchmark_args(config: dict, s: Settings) -> str:
     return s.backend.engine_args(config, s.variant.name, s.scales_arg, True)
 
 
+def trt_build_args(config: dict, s: Settings) -> str:
+    """build_trt_engines.py's options: the run configuration its engines are for."""
+    i = config["infer"]
+    return (f"--precision {i['precision']} --max-batch {i['batch_size']} "
+            f"--profiles {i['tensorrt_profiles']} {shape_args(s)}")
+
+
+def engines_flag(s: Settings, engines: str) -> str:
+    """--trt-engines of the infer and benchmark_model jobs when the run loads TensorRT
+    engines (``engines``: their manifest), else nothing."""
+    return f"--trt-engines {shlex.quote(engines)}" if s.trt_tag else ""
+
+
+def benchmark_batch_sizes(config: dict) -> str:
+    """--batch-sizes of benchmark_model when other than batch 1 alone."""
+    sizes = config["benchmark_model"]["batch_sizes"]
+    return "" if list(sizes) == [1] else "--batch-sizes " + ",".join(str(b) for b in sizes)
+
+
 def infer_resources(config: dict, s: Settings) -> dict:
     """mem_mb, runtime and the accelerator of the inference and benchmark_model jobs: npu=1
     for a backend that runs on an NPU (the profiles turn it into their NPU request), gpu=1
