@@ -264,7 +264,8 @@ def build_engines(onnx: str | os.PathLike, manifest_path: str | os.PathLike,
     timing.mkdir(parents=True, exist_ok=True)
     options = provider_options(cache, timing, precision, profs, device)
     t0 = time.perf_counter()
-    engine = OnnxRuntimeEngine(onnx, threads, "tensorrt", device, trt_options=options)
+    engine = OnnxRuntimeEngine(onnx, threads, "tensorrt", device, precision,
+                               trt_options=options)
     startup_s = time.perf_counter() - t0
     reference = OnnxRuntimeEngine(onnx, threads, "cpu") if compare_cpu else None
     rng = np.random.default_rng(0)

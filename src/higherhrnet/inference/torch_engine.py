@@ -6,6 +6,7 @@ from :func:`higherhrnet.checkpoint.load_model`, which gives clear errors for bad
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -80,8 +81,8 @@ class TorchEngine:
             if cuda:
                 torch.cuda.synchronize(self.device)
             t1 = time.perf_counter()
-            with torch.autocast("cuda", dtype=torch.float16,
-                                enabled=self.precision == "fp16"):
+            with (torch.autocast("cuda", dtype=torch.float16) if self.precision == "fp16"
+                  else contextlib.nullcontext()):
                 out1, out2 = self.model(xt)
             if cuda:
                 torch.cuda.synchronize(self.device)
