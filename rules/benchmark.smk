@@ -19,7 +19,7 @@ rule benchmark_model:
     benchmark:
         P.bench("benchmark_model")
     conda:
-        f"../envs/{BACKEND}.yaml"
+        INFER_ENV
     threads: config["infer"]["threads"]
     resources:
         **args.infer_resources(config, S),

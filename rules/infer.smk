@@ -21,7 +21,7 @@ rule infer:
         P.bench("infer{geo}/shard{shard}")
     priority: 10
     conda:
-        f"../envs/{BACKEND}.yaml"
+        INFER_ENV
     threads: config["infer"]["threads"]  # --threads {threads}: as Snakemake scales it to --cores
     resources:
         **args.infer_resources(config, S),

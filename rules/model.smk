@@ -114,7 +114,7 @@ rule build_trt_engines:
         f"benchmarks/model/{VARIANT.name}/build_trt_engines_{S.trt_tag}.tsv"
     priority: 30
     conda:
-        "../envs/onnxruntime.yaml"
+        "../envs/gpu.yaml"
     threads: total_cores(2)
     resources:
         mem_mb=16000,

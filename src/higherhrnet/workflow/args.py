@@ -46,6 +46,12 @@ def benchmark_batch_sizes(config: dict) -> str:
     return "" if list(sizes) == [1] else "--batch-sizes " + ",".join(str(b) for b in sizes)
 
 
+def conda_env(config: dict, s: Settings) -> str:
+    """The inference jobs' env (envs/<name>.yaml): ``gpu`` (the pinned GPU stack) when the
+    config runs on a GPU, else the backend's own (CPU wheels, or CANN's for ascend)."""
+    return "gpu" if s.backend.gpu(config) else s.backend.name
+
+
 def infer_resources(config: dict, s: Settings) -> dict:
     """mem_mb, runtime and the accelerator of the inference and benchmark_model jobs: npu=1
     for a backend that runs on an NPU (the profiles turn it into their NPU request), gpu=1

@@ -81,6 +81,31 @@ def test_tensorrt_run_configuration_names_the_engines_and_their_arguments():
         assert both(**overrides)[1].trt_tag == ""
 
 
+@pytest.mark.parametrize("backend, infer, env", [
+    ("onnxruntime", {}, "onnxruntime"),
+    ("onnxruntime", TRT, "gpu"),
+    ("onnxruntime", {"onnxruntime_provider": "cuda"}, "gpu"),
+    ("torch", {}, "torch"),
+    ("torch", {"torch_device": "cuda"}, "gpu"),
+    ("ascend", TRT, "ascend"),
+])
+def test_gpu_runs_take_the_pinned_gpu_env(root, backend, infer, env):
+    config, s = both(backend=backend, infer=infer)
+    assert args.conda_env(config, s) == env
+    assert (root / "envs" / f"{env}.yaml").is_file()
+
+
+def test_gpu_env_has_the_extras_pins(root):
+    import tomllib
+
+    import yaml
+
+    extra = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["gpu"]
+    pip = yaml.safe_load((root / "envs" / "gpu.yaml").read_text())["dependencies"][-1]["pip"]
+    assert set(extra) <= set(pip), (extra, pip)
+
+
 def test_per_shape_profiles_and_benchmark_batches_reach_the_commands():
     config, s = both(infer={**TRT, "tensorrt_profiles": "per_shape", "batch_size": 32},
                      benchmark_model={"batch_sizes": [1, 32]})
