@@ -14,7 +14,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir, "src")))
 from higherhrnet.data import download
 from higherhrnet.errors import WorkflowError as HHRNetError
-from higherhrnet.workflow import args, scheduling, targets
+from higherhrnet.workflow import args, provenance, scheduling, targets
 from higherhrnet.workflow.code_digest import rule_digest
 from higherhrnet.workflow.config import prepare, settings
 from higherhrnet.workflow.paths import OUTPUT_DIRNAME, PREP_DIRNAME, artifact_paths
@@ -74,7 +74,20 @@ INFER_ENV = f"../envs/{args.conda_env(config, S)}.yaml"
 shell.prefix(
     "set -euo pipefail; export HHRNET_SCRIPTS="
     f"{shlex.quote(str(Path(workflow.basedir, 'scripts')))}; "
+    # the devices the infer/benchmark jobs take one of (workflow.args.devices_arg); in a
+    # cluster job the scheduler's allocation instead (inference.devices)
+    f"export HHRNET_DEVICES={shlex.quote(args.devices_arg(S))}; "
+    + ("" if workflow.is_main_process else "export HHRNET_DEVICES_FROM_ALLOCATION=1; ")
 )
+# a local run: at most as many device jobs at once as there are devices (scheduling)
+for name, count in scheduling.device_resources(
+    S.device_kind,
+    len(S.devices),
+    workflow.global_resources,
+    workflow_cores(),
+    workflow.is_main_process,
+).items():
+    workflow.register_resource(name, count)
 
 
 wildcard_constraints:
@@ -140,6 +153,19 @@ def with_code(rule_name, command):
     code trigger compares shell text, so an edit of its script or library re-runs it."""
     digest = rule_digest(Path(workflow.basedir), rule_name, RULE_FILES)
     return f"{command}  # code {digest}"
+
+
+def made_from(stage):
+    """A params: entry: the digest of the config values and code the stage's artifacts are
+    made from, its own and every upstream stage's (workflow.provenance). A change upstream
+    re-runs the job even where an intermediate between went missing (a failed or killed
+    job), which rebuilds that intermediate on the way."""
+    return provenance.made_from(
+        config,
+        S,
+        stage,
+        lambda rule: rule_digest(Path(workflow.basedir), rule, RULE_FILES),
+    )
 
 
 def stage_benchmarks(wildcards=None):

@@ -75,12 +75,13 @@ rule make_synthetic_dataset:
     params:
         num_images=config["dataset"]["synthetic_images"],
         seed=config["dataset"]["synthetic_seed"],
+        keypoints=S.keypoints,
     shell:
         with_code(
             "make_synthetic_dataset",
             'python "$HHRNET_SCRIPTS/make_synthetic_dataset.py" --images {output.images:q} '
             "--annotations {output.annotations:q} --num-images {params.num_images} "
-            "--seed {params.seed} 2> {log:q}",
+            "--seed {params.seed} --keypoints {params.keypoints} 2> {log:q}",
         )
 
 

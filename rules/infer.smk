@@ -24,8 +24,9 @@ rule infer:
         INFER_ENV
     threads: config["infer"]["threads"]  # --threads {threads}: as Snakemake scales it to --cores
     resources:
-        **args.infer_resources(config, S),
+        **args.infer_resources(S),
     params:
+        made_from=made_from("infer"),
         backend=BACKEND,
         args=args.infer_args(config, S),
         engines=ENGINES_FLAG,
@@ -40,7 +41,7 @@ rule infer:
             "--output-dirname {params.dirname} "
             "--manifest {input.manifest:q} --allow-empty --threads {threads} {params.args} "
             "{params.engines} "
-            "2> {log:q}",
+            '--devices "$HHRNET_DEVICES" 2> {log:q}',
         )
 
 

@@ -47,6 +47,7 @@ rule compile_om:
         mem_mb=16000,
         runtime=60,
     params:
+        made_from=made_from("model"),
         prefix=lambda wildcards, output: output[0][: -len(".om")],
         soc=config["ascend"]["soc_version"],
         policy=S.compiled_policy,
@@ -82,6 +83,7 @@ rule tune_om:
         runtime=600,
         npu=1,
     params:
+        made_from=made_from("model"),
         prefix=lambda wildcards, output: output[0][: -len(".om")],
         mode=S.aoe,
         policy=S.compiled_policy,

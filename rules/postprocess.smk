@@ -24,6 +24,7 @@ rule postprocess:
         mem_mb=3000,
         runtime=60,
     params:
+        made_from=made_from("postprocess"),
         detection_threshold=config["postprocess"]["detection_threshold"],
         tag_threshold=config["postprocess"]["tag_threshold"],
         max_people=config["postprocess"]["max_people"],
@@ -31,6 +32,7 @@ rule postprocess:
         nms_padding=config["postprocess"]["nms_padding"],
         assignment=config["postprocess"]["assignment"],
         path=config["postprocess"]["path"],
+        keypoints=S.keypoints,
         scales=lambda wildcards, input: args.scale_flags(
             S, input.outputs, input.outputs_flip, input.manifest
         ),
@@ -43,6 +45,7 @@ rule postprocess:
             "--tag-threshold {params.tag_threshold} --max-people {params.max_people} "
             "--nms-kernel {params.nms_kernel} --nms-padding {params.nms_padding} "
             "--assignment {params.assignment} --path {params.path} "
+            "--keypoints {params.keypoints} "
             "{params.switches} 2> {log:q}",
         )
 
@@ -62,6 +65,8 @@ rule gather_results:
         P.bench("gather_results")
     conda:
         "../envs/postprocess.yaml"
+    params:
+        made_from=made_from("gather_results"),
     shell:
         with_code(
             "gather_results",
@@ -86,10 +91,13 @@ rule evaluate:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        keypoints=S.keypoints,
+        made_from=made_from("evaluate"),
     shell:
         with_code(
             "evaluate",
             'python "$HHRNET_SCRIPTS/evaluate.py" --annotations {input.annotations:q} '
             "--results {input.results:q} --metrics {output.metrics:q} --csv {output.csv:q} "
-            "--table {output.table:q} 2> {log:q}",
+            "--table {output.table:q} --keypoints {params.keypoints} 2> {log:q}",
         )

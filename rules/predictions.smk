@@ -30,13 +30,16 @@ rule predictions:
         P.bench("predictions")
     conda:
         "../envs/postprocess.yaml"
+    params:
+        joints=S.keypoints,
+        made_from=made_from("predictions"),
     shell:
         with_code(
             "predictions",
             'python "$HHRNET_SCRIPTS/predictions.py" --results {input.results:q} '
             "--predictions {output.predictions:q} --keypoints {output.keypoints:q} "
             "--index {output.index:q} --unreadable {output.unreadable:q} "
-            "{input.listings:q} 2> {log:q}",
+            "--joints {params.joints} {input.listings:q} 2> {log:q}",
         )
 
 
@@ -89,6 +92,7 @@ if DATASET == "images":
             mem_mb=2000,
             runtime=60,
         params:
+            made_from=made_from("draw_predictions"),
             folder=config["dataset"]["images"],
             drawings=config["predictions"]["drawings"],
         shell:
@@ -151,6 +155,7 @@ if DATASET == "video":
             mem_mb=4000,
             runtime=60,
         params:
+            made_from=made_from("annotate_video"),
             stride=config["dataset"]["frame_stride"],
             max_frames=config["dataset"]["max_frames"],
             drawings=config["report"]["drawings"],
@@ -188,6 +193,7 @@ rule predictions_report:
     conda:
         "../envs/report.yaml"
     params:
+        made_from=made_from("predictions_report"),
         grid=config["report"]["drawings"],
         dataset=DATASET,
         backend=BACKEND,

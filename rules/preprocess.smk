@@ -24,6 +24,7 @@ rule preprocess:
         mem_mb=2000,
         runtime=60,
     params:
+        made_from=made_from("preprocess"),
         shards=NSHARDS,
         policy=S.shape_policy,
         geometry=lambda wildcards: args.preprocess_geometry(wildcards.geo),

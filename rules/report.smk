@@ -25,6 +25,7 @@ rule metrics_table:
     conda:
         "../envs/report.yaml"
     params:
+        made_from=made_from("metrics_table"),
         weights=config["weights"]["source"],
         dataset=DATASET,
         backend=BACKEND,
@@ -53,6 +54,8 @@ rule plot_stage_times:
         P.log("plot_stage_times"),
     conda:
         "../envs/report.yaml"
+    params:
+        made_from=made_from("plot_stage_times"),
     shell:
         with_code(
             "plot_stage_times",
@@ -79,6 +82,7 @@ rule draw_skeletons:
     conda:
         "../envs/report.yaml"
     params:
+        made_from=made_from("draw_skeletons"),
         drawings=config["report"]["drawings"],
     shell:
         with_code(

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.atomic import write_text  # noqa: E402
+from higherhrnet.inference.devices import device_kind, job_device  # noqa: E402
 from higherhrnet.inference.engine import BACKENDS, run_infer  # noqa: E402
 from higherhrnet.inference.ascend.cann import DEFAULT_CANN_ENV  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
@@ -48,6 +49,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", type=int, default=None,
                    help="GPU id, or NPU logical index within ASCEND_RT_VISIBLE_DEVICES "
                         "(default 0)")
+    p.add_argument("--devices", default=None,
+                   help="NPUs (ascend) or GPUs (cuda, tensorrt) this job may run on, "
+                        "comma-separated logical indices (e.g. 0,1): it takes one that no "
+                        "other job holds for its whole run (default: --device)")
     p.add_argument("--log", default=None,
                    help="log file (ascend: ais_bench's output; default "
                         "<output>/<dirname>.ais_bench.log)")
@@ -86,13 +91,16 @@ def main(argv=None) -> int:
     cmd = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
     if args.manifest:
         Manifest.read(args.manifest).check_tensors(args.input, args.manifest)
-    summary = run_infer(
-        args.backend, args.model, args.input, args.output, args.output_dirname,
-        threads=threads, batch_size=args.batch_size, providers=args.providers,
-        device=args.device, log=args.log, cann_env=args.cann_env or None,
-        python=args.python, argv=cmd, progress=not args.quiet, allow_empty=args.allow_empty,
-        variant=args.variant, scales=parse_scales(args.scales), precision=args.precision,
-        engines=args.trt_engines)
+    kind = device_kind(BACKENDS[args.backend].npu, args.providers)
+    with job_device(kind, args.devices, args.device) as device:
+        summary = run_infer(
+            args.backend, args.model, args.input, args.output, args.output_dirname,
+            threads=threads, batch_size=args.batch_size, providers=args.providers,
+            device=device.index if device and args.devices else args.device, log=args.log,
+            cann_env=args.cann_env or None, python=args.python, argv=cmd,
+            progress=not args.quiet, allow_empty=args.allow_empty, variant=args.variant,
+            scales=parse_scales(args.scales), precision=args.precision,
+            engines=args.trt_engines)
     # an in-process engine's log; a tool's (ais_bench) is its own output
     if args.log and BACKENDS[args.backend].open and summary["num_inputs"]:
         t = summary["NPU_compute_time"]

@@ -2,6 +2,9 @@
 
     python scripts/make_synthetic_dataset.py --images data/synthetic/images \
         --annotations data/synthetic/person_keypoints.json --num-images 16 --seed 0
+
+``--keypoints crowdpose`` writes CrowdPose-format labels of the same images instead (14
+joints and crowdIndex, by the rule of higherhrnet.data.crowdpose).
 """
 
 from __future__ import annotations
@@ -22,10 +25,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--annotations", required=True, help="COCO keypoints json to write")
     p.add_argument("--num-images", "--num_images", dest="num_images", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keypoints", choices=("coco", "crowdpose"), default="coco",
+                   help="the labels' joints (default coco)")
     args = p.parse_args(argv)
     if args.num_images < 0:
         p.error("--num-images must be >= 0")
     generate(args.images, args.annotations, num_images=args.num_images, seed=args.seed)
+    if args.keypoints == "crowdpose":
+        from higherhrnet.atomic import write_json
+        from higherhrnet.data.crowdpose import from_coco
+        from higherhrnet.files import read_json
+
+        write_json(args.annotations, from_coco(read_json(Path(args.annotations), "annotations")))
     return 0
 
 

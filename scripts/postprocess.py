@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.errors import WorkflowError, cli_main  # noqa: E402
 from higherhrnet.postprocess.assignment import ASSIGNMENTS  # noqa: E402
+from higherhrnet.data.keypoints import KEYPOINT_SETS  # noqa: E402
 from higherhrnet.postprocess.params import DEFAULT_PATH, PATHS, GroupingParams  # noqa: E402
 from higherhrnet.postprocess import multiscale  # noqa: E402
 from higherhrnet.postprocess.memory import keep_freed_memory  # noqa: E402
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the quarter-pixel adjustment")
     p.add_argument("--no-refine", "--no_refine", action="store_true",
                    help="skip filling missing joints")
+    p.add_argument("--keypoints", choices=sorted(KEYPOINT_SETS), default=d.keypoints,
+                   help="the model's joints: coco (17, default) or crowdpose (14): the flip "
+                        "index, the grouping order and the outputs' channel count")
     p.add_argument("--path", choices=PATHS, default=DEFAULT_PATH,
                    help="fast or reference (default %(default)s): the straight port of the "
                         "reference computation over dense maps (identical results, slow)")
@@ -75,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             detection_threshold=args.detection_threshold, tag_threshold=args.tag_threshold,
             max_people=args.max_people, nms_kernel=args.nms_kernel,
             nms_padding=args.nms_padding, adjust=not args.no_adjust,
-            refine=not args.no_refine, assignment=args.assignment)
+            refine=not args.no_refine, assignment=args.assignment,
+            keypoints=args.keypoints)
     except ValueError as exc:
         raise WorkflowError(f"postprocess: {exc}") from None
     scales = parse_scales(args.scales)

@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keypoints", required=True, help="csv, one row per person")
     p.add_argument("--index", required=True, help="csv, one row per input (id -> file)")
     p.add_argument("--unreadable", required=True, help="text file, one unreadable input a line")
+    p.add_argument("--joints", choices=("coco", "crowdpose"), default="coco",
+                   help="the model's keypoint set: the csv's joint columns (default coco)")
     p.add_argument("listings", nargs="+", help="the shards' listing jsons")
     a = p.parse_args(argv)
     entries, unreadable, source = read_listings(a.listings)
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unreadable, skipped: {u['error']}", file=sys.stderr)
     preds = write_predictions(load_results(a.results), entries, unreadable, source,
                               predictions=a.predictions, keypoints=a.keypoints, index=a.index,
-                              unreadable_list=a.unreadable)
+                              unreadable_list=a.unreadable, joints=a.joints)
     print(f"predictions: {len(preds)} people in {len(entries)} {source} input(s), "
           f"{len(unreadable)} unreadable", file=sys.stderr)
     return 0

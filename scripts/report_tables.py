@@ -8,6 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from higherhrnet.atomic import write_text  # noqa: E402
 from higherhrnet.errors import cli_main  # noqa: E402
+from higherhrnet.evaluation.metric_sets import metric_set  # noqa: E402
+from higherhrnet.model.variants import get_variant  # noqa: E402
 from higherhrnet.evaluation.report import cropped_note, metrics_html, read_metrics  # noqa: E402
 from higherhrnet.preprocess.shapes import parse_scales  # noqa: E402
 
@@ -24,7 +26,8 @@ def main(argv=None):
                     help="preprocess manifests (scale 1): the images the shape policy cropped")
     ap.add_argument("--output", required=True, help="HTML file to write")
     a = ap.parse_args(argv)
-    page = metrics_html(read_metrics(a.metrics), weights=a.weights_source,
+    ms = metric_set(get_variant(a.variant).keypoints)
+    page = metrics_html(read_metrics(a.metrics, ms), weights=a.weights_source,
                         dataset=a.dataset, backend=a.backend, variant=a.variant,
                         scales=parse_scales(a.scales))
     page = page.replace("</body>", cropped_note(a.manifests) + "</body>", 1)

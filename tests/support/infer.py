@@ -112,8 +112,11 @@ def use_fakes(monkeypatch, tmp: Path, pylib: str | None = "pylib",
     monkeypatch.setenv("FAKE_CALLS", str(tmp / "calls.jsonl"))
     for key in ("FAKE_ATC_EXPECT", "FAKE_AIS_BENCH_EXPECT", "FAKE_AOE_EXPECT", "FAKE_ATC_FAIL",
                 "FAKE_AOE_FAIL", "FAKE_AIS_BENCH_FAIL", "FAKE_AIS_BENCH_SKIP", "FAKE_OM_OS_ARCH",
-                "FAKE_CANN_SOURCED", "ASCEND_RT_VISIBLE_DEVICES"):
+                "FAKE_CANN_SOURCED", "ASCEND_RT_VISIBLE_DEVICES", "FAKE_NPU_STATE",
+                "FAKE_AIS_BENCH_HOLD_S", "HHRNET_DEVICES_FROM_ALLOCATION"):
         monkeypatch.delenv(key, raising=False)
+    # the stage CLIs' device locks (inference.devices) in this test's folder
+    monkeypatch.setenv("HHRNET_DEVICE_LOCKS", str(tmp / "device_locks"))
     return FAKES / "cann" / "set_env.sh"
 
 

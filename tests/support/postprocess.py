@@ -77,20 +77,30 @@ def sample_oracle_cases(coco_sample: Path, policy: str = "ascend17"):
     return cases
 
 
-def realistic_cases(shared: Path, out: Path):
+def realistic_cases(shared: Path, out: Path, keypoints: str = "coco"):
     """``(manifest path, dump, dump_flip, [(ManifestEntry, [n0, n1, f0, f1])])``: the
     network-like outputs of the 8 sample images, generated into ``out`` (once; about 3 s and
-    160 MB) and checked against the generator's sha256 list."""
+    160 MB) and checked against the generator's sha256 list. ``keypoints="crowdpose"``: the
+    14-joint ones of ../shared/reference/crowdpose/README.md (CrowdPose labels, seed 14)."""
     ref = Path(shared) / "reference" / "realistic"
+    sample = Path(shared) / "data" / "coco_sample"
+    if keypoints == "coco":
+        labels, seed, extra, checks = sample / "person_keypoints_sample.json", 1, [], ref
+    else:
+        from higherhrnet.data.keypoints import keypoint_set
+
+        kps, folder = keypoint_set(keypoints), Path(shared) / "reference" / keypoints
+        labels, seed, checks = folder / f"{keypoints}_sample.json", 14, folder / "realistic"
+        extra = ["--num-joints", str(kps.num_joints),
+                 "--flip-index", ",".join(map(str, kps.flip_index))]
     out = Path(out)
     manifest = out / "manifest.json"
     if not manifest.is_file():
-        sample = Path(shared) / "data" / "coco_sample"
         proc = subprocess.run(
             [sys.executable, str(ref / "make_realistic.py"),
-             "--annotations", str(sample / "person_keypoints_sample.json"),
-             "--images", str(sample / "images"), "--out", str(out), "--seed", "1",
-             "--check", str(ref / "checksums.tsv")], capture_output=True, text=True)
+             "--annotations", str(labels), "--images", str(sample / "images"),
+             "--out", str(out), "--seed", str(seed), *extra,
+             "--check", str(checks / "checksums.tsv")], capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"make_realistic.py failed:\n{proc.stdout}\n{proc.stderr}")
     entries = Manifest.read(manifest).entries

@@ -688,3 +688,192 @@ def test_one_photo_with_50_shards_runs_one_shard_and_an_added_photo_only_its_own
     assert planned_outputs(planned.stdout, "list_images") == [
         f"results/images/listing/shard{path_id(other) % 50}.json"]
     assert "export_onnx" not in jobs and jobs["gather_results"] == 1
+
+
+# ------------------------------------------------------------------ 10. never stale results
+# (issue 21, item 1) A postprocess at a new threshold that fails (a damaged raw output) or is
+# killed: Snakemake deletes its shardK.json, and without the stages' made-from digests
+# (workflow.provenance) the next run said "Nothing to be done" over the old threshold's
+# results. The next run(s) must end with a clean run's results at the new threshold.
+
+NEW_THRESHOLD = ["shards=1", "postprocess={detection_threshold: 0.5}"]
+RESULTS = Path("results/synthetic/onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def default_one_shard(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("default") / "work"
+    snakemake(work, "--cores", "2", config=["shards=1"])
+    return work
+
+
+@pytest.fixture(scope="module")
+def clean_new_threshold(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("clean") / "work"
+    snakemake(work, "--cores", "2", config=NEW_THRESHOLD)
+    return work
+
+
+def _assert_results_as_clean(work: Path, clean: Path) -> None:
+    for name in ("postprocess/shard0.json", "keypoints_results.json", "metrics.json",
+                 "metrics.csv"):
+        assert (work / RESULTS / name).read_bytes() == (clean / RESULTS / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_damaged_raw_output_is_remade_and_results_never_stale(tmp_path, default_one_shard,
+                                                              clean_new_threshold):
+    work = tmp_path / "work"
+    shutil.copytree(default_one_shard, work, symlinks=True)
+    old = (work / RESULTS / "keypoints_results.json").read_bytes()
+    assert old != (clean_new_threshold / RESULTS / "keypoints_results.json").read_bytes()
+    bad = sorted((work / RESULTS / "infer/shard0/output_dir").glob("*_1.npy"))[0]
+    with open(bad, "r+b") as fh:
+        fh.truncate(1000)
+    failed = snakemake(work, "--cores", "2", config=NEW_THRESHOLD, check=False)
+    assert failed.returncode != 0
+    log = (work / "logs/synthetic/onnxruntime/postprocess/shard0.log").read_text()
+    line = [ln for ln in log.splitlines() if ln.startswith("error: ")][-1]
+    assert str(bad.relative_to(work)) in line and "damaged inference output" in line, line
+    # the way out the message names: delete that folder, run again
+    folder = line.split("(rm -r ")[1].split(")")[0]
+    assert (work / folder) == bad.parent, line
+    shutil.rmtree(work / folder)
+    again = snakemake(work, "--cores", "2", config=NEW_THRESHOLD)
+    assert "Nothing to be done" not in again.stdout + again.stderr
+    _assert_results_as_clean(work, clean_new_threshold)
+    assert "Nothing to be done" in snakemake(work, "-n", config=NEW_THRESHOLD).stdout
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.slow
+def test_killed_postprocess_never_leaves_stale_results(tmp_path, default_one_shard,
+                                                       clean_new_threshold):
+    """kill -9 of only the postprocess process of a run at a new threshold: the next run
+    re-runs it and ends with the clean run's results."""
+    from support.workflow import command
+
+    work = tmp_path / "work"
+    shutil.copytree(default_one_shard, work, symlinks=True)
+    proc = subprocess.Popen(command(work, "--cores", "2", config=NEW_THRESHOLD), env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    killed = None
+    try:
+        while killed is None and proc.poll() is None:
+            for pid in _descendants(proc.pid):
+                cmd = _cmdline(pid)
+                if "scripts/postprocess.py" in cmd and not cmd.startswith(("/bin/bash", "bash")):
+                    os.kill(pid, signal.SIGKILL)
+                    killed = pid
+                    break
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert killed is not None, "the postprocess process was never seen"
+    assert proc.returncode != 0, out[-3000:]
+    assert not (work / RESULTS / "postprocess/shard0.json").exists()
+    again = snakemake(work, "--cores", "2", config=NEW_THRESHOLD)
+    assert "Nothing to be done" not in again.stdout + again.stderr
+    _assert_results_as_clean(work, clean_new_threshold)
+
+
+# ------------------------------------------------------------------ 11. the benchmark holds
+# nothing back (issue 21, item 3; issue 27, item 7): it measures the shapes the run's images
+# use within benchmark_model.share of the run's inferences, after the metrics / predictions.
+
+def _bench_seconds(tsv: Path) -> float:
+    header, values = tsv.read_text().splitlines()[:2]
+    return float(dict(zip(header.split("\t"), values.split("\t")))["s"])
+
+
+def _manifest_shapes(work: Path, ds: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for m in (work / "results" / ds).glob("prep*/shard*.manifest.json"):
+        if m.parent.name.startswith("prep_flip"):
+            continue
+        for e in Manifest.read(m).entries:
+            key = f"{e.input_h}x{e.input_w}"
+            counts[key] = counts.get(key, 0) + 2  # both passes
+    return counts
+
+
+@pytest.mark.slow
+def test_default_benchmark_is_a_small_share_and_starts_after_the_metrics(tmp_path, coco_sample):
+    """A 3-image coco_folder run with the project's default config (synthetic weights, one
+    shard): benchmark_model takes at most a quarter of the wall time, and starts only once
+    metrics.json is written."""
+    import time
+
+    gt = json.loads((coco_sample / "person_keypoints_sample.json").read_text())
+    keep = {im["id"] for im in gt["images"][:3]}
+    gt["images"] = [im for im in gt["images"] if im["id"] in keep]
+    gt["annotations"] = [a for a in gt["annotations"] if a["image_id"] in keep]
+    ann = tmp_path / "three.json"
+    ann.write_text(json.dumps(gt))
+    work = tmp_path / "work"
+    start = time.monotonic()
+    out = snakemake(work, "--cores", "2", configfile=ROOT / "config.yaml", config=[
+        f"dataset={{name: coco_folder, annotations: '{ann}', images: '{coco_sample / 'images'}'}}",
+        "weights={source: synthetic}", "shards=1"])
+    wall = time.monotonic() - start
+    log = out.stdout + out.stderr
+    run = work / "results/coco_folder/onnxruntime"
+    assert (run / "metrics.json").is_file() and (run / "benchmark_model.html").is_file()
+    bench = _bench_seconds(work / "benchmarks/coco_folder/onnxruntime/benchmark_model.tsv")
+    assert bench <= 0.25 * wall, (bench, wall)
+    evaluated = log.index("(Rule: evaluate)")
+    assert evaluated < log.index("rule benchmark_model:"), "the benchmark started before the metrics"
+    result = json.loads((run / "benchmark_model.json").read_text())
+    used = _manifest_shapes(work, "coco_folder")
+    assert {f"{s['height']}x{s['width']}": s["images"] for s in result["dataset_shapes"]} == used
+    assert {f"{r['height']}x{r['width']}" for r in result["shapes"]} <= set(used)
+    assert result["inferences"] == 6 and result["expected_inference_s"] > 0
+    page = (run / "benchmark_model.html").read_text()
+    assert "185.28" in page and "at the guide's 512x512" in page
+
+
+@pytest.mark.slow
+def test_own_images_get_the_per_shape_table_of_their_shapes(tmp_path, coco_sample):
+    """dataset.name images with benchmark_model on: the table is made, with the shapes those
+    images use, after the predictions."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in sorted(p.name for p in (coco_sample / "images").iterdir())[:3]:
+        shutil.copy(coco_sample / "images" / name, photos / name)
+    work = tmp_path / "work"
+    out = snakemake(work, "--cores", "2", config=[
+        f"dataset={{name: images, images: '{photos}'}}", "shards=1",
+        "benchmark_model={enabled: true, shapes: []}"])
+    log = out.stdout + out.stderr
+    run = work / "results/images/onnxruntime"
+    assert (run / "benchmark_model.html").is_file(), log[-3000:]
+    assert log.index("(Rule: predictions)") < log.index("rule benchmark_model:")
+    result = json.loads((run / "benchmark_model.json").read_text())
+    used = _manifest_shapes(work, "images")
+    assert used and {f"{s['height']}x{s['width']}": s["images"]
+                     for s in result["dataset_shapes"]} == used
+    assert {f"{r['height']}x{r['width']}" for r in result["shapes"]} <= set(used)
+    assert "185.28" in (run / "benchmark_model.html").read_text()

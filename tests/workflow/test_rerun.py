@@ -204,3 +204,30 @@ def test_disk_check_refuses_a_small_file_system_before_any_job(tmp_path, coco_sa
     assert more == pytest.approx(lean - free, abs=0.011)
     assert listing.read_text().split() == [str(work)], "a job ran"
     assert not re.search(r"^(local)?rule \w+:$", text, re.M)
+
+
+
+@pytest.mark.slow
+def test_lost_postprocess_outputs_are_remade_for_a_new_threshold(default_run):
+    """Every postprocess job of a run at a new threshold failed or was killed: their outputs
+    are gone, the results are the old threshold's. With the old config nothing is planned
+    (they are current); with the new one postprocess onward is (made_from in the params of
+    gather_results onward; before, "Nothing to be done" kept the old results). Issue 21,
+    item 1; whole runs of it in test_reliability.py."""
+    lost = [default_run["work"] / RUN / f"postprocess/shard{k}.json" for k in (0, 1)]
+    saved = {p: (p.read_bytes(), p.stat()) for p in lost}  # this test runs last on the folder
+    for p in lost:
+        p.unlink()
+    # as Snakemake leaves a failed job: output and its metadata gone
+    snakemake(default_run["work"], "--cleanup-metadata",
+              *(str(p.relative_to(default_run["work"])) for p in lost),
+              config=[BENCHMARK_MODEL_ON])
+    try:
+        assert plan(default_run) == {}
+        jobs = plan(default_run, ["postprocess={detection_threshold: 0.15}"])
+        assert set(jobs) == DOWNSTREAM and jobs["postprocess"] == 2, jobs
+    finally:
+        for p, (data, st) in saved.items():
+            p.write_bytes(data)
+            os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert plan(default_run) == {}

@@ -48,16 +48,31 @@ class ImageRecord:
 
 
 def _person_category(cats: list, path: Path) -> dict:
+    """The 'person' category with the keypoints of a known set: COCO's 17 or CrowdPose's 14
+    (:mod:`.keypoints`)."""
+    from .keypoints import KEYPOINT_SETS
+
+    counts = {k.num_joints: k.title for k in KEYPOINT_SETS.values()}
     for cat in cats:
         if isinstance(cat, dict) and cat.get("name") == "person":
             kps = cat.get("keypoints")
-            if not isinstance(kps, list) or len(kps) != NUM_KEYPOINTS:
+            if not isinstance(kps, list) or len(kps) not in counts:
                 n = len(kps) if isinstance(kps, list) else "no"
                 raise WorkflowError(f"annotations {path}: the 'person' category has {n} "
-                                    f"keypoints, expected {NUM_KEYPOINTS} (COCO keypoints)")
+                                    f"keypoints, expected {NUM_KEYPOINTS} (COCO keypoints) or "
+                                    "14 (CrowdPose)")
             return cat
     raise WorkflowError(f"annotations {path}: no 'person' category with {NUM_KEYPOINTS} "
                         "keypoints (is this a person_keypoints_*.json file?)")
+
+
+def keypoints_of(coco: dict[str, Any]) -> str:
+    """The keypoint set (:mod:`.keypoints` name) of a checked annotation file."""
+    from .keypoints import for_channels
+
+    person = next(c for c in coco["categories"]
+                  if isinstance(c, dict) and c.get("name") == "person")
+    return for_channels(len(person["keypoints"])).name
 
 
 def _is_int(value) -> bool:
@@ -90,7 +105,8 @@ def _check_images(images: list, path: Path) -> None:
         seen.add(im["id"])
 
 
-def _check_annotations(anns: list, image_ids: set, person_id: int, path: Path) -> None:
+def _check_annotations(anns: list, image_ids: set, person_id: int, path: Path,
+                       num_joints: int = NUM_KEYPOINTS) -> None:
     for i, ann in enumerate(anns):
         if not isinstance(ann, dict) or "image_id" not in ann or "category_id" not in ann:
             raise WorkflowError(f"annotations {path}: annotations[{i}] needs 'image_id' and "
@@ -100,10 +116,10 @@ def _check_annotations(anns: list, image_ids: set, person_id: int, path: Path) -
                                 f"{ann['image_id']}, which is not in 'images'")
         kps = ann.get("keypoints")
         if ann["category_id"] == person_id and kps is not None and (
-                not isinstance(kps, list) or len(kps) != 3 * NUM_KEYPOINTS):
+                not isinstance(kps, list) or len(kps) != 3 * num_joints):
             raise WorkflowError(f"annotations {path}: annotations[{i}] has "
                                 f"{len(kps) if isinstance(kps, list) else 'non-list'} keypoint "
-                                f"values, expected {3 * NUM_KEYPOINTS}")
+                                f"values, expected {3 * num_joints}")
 
 
 def load_keypoint_annotations(path: str | os.PathLike) -> dict[str, Any]:
@@ -111,7 +127,7 @@ def load_keypoint_annotations(path: str | os.PathLike) -> dict[str, Any]:
 
     Raises :class:`WorkflowError` naming the file for: missing/unreadable file, invalid JSON,
     missing ``images``/``annotations``/``categories`` lists, no ``person`` category with 17
-    keypoints, malformed or duplicate image entries, annotations pointing at unknown images.
+    (COCO) or 14 (CrowdPose) keypoints, malformed or duplicate image entries, annotations pointing at unknown images.
     """
     path = Path(path)
     data = read_json(path, "annotations")
@@ -125,7 +141,7 @@ def load_keypoint_annotations(path: str | os.PathLike) -> dict[str, Any]:
     person = _person_category(data["categories"], path)
     _check_images(data["images"], path)
     _check_annotations(data["annotations"], {im["id"] for im in data["images"]},
-                       person.get("id"), path)
+                       person.get("id"), path, len(person["keypoints"]))
     return data
 
 

@@ -25,13 +25,15 @@ import sys
 from pathlib import Path
 
 from ..atomic import write_json, write_text
+from ..data.keypoints import KEYPOINT_SETS
 from ..errors import WorkflowError, first_few
 from ..files import read_json
+from .metric_sets import COCO_METRICS, MetricSet
 
-METRICS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+METRICS = COCO_METRICS.keys
 #: Published single-scale + flip results of HigherHRNet-W32-512 on val2017 (upstream
 #: README; the Ascend guide reports AP 67.1 for the OM model).  AR is not published.
-GUIDE = {"AP": 0.671, "AP50": 0.862, "AP75": 0.730, "APm": 0.615, "APl": 0.761}
+GUIDE = COCO_METRICS.reference
 _REQUIRED = ("image_id", "category_id", "keypoints", "score")
 
 
@@ -47,13 +49,18 @@ def load_results(path: str | Path) -> list[dict]:
         data = data["results"]
     if not isinstance(data, list):
         raise WorkflowError(f"results {path}: expected a JSON list of COCO keypoint results")
+    sizes = {3 * k.num_joints: k for k in KEYPOINT_SETS.values()}
+    first = None
     for i, r in enumerate(data):
         if not isinstance(r, dict) or any(k not in r for k in _REQUIRED):
             raise WorkflowError(f"results {path}: entry {i} lacks one of {list(_REQUIRED)}")
         kp = r["keypoints"]
-        if not isinstance(kp, list) or len(kp) != 51:
-            raise WorkflowError(f"results {path}: entry {i} has {len(kp) if isinstance(kp, list) else 'no'}"
-                                " keypoint values, expected 51 (17 x (x, y, score))")
+        n = len(kp) if isinstance(kp, list) else None
+        if n not in sizes or (first is not None and n != first):
+            want = f"{first}" if first is not None else "51 (COCO: 17 x (x, y, score)) or 42 (CrowdPose)"
+            raise WorkflowError(f"results {path}: entry {i} has {n if n is not None else 'no'}"
+                                f" keypoint values, expected {want}")
+        first = n
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in kp + [r["score"]]):
             raise WorkflowError(f"results {path}: entry {i} has non-finite keypoints or score")
     return data
@@ -132,23 +139,24 @@ def fmt_percent(value) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}"
 
 
-def metrics_table(metrics: dict) -> str:
-    """Markdown table: this run beside the guide's published numbers (``-``: not published)."""
-    def guide(m):
-        return "-" if m not in GUIDE else fmt_percent(GUIDE[m])
+def metrics_table(metrics: dict, ms: MetricSet = COCO_METRICS) -> str:
+    """Markdown table: this run beside the published numbers (``-``: not published)."""
+    def ref(m):
+        return "-" if m not in ms.reference else fmt_percent(ms.reference[m])
 
-    lines = ["| | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|",
-             "| this run | " + " | ".join(fmt_percent(metrics.get(m)) for m in METRICS) + " |",
-             "| guide (W32-512, flip) | " + " | ".join(guide(m) for m in METRICS) + " |"]
+    lines = ["| | " + " | ".join(ms.labels) + " |", "|---" * (len(ms.keys) + 1) + "|",
+             "| this run | " + " | ".join(fmt_percent(metrics.get(m)) for m in ms.keys) + " |",
+             f"| {ms.reference_label} | " + " | ".join(ref(m) for m in ms.keys) + " |"]
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(metrics: dict, json_path, csv_path=None, table_path=None, extra=None) -> None:
+def write_outputs(metrics: dict, json_path, csv_path=None, table_path=None, extra=None,
+                  ms: MetricSet = COCO_METRICS) -> None:
     """json (``null`` where not available), csv (an empty field there), markdown table."""
-    metrics = {m: available(metrics[m]) for m in METRICS}
+    metrics = {m: available(metrics[m]) for m in ms.keys}
     write_json(json_path, {**metrics, **(extra or {})})
     if csv_path:
-        write_text(csv_path, ",".join(METRICS) + "\n" + ",".join(
-            "" if metrics[m] is None else repr(metrics[m]) for m in METRICS) + "\n")
+        write_text(csv_path, ",".join(ms.keys) + "\n" + ",".join(
+            "" if metrics[m] is None else repr(metrics[m]) for m in ms.keys) + "\n")
     if table_path:
-        write_text(table_path, metrics_table(metrics))
+        write_text(table_path, metrics_table(metrics, ms))

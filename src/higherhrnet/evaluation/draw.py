@@ -17,10 +17,18 @@ import numpy as np
 
 from ..atomic import atomic_open
 from ..data.coco import SKELETON
+from ..data.keypoints import for_channels
 from ..errors import WorkflowError
 
 #: COCO person skeleton, 1-based joint pairs (as in person_keypoints annotations).
 COCO_SKELETON = tuple(tuple(limb) for limb in SKELETON)
+
+
+def skeleton_of(num_joints: int) -> tuple[tuple[int, int], ...]:
+    """1-based limbs of the keypoint set with ``num_joints`` joints (COCO 17, CrowdPose 14:
+    the reference's ``crowd_pose_part_orders``, not the CrowdPose json's skeleton, which
+    is COCO's and names joints 15-17)."""
+    return tuple((a + 1, b + 1) for a, b in for_channels(num_joints).limbs)
 
 
 def _colour(i: int) -> tuple[int, int, int]:
@@ -30,15 +38,16 @@ def _colour(i: int) -> tuple[int, int, int]:
 
 
 def draw_people(image: np.ndarray, people: list[dict], min_score: float = 0.1,
-                skeleton=COCO_SKELETON) -> np.ndarray:
-    """Draw result dicts (COCO ``keypoints``) onto a copy of a BGR image."""
+                skeleton=None) -> np.ndarray:
+    """Draw result dicts (COCO ``keypoints``) onto a copy of a BGR image; ``skeleton``
+    (1-based limbs) defaults to the keypoint set of the people's joint count."""
     out = image.copy()
     thick = max(1, round(min(out.shape[:2]) / 250))
     for i, person in enumerate(sorted(people, key=lambda r: -r["score"])):
         kp = np.asarray(person["keypoints"], dtype=np.float64).reshape(-1, 3)
         ok = kp[:, 2] > min_score
         col = _colour(i)
-        for a, b in skeleton:
+        for a, b in skeleton or skeleton_of(len(kp)):
             if ok[a - 1] and ok[b - 1]:
                 cv2.line(out, tuple(int(round(v)) for v in kp[a - 1, :2]),
                          tuple(int(round(v)) for v in kp[b - 1, :2]), col, thick, cv2.LINE_AA)
@@ -66,10 +75,7 @@ def draw_results(annotations: Path, images_dir: Path, results: list[dict], outpu
         images = data["images"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WorkflowError(f"annotations {annotations}: not a COCO annotation file ({exc})") from None
-    skeleton = COCO_SKELETON
-    for cat in data.get("categories", []):
-        if cat.get("id") == 1 and cat.get("skeleton"):
-            skeleton = tuple(tuple(pair) for pair in cat["skeleton"])
+    skeleton = None  # the results' keypoint set's (a CrowdPose json's own is COCO's)
     by_image = defaultdict(list)
     for r in results:
         by_image[int(r["image_id"])].append(r)

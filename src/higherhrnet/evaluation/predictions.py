@@ -22,9 +22,15 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..atomic import atomic_open, write_json, write_text
-from ..data.coco import KEYPOINT_NAMES
+from ..data.keypoints import COCO, keypoint_set
 
-KEYPOINT_COLUMNS = [f"{name}_{c}" for name in KEYPOINT_NAMES for c in ("x", "y", "score")]
+
+def keypoint_columns(names=COCO.names) -> list[str]:
+    """``<joint>_x``, ``<joint>_y``, ``<joint>_score`` per joint of the model."""
+    return [f"{name}_{c}" for name in names for c in ("x", "y", "score")]
+
+
+KEYPOINT_COLUMNS = keypoint_columns()
 
 
 def _where(entry: dict, source: str) -> dict:
@@ -58,15 +64,18 @@ def join(results: list[dict], entries: list[dict], source: str) -> list[dict]:
     return out
 
 
-def keypoint_rows(predictions: list[dict], source: str) -> tuple[list[str], list[list]]:
+def keypoint_rows(predictions: list[dict], source: str,
+                  joints: str = "coco") -> tuple[list[str], list[list]]:
+    """One row per person; ``joints``: the model's keypoint set (its names are the columns)."""
+    names = keypoint_set(joints).names
     where = ["frame", "timestamp_s"] if source == "video" else ["file_name"]
-    header = ["image_id", *where, "person", "score", *KEYPOINT_COLUMNS]
+    header = ["image_id", *where, "person", "score", *keypoint_columns(names)]
     rows, rank = [], defaultdict(int)
     for p in predictions:
         person = rank[p["image_id"]]
         rank[p["image_id"]] += 1
         rows.append([p["image_id"], *(p[k] for k in where), person, p["score"],
-                     *p["keypoints"][: 3 * len(KEYPOINT_NAMES)]])
+                     *p["keypoints"][: 3 * len(names)]])
     return header, rows
 
 
@@ -97,10 +106,10 @@ def write_csv(path: str | os.PathLike, header: list[str], rows: list[list]) -> N
 def write_predictions(results: list[dict], entries: list[dict], unreadable: list[dict],
                       source: str, *, predictions: str | os.PathLike,
                       keypoints: str | os.PathLike, index: str | os.PathLike,
-                      unreadable_list: str | os.PathLike) -> list[dict]:
+                      unreadable_list: str | os.PathLike, joints: str = "coco") -> list[dict]:
     preds = join(results, entries, source)
     write_json(predictions, preds, indent=None)
-    write_csv(keypoints, *keypoint_rows(preds, source))
+    write_csv(keypoints, *keypoint_rows(preds, source, joints))
     write_csv(index, *index_rows(entries, unreadable, preds, source))
     write_text(unreadable_list, "".join(f"{u['file_name']}: {u['error']}\n"
                                         for u in sorted(unreadable,

@@ -8,24 +8,25 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..errors import WorkflowError
-from .cocoeval import GUIDE, METRICS, available, fmt_percent
+from .cocoeval import available, fmt_percent
+from .metric_sets import COCO_METRICS, MetricSet, metric_set
 from ..files import read_json
 from ..model.variants import get_variant
 from ..pages import PAGE_START
 
 
-def read_metrics(path: str | Path) -> dict[str, float | None]:
+def read_metrics(path: str | Path, ms: MetricSet = COCO_METRICS) -> dict[str, float | None]:
     """Metrics json written by the evaluate stage (values in 0..1; None: not available,
-    ``null`` there or COCOeval's -1 in an older file)."""
+    ``null`` there or COCOeval's -1 in an older file); ``ms``: which metrics it holds."""
     path = Path(path)
     data = read_json(path, "metrics")
     if not isinstance(data, dict):
         raise WorkflowError(f"metrics {path}: expected a JSON object of metric values")
-    missing = [m for m in METRICS if m not in data]
+    missing = [m for m in ms.keys if m not in data]
     if missing:
         raise WorkflowError(f"metrics {path}: missing {', '.join(missing)}")
     try:
-        return {m: available(data[m]) for m in METRICS}
+        return {m: available(data[m]) for m in ms.keys}
     except (TypeError, ValueError):
         raise WorkflowError(f"metrics {path}: a metric is neither a number nor null") from None
 
@@ -47,43 +48,52 @@ def model_line(variant: str, scales) -> str:
     v = get_variant(variant)
     test = scales_text(scales)
     ap = v.reference_ap(scales)
-    ref = (f"reference AP (COCO val2017, flip test, HigherHRNet README): {ap:.1f}"
-           if ap is not None else "the reference reports no AP for these scales "
-           f"(it does for [1]: {v.ap_one_scale:.1f} and [0.5, 1, 2]: {v.ap_multi_scale:.1f})")
+    published = [f"{name}: {value:.1f}" for name, value in
+                 (("[1]", v.ap_one_scale), ("[0.5, 1, 2]", v.ap_multi_scale)) if value is not None]
+    ref = (f"reference AP ({v.ap_dataset}, flip test, HigherHRNet README): {ap:.1f}"
+           if ap is not None else "the reference reports no AP for these scales"
+           + (f" (it does for {' and '.join(published)})" if published else
+              " nor for any other of this model"))
     return (f"<p>Model {html.escape(v.title)} (model.variant {html.escape(v.name)}), test "
             f"scales [{html.escape(test)}]: {ref}.</p>")
 
 
 def metrics_html(metrics: dict[str, float | None], *, weights: str, dataset: str,
                  backend: str, variant: str = "w32_512", scales=(1.0,)) -> str:
-    """This run beside the guide; a metric without ground truth reads n/a, no difference."""
+    """This run beside the published numbers of its evaluation (COCO: the guide's;
+    CrowdPose: the reference's test numbers); a metric without ground truth reads n/a,
+    no difference."""
+    ms = metric_set(get_variant(variant).keypoints)
     rows = []
-    for m in METRICS:
+    for m in ms.keys:
         ours = available(metrics[m])
-        guide = GUIDE.get(m)
+        guide = ms.reference.get(m)
         diff = "" if guide is None or ours is None else f"{100.0 * (ours - guide):+.1f}"
         rows.append(
-            f"<tr><td>{m}</td><td>{fmt_percent(ours)}</td>"
+            f"<tr><td>{html.escape(ms.label(m))}</td><td>{fmt_percent(ours)}</td>"
             f"<td>{'' if guide is None else fmt_percent(guide)}</td><td>{diff}</td></tr>"
         )
-    unavailable = [m for m in METRICS if available(metrics[m]) is None]
+    unavailable = [ms.label(m) for m in ms.keys if available(metrics[m]) is None]
+    why = ("no image in that crowdIndex range" if ms.keypoints == "crowdpose" else
+           "no annotated person with keypoints, or none of that size")
     note = ("" if not unavailable else
-            f"<p>n/a: no ground truth for {html.escape(', '.join(unavailable))} (no annotated "
-            "person with keypoints, or none of that size, in the annotation file).</p>")
+            f"<p>n/a: no ground truth for {html.escape(', '.join(unavailable))} ({why}, in "
+            "the annotation file).</p>")
     warning = ""
     if weights == "synthetic":
         warning = ("<p><b>Synthetic weights: NOT a trained model.</b> These numbers only show "
                    "that the pipeline runs end to end; they are not comparable with the guide.</p>")
     elif dataset != "coco_val2017":
-        warning = (f"<p>Dataset {html.escape(dataset)} is not the full COCO val2017: the guide's "
-                   "numbers are for val2017's 5000 images.</p>")
+        warning = (f"<p>Dataset {html.escape(dataset)}: the published numbers are for "
+                   f"{html.escape(ms.reference_dataset)}.</p>")
     return (
         PAGE_START +
-        f"<h3>COCO keypoint metrics: dataset {html.escape(dataset)}, backend "
+        f"<h3>{html.escape(ms.title)}: dataset {html.escape(dataset)}, backend "
         f"{html.escape(backend)}, weights {html.escape(weights)}</h3>"
         f"{model_line(variant, scales)}{warning}"
         "<table border='1' cellpadding='4'><tr><th>metric</th><th>this run (%)</th>"
-        "<th>guide (%)</th><th>difference</th></tr>" + "".join(rows) + "</table>"
+        f"<th>{html.escape(ms.reference_label)} (%)</th><th>difference</th></tr>"
+        + "".join(rows) + "</table>"
         f"{note}</body></html>\n"
     )
 

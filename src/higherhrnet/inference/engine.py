@@ -102,8 +102,8 @@ def _onnxruntime_args(config: dict, variant: str, scales: str, bench: bool) -> s
         engine = f"--providers {i['onnxruntime_provider']}{_precision_arg(config)}"
         return (engine if config["benchmark_model"]["shapes"]
                 else f"{engine} {_shape_args(variant, scales)}")
-    return (f"--batch-size {i['batch_size']} --providers {i['onnxruntime_provider']}"
-            f"{_precision_arg(config)}")
+    return (f"--batch-size {i['batch_size']} --providers {i['onnxruntime_provider']} "
+            f"--variant {variant}{_precision_arg(config)}")
 
 
 def _torch_args(config: dict, variant: str, scales: str, bench: bool) -> str:
@@ -118,8 +118,8 @@ def _torch_args(config: dict, variant: str, scales: str, bench: bool) -> str:
 
 def _ascend_args(config: dict, variant: str, scales: str, bench: bool) -> str:
     a = config["ascend"]
-    return (f"--device {a['device']} --cann-env={shlex.quote(a['cann_env'])} "
-            f"{_shape_args(variant, scales)}")
+    # the device: one of ascend.devices, claimed by the job (the rule's --devices)
+    return f"--cann-env={shlex.quote(a['cann_env'])} {_shape_args(variant, scales)}"
 
 
 def _open_onnxruntime(model, threads=None, providers="cpu", device=None, variant="w32_512",
@@ -143,9 +143,12 @@ def _infer_in_process(name: str):
     def infer(model, input_dir, output, dirname, *, threads=None, batch_size=1,
               providers="cpu", device=None, argv=None, progress=True, variant="w32_512",
               precision="fp32", engines=None, **_ascend_only) -> dict:
+        from ..model.variants import get_variant
+
         engine = create_engine(name, model, threads, providers, device, variant, precision,
                                engines)
-        return run_local(engine, input_dir, output, dirname, batch_size, argv, progress)
+        return run_local(engine, input_dir, output, dirname, batch_size, argv, progress,
+                         num_joints=get_variant(variant).num_joints)
 
     return infer
 
@@ -165,7 +168,8 @@ def _infer_ascend(model, input_dir, output, dirname, *, batch_size=1, device=Non
                             "(input:1,3,-1,-1); use --batch-size 1")
     return run_ascend(model, input_dir, output, dirname, device=device, log=log,
                       cann_env=cann_env, python=python, progress=progress,
-                      compiled=shape_list("ascend17", get_variant(variant).input_size, scales))
+                      compiled=shape_list("ascend17", get_variant(variant).input_size, scales),
+                      num_joints=get_variant(variant).num_joints)
 
 
 def _measure_in_process(name: str):
@@ -258,6 +262,17 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
+def job_device(config: dict, record: Backend) -> tuple[str | None, int | None]:
+    """What the record's inference jobs run on under ``config`` (issue 23): ``("npu", None)``
+    (Ascend; ascend.devices says which), ``("gpu", N)`` (ONNX Runtime's CUDA / TensorRT
+    providers, torch on ``cuda[:N]``; N the index torch_device names, else None), or
+    ``(None, None)`` (CPU)."""
+    kind = "npu" if record.npu else "gpu" if record.gpu(config) else None
+    _, _, torch_index = config["infer"]["torch_device"].partition(":")
+    named = int(torch_index) if kind == "gpu" and record.name == "torch" and torch_index else None
+    return kind, named
+
+
 def backend(name: str) -> Backend:
     """The record of backend ``name``; WorkflowError naming the choices otherwise."""
     try:
@@ -308,4 +323,5 @@ def run_infer(name: str, model: str | os.PathLike, input_dir: str | os.PathLike,
                         engines=engines)
 
 
-__all__ = ["BACKENDS", "Backend", "Engine", "backend", "create_engine", "run_infer"]
+__all__ = ["BACKENDS", "Backend", "Engine", "backend", "create_engine", "job_device",
+           "run_infer"]

@@ -15,9 +15,12 @@ from pathlib import Path
 from ..preprocess.shapes import OUTPUTS
 
 
-def output_shapes(h: int, w: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Expected shapes of ``<stem>_0.npy`` and ``<stem>_1.npy`` for a ``[1,3,h,w]`` input."""
-    return tuple((1, c, h // s, w // s) for _, c, s in OUTPUTS)  # type: ignore[return-value]
+def output_shapes(h: int, w: int, num_joints: int = 17
+                  ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Expected shapes of ``<stem>_0.npy`` and ``<stem>_1.npy`` for a ``[1,3,h,w]`` input of
+    a model with ``num_joints`` joints (COCO's 17: the channels of ``OUTPUTS``)."""
+    return tuple((1, c * num_joints // 17, h // s, w // s)  # type: ignore[return-value]
+                 for _, c, s in OUTPUTS)
 
 
 def output_paths(output: str | os.PathLike, dirname: str, stem: str) -> tuple[Path, Path]:

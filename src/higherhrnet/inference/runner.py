@@ -106,12 +106,14 @@ def clear_outputs(inputs: Sequence[InputFile], output: str | os.PathLike, dirnam
     summary_path(output, dirname).unlink(missing_ok=True)
 
 
-def verify_outputs(inputs: Sequence[InputFile], output: str | os.PathLike, dirname: str) -> None:
-    """Every input has ``_0``/``_1`` with the right shapes; else name the stems."""
+def verify_outputs(inputs: Sequence[InputFile], output: str | os.PathLike, dirname: str,
+                   num_joints: int = 17) -> None:
+    """Every input has ``_0``/``_1`` with the right shapes (a model of ``num_joints``
+    joints); else name the stems."""
     missing: list[str] = []
     wrong: list[str] = []
     for item in inputs:
-        expected = output_shapes(*item.hw)
+        expected = output_shapes(*item.hw, num_joints)
         for idx, (p, shape) in enumerate(zip(output_paths(output, dirname, item.stem), expected)):
             if not p.is_file():
                 missing.append(f"{item.stem}_{idx}")
@@ -255,7 +257,7 @@ def write_empty_run(backend: str, output: str | os.PathLike, dirname: str,
 
 def run_local(engine, input_dir: str | os.PathLike, output: str | os.PathLike, dirname: str,
               batch_size: int = 1, argv: Sequence[str] | None = None,
-              progress: bool = True) -> dict:
+              progress: bool = True, num_joints: int = 17) -> dict:
     """Whole infer stage for an in-process engine (onnxruntime, torch): returns the summary.
 
     ``engine`` has ``forward`` (see :func:`run_engine`), ``info()`` (a dict: backend, device,
@@ -273,7 +275,7 @@ def run_local(engine, input_dir: str | os.PathLike, output: str | os.PathLike, d
               f"{info.get('session_startup_s', 0):.2f} s)", file=sys.stderr, flush=True)
     record = run_engine(engine.forward, inputs, output, dirname, batch_size,
                         label=f"infer[{info.get('backend')}] {dirname}", progress=progress)
-    verify_outputs(inputs, output, dirname)
+    verify_outputs(inputs, output, dirname, num_joints)
     info.update(engine.info())  # what the run itself found (engines reused, fp16 deviation)
     info["batch_size"] = batch_size
     summary = build_summary(record, info, argv)

@@ -144,14 +144,15 @@ def load_state_dict_file(path: str | os.PathLike, trusted: bool = False,
     return extract_state_dict(_read(path, trusted, mmap), str(path))
 
 
-def other_layout(state: Mapping[str, torch.Tensor], expected_width: int):
+def other_layout(state: Mapping[str, torch.Tensor], expected: tuple[int, str]):
     """The :class:`~higherhrnet.model.Variant` whose layout ``state`` has, when that is not
-    the expected one (a W48 checkpoint given for a W32 model, or the reverse), else None."""
+    the expected one (``(width, keypoints)``: a W48 checkpoint given for a W32 model, a
+    CrowdPose one for a COCO model, ...), else None."""
     from .network import build_model
     from .variants import VARIANTS
 
     for variant in VARIANTS.values():
-        if variant.width == expected_width:
+        if variant.layout_key == expected:
             continue
         layout = build_model(variant.name).state_dict()
         if set(layout) == set(state) and all(
@@ -172,6 +173,7 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor],
     expected = model.state_dict()
     state = OrderedDict(state)
     width = getattr(model, "width", 32)
+    key = (width, getattr(model, "keypoints", "coco"))
     name = f"HigherHRNet-W{width}"
     missing = [k for k in expected if k not in state]
     if all(k.endswith(".num_batches_tracked") for k in missing):
@@ -189,13 +191,13 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor],
             f"{source}: does not match {name} ({len(expected)} entries): " + "; ".join(parts))
     mismatched = [(k, tuple(state[k].shape), tuple(v.shape))
                   for k, v in expected.items() if state[k].shape != v.shape]
-    if mismatched and (theirs := other_layout(state, width)) is not None:
+    if mismatched and (theirs := other_layout(state, key)) is not None:
         from .variants import VARIANTS
 
-        ours = [v for v in VARIANTS.values() if v.width == width]
+        ours = [v for v in VARIANTS.values() if v.layout_key == key]
         raise CheckpointError(
             f"{source}: is a {theirs.layout} checkpoint (model.variant "
-            f"{' or '.join(v.name for v in VARIANTS.values() if v.width == theirs.width)}), "
+            f"{' or '.join(v.name for v in VARIANTS.values() if v.layout_key == theirs.layout_key)}), "
             f"but the chosen model is {ours[0].layout if ours else name} (model.variant "
             f"{' or '.join(v.name for v in ours)}): set model.variant to match the weights, "
             "or use the weights of the chosen variant")

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..data.coco import NUM_KEYPOINTS
+from ..data.keypoints import for_channels
 from .variants import DEFAULT_VARIANT, get_variant
 
 BN_MOMENTUM = 0.1
@@ -178,6 +179,8 @@ class HigherHRNet(nn.Module):
     def __init__(self, num_joints: int = NUM_KEYPOINTS, width: int = 32):
         super().__init__()
         self.width = width
+        self.num_joints = num_joints
+        self.keypoints = for_channels(num_joints).name  # the layout's joints, for messages
         self.stage_layout = stages(width)
         deconv_channels = width
         self.conv1 = nn.Conv2d(3, STEM_CHANNELS, kernel_size=3, stride=2, padding=1, bias=False)
@@ -240,4 +243,5 @@ class HigherHRNet(nn.Module):
 
 def build_model(variant: str = DEFAULT_VARIANT) -> HigherHRNet:
     """A freshly initialised HigherHRNet of ``variant`` in eval mode (load weights before use)."""
-    return HigherHRNet(width=get_variant(variant).width).eval()
+    v = get_variant(variant)
+    return HigherHRNet(num_joints=v.num_joints, width=v.width).eval()

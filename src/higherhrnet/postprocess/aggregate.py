@@ -1,12 +1,13 @@
 """Flip-test aggregation of the two network passes, fast (docs/reference.md, "Flip test").
 
-Inputs per pass: ``out0`` ``[1,34,H/4,W/4]`` (17 heatmaps + 17 tags; the ONNX graph's
-``output1``) and ``out1`` ``[1,17,H/2,W/2]`` (heatmaps).  Steps, exactly as the reference:
+Inputs per pass: ``out0`` ``[1,2J,H/4,W/4]`` (J heatmaps + J tags; the ONNX graph's
+``output1``) and ``out1`` ``[1,J,H/2,W/2]`` (heatmaps); J = 17 (COCO) or 14 (CrowdPose), with
+the keypoint set's flip index (:mod:`higherhrnet.data.keypoints`).  Steps, exactly as the reference:
 
 1. bilinear-resize ``out0`` x2 (``align_corners=False``) to ``out1``'s size;
 2. flipped pass only: flip both outputs back along width and permute channels by
-   :data:`FLIP_INDEX`;
-3. ``hm = (out0_up[:17] + out1[:17]) / 2``, ``tag = out0_up[17:]`` (tags: 34-channel output only);
+   the flip index;
+3. ``hm = (out0_up[:J] + out1[:J]) / 2``, ``tag = out0_up[J:]`` (tags: output0 only);
 4. project to the network input size (another x2 bilinear resize) and
    ``final_heatmaps = (hm_normal + hm_flip) / 2``; ``tags = stack([tag_n, tag_f], -1)``.
 
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.coco import FLIP_INDEX, NUM_KEYPOINTS as NUM_JOINTS
+from ..data.keypoints import COCO
 from .heatmap_tiles import LazyHeatmaps, window_reduce
 
 
@@ -34,11 +35,15 @@ def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False)[0].numpy()
 
 
-_PERM34 = list(FLIP_INDEX) + [NUM_JOINTS + c for c in FLIP_INDEX]
+def flip_permutation(flip_index) -> list[int]:
+    """output0's channel permutation of a flipped pass: heatmaps, then tags, each by
+    ``flip_index``."""
+    n = len(flip_index)
+    return list(flip_index) + [n + c for c in flip_index]
 
 
-def half_pass(out0, out1, flipped: bool):
-    """One pass at output1's resolution as torch tensors: heatmaps and tags ``[17,h2,w2]``.
+def half_pass(out0, out1, flipped: bool, flip_index=COCO.flip_index):
+    """One pass at output1's resolution as torch tensors: heatmaps and tags ``[J,h2,w2]``.
 
     The flipped pass permutes channels before resizing and flips back after the
     elementwise steps: both commute exactly with the reference's order (per-channel resize;
@@ -46,14 +51,15 @@ def half_pass(out0, out1, flipped: bool):
     """
     out0 = np.asarray(out0, dtype=np.float32)
     out1 = np.asarray(out1, dtype=np.float32)[0]
+    n_joints = len(flip_index)
     if flipped:  # numpy's channel gather is much faster than torch's index_select here
-        out0 = out0[:, _PERM34]
-        out1 = out1[list(FLIP_INDEX)]
+        out0 = out0[:, flip_permutation(flip_index)]
+        out1 = out1[list(flip_index)]
     o0 = torch.from_numpy(np.ascontiguousarray(out0))
     o1 = torch.from_numpy(np.ascontiguousarray(out1))
     up = F.interpolate(o0, size=tuple(o1.shape[1:]), mode="bilinear", align_corners=False)[0]
-    hm = up[:NUM_JOINTS].add_(o1[:NUM_JOINTS]).div_(2)  # in place: no fresh large maps
-    tag = up[NUM_JOINTS:]
+    hm = up[:n_joints].add_(o1[:n_joints]).div_(2)  # in place: no fresh large maps
+    tag = up[n_joints:]
     if flipped:  # back to the normal orientation (numpy's reversed copy: ~5x torch.flip)
         return tuple(torch.from_numpy(np.ascontiguousarray(m.numpy()[:, :, ::-1]))
                      for m in (hm, tag))
@@ -149,7 +155,7 @@ def emulation_is_exact() -> bool:
 class Aggregated:
     """Aggregated maps of one image for the fast parser.
 
-    ``heatmaps``: the final heatmaps ``[17,H,W]`` computed by tiles on demand
+    ``heatmaps``: the final heatmaps ``[J,H,W]`` computed by tiles on demand
     (:class:`LazyHeatmaps`); ``det`` is the whole map (computed at first access).  Tags
     are evaluated on demand with :meth:`tags_at`; a joint asked for many points gets its
     dense tag map cached.
@@ -178,15 +184,19 @@ class Aggregated:
 
     @property
     def det(self) -> np.ndarray:
-        """The dense final heatmaps ``[17,H,W]`` (the fast path does not need them)."""
+        """The dense final heatmaps ``[J,H,W]`` (the fast path does not need them)."""
         return self.heatmaps.materialize()
 
     @classmethod
-    def from_outputs(cls, normal0, normal1, flipped0, flipped1) -> "Aggregated":
-        hm_n, tag_n = half_pass(normal0, normal1, False)
-        hm_f, tag_f = half_pass(flipped0, flipped1, True)
-        quarter = (np.asarray(normal0, dtype=np.float32)[0, NUM_JOINTS:],
-                   np.ascontiguousarray(np.asarray(flipped0, dtype=np.float32)[0, _PERM34[NUM_JOINTS:], :, ::-1]))
+    def from_outputs(cls, normal0, normal1, flipped0, flipped1,
+                     flip_index=COCO.flip_index) -> "Aggregated":
+        """Both passes' raw outputs (``flip_index``: the keypoint set's, COCO by default)."""
+        hm_n, tag_n = half_pass(normal0, normal1, False, flip_index)
+        hm_f, tag_f = half_pass(flipped0, flipped1, True, flip_index)
+        n = len(flip_index)
+        tags_f = flip_permutation(flip_index)[n:]
+        quarter = (np.asarray(normal0, dtype=np.float32)[0, n:],
+                   np.ascontiguousarray(np.asarray(flipped0, dtype=np.float32)[0, tags_f, :, ::-1]))
         return cls(LazyHeatmaps(hm_n, hm_f), tag_n.numpy(), tag_f.numpy(), quarter)
 
     def tags_at(self, j, flat: np.ndarray) -> np.ndarray:

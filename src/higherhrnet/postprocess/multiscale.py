@@ -27,6 +27,7 @@ from ..atomic import write_json
 from ..errors import WorkflowError
 from ..preprocess.manifest import Manifest, ManifestEntry
 from ..progress import Progress
+from ..data.keypoints import COCO, keypoint_set
 from ..preprocess.shapes import Geometry, check_scales, format_scale
 from . import grouping, reference
 from .coco_results import results_for_image, to_image
@@ -36,8 +37,9 @@ from .stage import OutputReader, check_complete, expected_shapes, output_paths
 
 
 def aggregate_scales(per_scale: Sequence[tuple[float, Sequence[np.ndarray]]],
-                     base_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Dense ``det [17,H,W]`` and ``tags [17,H,W,2]`` of the multi-scale test.
+                     base_hw: tuple[int, int],
+                     flip_index=COCO.flip_index) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ``det [J,H,W]`` and ``tags [J,H,W,2]`` of the multi-scale test.
 
     ``per_scale``: ``(scale, [normal_0, normal_1, flipped_0, flipped_1])`` in visiting
     (descending) order; ``base_hw``: the scale-1 input size ``(H, W)``.
@@ -45,8 +47,8 @@ def aggregate_scales(per_scale: Sequence[tuple[float, Sequence[np.ndarray]]],
     final = None
     tags: list[torch.Tensor] = []
     for scale, (n0, n1, f0, f1) in per_scale:
-        hm_n, tag_n = reference.one_pass(n0, n1, False)
-        hm_f, tag_f = reference.one_pass(f0, f1, True)
+        hm_n, tag_n = reference.one_pass(n0, n1, False, flip_index)
+        hm_f, tag_f = reference.one_pass(f0, f1, True, flip_index)
         hm_n, hm_f = (reference._resize(t, base_hw) for t in (hm_n, hm_f))
         if scale == 1 or len(per_scale) == 1:  # tags from scale 1 only
             tags += [reference._resize(tag_n, base_hw), reference._resize(tag_f, base_hw)]
@@ -106,15 +108,16 @@ def postprocess_scales(scales: Sequence[float], manifests: Sequence[Manifest], d
     progress = Progress(len(one.entries), f"postprocess {len(scales)} scales ({path})",
                         enabled=log)
     reader = OutputReader()
+    kps = keypoint_set(params.keypoints)
     for n, entry in enumerate(one.entries):
         per_scale = []
         for k, (scale, m, (d, f)) in enumerate(zip(scales, manifests, dirs)):
             e = m.entries[n]
             paths = output_paths(e, d, f)
             per_scale.append((scale, [reader.read(4 * k + i, p, s) for i, (p, s) in
-                                      enumerate(zip(paths, expected_shapes(e)))]))
+                                      enumerate(zip(paths, expected_shapes(e, kps.num_joints)))]))
         base = one.base_geometry(entry)
-        det, tags = aggregate_scales(per_scale, (base.input_h, base.input_w))
+        det, tags = aggregate_scales(per_scale, (base.input_h, base.input_w), kps.flip_index)
         try:
             parsed = parse_dense(det, tags, params, path)
         except (ValueError, RuntimeError) as exc:  # the assignment's refusals

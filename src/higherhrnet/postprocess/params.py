@@ -10,10 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..workflow.schema import defaults
+from ..data.keypoints import KEYPOINT_SETS
 from .assignment import ASSIGNMENTS
 
-#: Matching order: nose, eyes, ears, shoulders, hips, elbows, wrists, knees, ankles.
-JOINT_ORDER = (0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16)
 #: The two computations of the stage (docs/reference.md, "Two paths").
 PATHS = ("fast", "reference")
 
@@ -35,8 +34,13 @@ class GroupingParams:
     #: "munkres": the reference solver's tie-breaking (see :mod:`.assignment`);
     #: "scipy": ``linear_sum_assignment`` (same cost, may pick another of several optima).
     assignment: str = _D["assignment"]
+    #: the model's joints (:mod:`higherhrnet.data.keypoints`): flip index and grouping order
+    keypoints: str = "coco"
 
     def __post_init__(self):
+        if self.keypoints not in KEYPOINT_SETS:
+            raise ValueError(f"keypoints must be one of {sorted(KEYPOINT_SETS)}, "
+                             f"got {self.keypoints!r}")
         if self.assignment not in ASSIGNMENTS:
             raise ValueError(f"assignment must be one of {sorted(ASSIGNMENTS)}, "
                              f"got {self.assignment!r}")

@@ -8,8 +8,8 @@ check that the fast path gives identical results stage by stage.
 
 Steps (docs/reference.md sections in brackets):
 
-* :func:`aggregate` [flip test, aggregation]: both passes to dense ``det [17,H,W]`` and
-  ``tags [17,H,W,2]`` at the network input size;
+* :func:`aggregate` [flip test, aggregation]: both passes to dense ``det [J,H,W]`` and
+  ``tags [J,H,W,2]`` at the network input size;
 * :func:`top_k` [NMS, top-k]: max-pool NMS and the ``max_people`` best peaks per joint
   (equal values in row-major order, the tie rule of the project);
 * :func:`match_by_tag` [grouping]: persons keyed by their first tag component;
@@ -29,9 +29,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.coco import FLIP_INDEX, NUM_KEYPOINTS as NUM_JOINTS
+from ..data.keypoints import COCO, keypoint_set
 from .assignment import ASSIGNMENTS
-from .params import JOINT_ORDER, GroupingParams
+from .params import GroupingParams
 
 
 @dataclass
@@ -39,7 +39,7 @@ class ParseResult:
     """Every stage of a parse (both paths), for tests and diagnostics."""
 
     candidates: list  # per joint id: float64 rows [n,5] (x, y, val, t1, t2) with val > thr
-    matched: np.ndarray  # float32 [P,17,5]
+    matched: np.ndarray  # float32 [P,J,5]
     adjusted: np.ndarray
     scores: np.ndarray  # float32 [P]
     refined: np.ndarray
@@ -52,23 +52,24 @@ def _resize(x: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
-def one_pass(out0: np.ndarray, out1: np.ndarray, flipped: bool):
-    """One pass at output1's resolution: heatmaps and tags ``[1,17,H/2,W/2]`` (torch)."""
+def one_pass(out0: np.ndarray, out1: np.ndarray, flipped: bool, flip_index=COCO.flip_index):
+    """One pass at output1's resolution: heatmaps and tags ``[1,J,H/2,W/2]`` (torch)."""
     o0, o1 = torch.from_numpy(np.asarray(out0, np.float32)), torch.from_numpy(
         np.asarray(out1, np.float32))
     up = _resize(o0, o1.shape[2:])
+    n_joints = len(flip_index)
     if flipped:  # flip back along width, then swap left and right
         up, o1 = torch.flip(up, [3]), torch.flip(o1, [3])
-        perm = list(FLIP_INDEX)
-        return (up[:, :NUM_JOINTS][:, perm] + o1[:, :NUM_JOINTS][:, perm]) / 2, \
-            up[:, NUM_JOINTS:][:, perm]
-    return (up[:, :NUM_JOINTS] + o1[:, :NUM_JOINTS]) / 2, up[:, NUM_JOINTS:]
+        perm = list(flip_index)
+        return (up[:, :n_joints][:, perm] + o1[:, :n_joints][:, perm]) / 2, \
+            up[:, n_joints:][:, perm]
+    return (up[:, :n_joints] + o1[:, :n_joints]) / 2, up[:, n_joints:]
 
 
-def aggregate(normal0, normal1, flipped0, flipped1):
-    """Dense ``det [17,H,W]`` and ``tags [17,H,W,2]`` (float32) at the network input size."""
-    hm_n, tag_n = one_pass(normal0, normal1, False)
-    hm_f, tag_f = one_pass(flipped0, flipped1, True)
+def aggregate(normal0, normal1, flipped0, flipped1, flip_index=COCO.flip_index):
+    """Dense ``det [J,H,W]`` and ``tags [J,H,W,2]`` (float32) at the network input size."""
+    hm_n, tag_n = one_pass(normal0, normal1, False, flip_index)
+    hm_f, tag_f = one_pass(flipped0, flipped1, True, flip_index)
     size = (2 * hm_n.shape[2], 2 * hm_n.shape[3])
     det = (_resize(hm_n, size) + _resize(hm_f, size)) / 2
     tags = torch.stack([_resize(tag_n, size), _resize(tag_f, size)], dim=-1)
@@ -103,10 +104,16 @@ def top_k(det: np.ndarray, tags: np.ndarray, params: GroupingParams) -> list:
 # ----------------------------------------------------------------------------- grouping
 
 def match_by_tag(candidates: list, params: GroupingParams) -> np.ndarray:
-    """Group candidate rows into persons -> float32 ``[P,17,5]``, in insertion order."""
-    joint_dict: dict = {}  # first tag component -> [17,5] person
+    """Group candidate rows into persons -> float32 ``[P,J,5]``, in insertion order, walking
+    the joints in the keypoint set's grouping order."""
+    n_joints = len(candidates)
+    order = keypoint_set(params.keypoints).grouping_order
+    if len(order) != n_joints:
+        raise ValueError(f"{n_joints} joints of candidates, but keypoint set "
+                         f"{params.keypoints} has {len(order)}")
+    joint_dict: dict = {}  # first tag component -> [J,5] person
     tag_dict: dict = {}  # same key -> the person's tag vectors (float32)
-    for i, idx in enumerate(JOINT_ORDER):
+    for i, idx in enumerate(order):
         joints = candidates[idx]
         joints = joints[joints[:, 2] > params.detection_threshold]
         tags = joints[:, 3:5].astype(np.float32)
@@ -114,7 +121,7 @@ def match_by_tag(candidates: list, params: GroupingParams) -> np.ndarray:
             continue
         if i == 0 or len(joint_dict) == 0:
             for tag, joint in zip(tags, joints):
-                joint_dict.setdefault(tag[0], np.zeros((NUM_JOINTS, 5)))[idx] = joint
+                joint_dict.setdefault(tag[0], np.zeros((n_joints, 5)))[idx] = joint
                 tag_dict[tag[0]] = [tag]
             continue
         grouped_keys = list(joint_dict)[: params.max_people]
@@ -132,10 +139,10 @@ def match_by_tag(candidates: list, params: GroupingParams) -> np.ndarray:
                 tag_dict[key].append(tags[row])
             else:
                 key = tags[row][0]
-                joint_dict.setdefault(key, np.zeros((NUM_JOINTS, 5)))[idx] = joints[row]
+                joint_dict.setdefault(key, np.zeros((n_joints, 5)))[idx] = joints[row]
                 tag_dict[key] = [tags[row]]
     if not joint_dict:
-        return np.zeros((0, NUM_JOINTS, 5), dtype=np.float32)
+        return np.zeros((0, n_joints, 5), dtype=np.float32)
     return np.array([joint_dict[k] for k in joint_dict]).astype(np.float32)
 
 
@@ -163,7 +170,7 @@ def adjust(persons: np.ndarray, det: np.ndarray) -> np.ndarray:
 
 
 def scores(persons: np.ndarray) -> np.ndarray:
-    """Mean value over all 17 joints (missing joints count 0), float32."""
+    """Mean value over all J joints (missing joints count 0), float32."""
     return np.array([p[:, 2].mean() for p in persons], dtype=np.float32)
 
 
@@ -205,4 +212,5 @@ def parse(det: np.ndarray, tags: np.ndarray,
 
 def parse_outputs(arrays, params: GroupingParams) -> ParseResult:
     """:func:`parse` of :func:`aggregate` of the four raw outputs of one image."""
-    return parse(*aggregate(*arrays), params)
+    flip_index = keypoint_set(params.keypoints).flip_index
+    return parse(*aggregate(*arrays, flip_index=flip_index), params)

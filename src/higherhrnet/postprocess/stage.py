@@ -1,7 +1,7 @@
 """The postprocess stage for one shard: raw outputs of both passes -> COCO keypoint results.
 
-For every manifest entry it loads ``<stem>_0.npy`` (``[1,34,H/4,W/4]``) and ``<stem>_1.npy``
-(``[1,17,H/2,W/2]``) from the normal-input dump folder and the flipped-input one, checks
+For every manifest entry it loads ``<stem>_0.npy`` (``[1,2J,H/4,W/4]``) and ``<stem>_1.npy``
+(``[1,J,H/2,W/2]``; J = 17 for COCO models, 14 for CrowdPose ones) from the normal-input dump folder and the flipped-input one, checks
 them, aggregates the flip test, groups people, maps them back to the image and collects
 the results.  Bad input (each a :class:`WorkflowError` naming the files):
 
@@ -16,6 +16,8 @@ the results.  Bad input (each a :class:`WorkflowError` naming the files):
 
 from __future__ import annotations
 
+import shlex
+
 import sys
 import time
 from pathlib import Path
@@ -26,6 +28,7 @@ from .. import files as npyfile
 from ..atomic import write_json
 from ..inference.output_layout import output_paths as ais_bench_paths
 from ..inference.output_layout import output_shapes
+from ..data.keypoints import keypoint_set
 from ..errors import WorkflowError, first_few
 from ..preprocess.manifest import Manifest, ManifestEntry
 from ..progress import Progress
@@ -41,8 +44,8 @@ def output_paths(entry: ManifestEntry, dump_dir: Path, dump_dir_flip: Path) -> l
             for p in ais_bench_paths(d.parent, d.name, entry.stem)]
 
 
-def expected_shapes(entry: ManifestEntry) -> list[tuple[int, ...]]:
-    return list(output_shapes(entry.input_h, entry.input_w)) * 2
+def expected_shapes(entry: ManifestEntry, num_joints: int = 17) -> list[tuple[int, ...]]:
+    return list(output_shapes(entry.input_h, entry.input_w, num_joints)) * 2
 
 
 def check_complete(entries, dump_dir, dump_dir_flip) -> None:
@@ -58,22 +61,32 @@ def check_complete(entries, dump_dir, dump_dir_flip) -> None:
 NPY_MAGIC = b"\x93NUMPY"
 
 
+def damaged(path: Path, problem: str) -> WorkflowError:
+    """A raw output file that inference did not write as it should (truncated, overwritten):
+    the way out is to make it again, which deleting its folder does (the workflow re-runs
+    that shard's inference for a missing folder)."""
+    folder = Path(path).parent
+    return WorkflowError(f"{path}: {problem}; a damaged inference output: delete its folder "
+                         f"(rm -r {shlex.quote(str(folder))}) and run the workflow again, which re-runs that "
+                         "inference")
+
+
 def load_output(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     """Load one output array, checked: float, the expected shape, all finite."""
     try:
         with open(path, "rb") as fh:
             magic = fh.read(len(NPY_MAGIC))
         if magic != NPY_MAGIC:  # else numpy talks of "pickled data"
-            raise WorkflowError(f"{path}: not an .npy file (it does not start with the NPY "
-                                f"magic bytes; starts with {magic!r})")
+            raise damaged(path, "not an .npy file (it does not start with the NPY magic "
+                                f"bytes; starts with {magic!r})")
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise WorkflowError(f"{path}: not a readable .npy file ({exc})") from None
+        raise damaged(path, f"not a readable .npy file ({exc})") from None
     if not np.issubdtype(arr.dtype, np.floating):
-        raise WorkflowError(f"{path}: dtype {arr.dtype}, expected float32")
+        raise damaged(path, f"dtype {arr.dtype}, expected float32")
     if tuple(arr.shape) != tuple(shape):
-        raise WorkflowError(f"{path}: shape {tuple(arr.shape)}, expected {tuple(shape)} "
-                            "(from the manifest's input size)")
+        raise damaged(path, f"shape {tuple(arr.shape)}, expected {tuple(shape)} (from the "
+                            "manifest's input size)")
     return _check_finite(path, arr.astype(np.float32, copy=False))
 
 
@@ -128,7 +141,8 @@ def parse_outputs(arrays, params: GroupingParams, path: str = "fast"):
     """The four raw outputs of one image -> :class:`.reference.ParseResult`, by ``path``."""
     if path == "fast":
         start = time.perf_counter()
-        maps = Aggregated.from_outputs(*arrays)
+        maps = Aggregated.from_outputs(*arrays,
+                                       flip_index=keypoint_set(params.keypoints).flip_index)
         seconds = time.perf_counter() - start
         parsed = grouping.parse(maps, params)
         parsed.stats["aggregate"] = seconds
@@ -154,9 +168,11 @@ def postprocess_manifest(manifest: Manifest, dump_dir, dump_dir_flip,
     results: list[dict] = []
     progress = Progress(len(entries), f"postprocess ({path})", enabled=log)
     reader = OutputReader()
+    n_joints = keypoint_set(params.keypoints).num_joints
     for entry in entries:
         paths = output_paths(entry, dump_dir, dump_dir_flip)
-        arrays = [reader.read(k, p, s) for k, (p, s) in enumerate(zip(paths, expected_shapes(entry)))]
+        shapes = expected_shapes(entry, n_joints)
+        arrays = [reader.read(k, p, s) for k, (p, s) in enumerate(zip(paths, shapes))]
         try:
             preds, scores = postprocess_arrays(arrays, entry, params, path)
         except (ValueError, RuntimeError) as exc:  # the assignment's refusals

@@ -49,16 +49,20 @@ def benchmark_batch_sizes(config: dict) -> str:
 def conda_env(config: dict, s: Settings) -> str:
     """The inference jobs' env (envs/<name>.yaml): ``gpu`` (the pinned GPU stack) when the
     config runs on a GPU, else the backend's own (CPU wheels, or CANN's for ascend)."""
-    return "gpu" if s.backend.gpu(config) else s.backend.name
+    return "gpu" if s.device_kind == "gpu" else s.backend.name
 
 
-def infer_resources(config: dict, s: Settings) -> dict:
-    """mem_mb, runtime and the accelerator of the inference and benchmark_model jobs: npu=1
-    for a backend that runs on an NPU (the profiles turn it into their NPU request), gpu=1
-    when the config runs on a GPU (a CUDA or TensorRT provider, torch_device cuda): Slurm's
-    executor plugin asks `sbatch --gpus=1` for it, profiles/donau `dsub -R "...;gpu=1"`."""
-    device = {"npu": 1} if s.backend.npu else {"gpu": 1} if s.backend.gpu(config) else {}
-    return {"mem_mb": 6000, "runtime": 120, **device}
+def infer_resources(s: Settings) -> dict:
+    """mem_mb, runtime and, for a backend that runs on an NPU or a GPU, npu=1 / gpu=1 (the
+    profiles' GRES; a local run holds as many at once as the device list is long)."""
+    return {"mem_mb": 6000, "runtime": 120, **({s.device_kind: 1} if s.device_kind else {})}
+
+
+def devices_arg(s: Settings) -> str:
+    """The device list the infer and benchmark jobs take one device of (``--devices``): passed
+    through the environment (the shell prefix), not params, so that adding a device re-runs
+    nothing (results do not depend on which device computed them)."""
+    return ",".join(str(d) for d in s.devices)
 
 
 def preprocess_geometry(geo: str) -> str:

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import yaml
 
 from ..errors import WorkflowError
-from ..inference.engine import Backend, backend
-from ..model.variants import Variant, get_variant
+from ..inference.engine import Backend, backend, job_device
+from ..model.variants import VARIANTS, Variant, get_variant
 from ..preprocess.shapes import check_scales, format_scale
 
 #: the user's own pictures or video, no annotations: the run ends in predictions
@@ -76,6 +76,8 @@ class Settings:
     #: the TensorRT engines' run configuration (tensorrt_engines.engine_tag) when the run
     #: loads them (onnxruntime_provider tensorrt), else ""
     trt_tag: str = ""
+    device_kind: str | None = None  # "npu", "gpu" or None (CPU): what inference jobs hold
+    devices: tuple[int, ...] = ()  # the local run's devices of that kind (logical indices)
 
     @property
     def run_shards(self) -> tuple[int, ...]:
@@ -114,9 +116,16 @@ class Settings:
         return [self.scale_tag(s) for s in self.scales]
 
     @property
+    def keypoints(self) -> str:
+        """The model's joints (data.keypoints): coco or crowdpose."""
+        return self.variant.keypoints
+
+    @property
     def synthetic_layout(self) -> str:
-        """The synthetic weights' layout: W32-640 has W32-512's, so the same file."""
-        return "w32_512" if self.variant.width == 32 else self.variant.name
+        """The synthetic weights' layout: the first variant of the same layout (W32-640 has
+        W32-512's, so the same file)."""
+        return next(v.name for v in VARIANTS.values()
+                    if v.layout_key == self.variant.layout_key)
 
 
 def shape_policy(config: dict) -> str:
@@ -128,6 +137,27 @@ def shape_policy(config: dict) -> str:
     if policy != "auto":
         return policy
     return "ascend17" if config["dataset"]["name"] == "coco_val2017" else "ascend17_fit"
+
+
+def job_devices(config: dict, b: Backend) -> tuple[str | None, tuple[int, ...]]:
+    """What the backend's inference jobs run on and the list of those devices:
+    ``ascend.devices`` (else ``[ascend.device]``) for NPUs, ``infer.devices`` (else
+    torch_device's index, else 0) for GPUs; ConfigProblem when both forms disagree."""
+    kind, named = job_device(config, b)
+    if kind == "npu":
+        a = config["ascend"]
+        listed = a.get("devices")
+        if listed and a["device"] and list(listed) != [a["device"]]:
+            fail(f"ascend.device {a['device']} and ascend.devices {listed} disagree; set only "
+                 "ascend.devices")
+        return kind, tuple(listed or [a["device"]])
+    if kind == "gpu":
+        listed = config["infer"].get("devices")
+        if listed and named is not None and list(listed) != [named]:
+            fail(f"infer.torch_device {config['infer']['torch_device']} and infer.devices "
+                 f"{listed} disagree; write torch_device: cuda with the list in infer.devices")
+        return kind, tuple(listed or [named or 0])
+    return None, ()
 
 
 def settings(config: dict) -> Settings:
@@ -144,6 +174,8 @@ def settings(config: dict) -> Settings:
     trt_tag = (trt.engine_tag(i["precision"], i["batch_size"], i["tensorrt_profiles"],
                               ",".join(format_scale(s) for s in scales))
                if trt.wanted(config) else "")
-    return Settings(config["dataset"]["name"], backend(config["backend"]), config["shards"],
-                    variant, scales, config["ascend"]["aoe"] or "off",
-                    shape_policy=shape_policy(config), trt_tag=trt_tag)
+    record = backend(config["backend"])
+    device_kind, devices = job_devices(config, record)
+    return Settings(config["dataset"]["name"], record, config["shards"], variant, scales,
+                    config["ascend"]["aoe"] or "off", shape_policy=shape_policy(config),
+                    device_kind=device_kind, devices=devices, trt_tag=trt_tag)

@@ -28,6 +28,7 @@ class Paths:
     soc: str
     aoe: str
     synthetic_layout: str
+    keypoints: str = "coco"  # the model's joints: the synthetic set's labels follow them
     trt_tag: str = ""  # Settings.trt_tag
 
     @property
@@ -39,8 +40,15 @@ class Paths:
         return f"results/{self.dataset}/{self.backend}"
 
     # data and weights
-    synthetic_annotations = "resources/synthetic/annotations.json"
     synthetic_images = "resources/synthetic/images"
+
+    @property
+    def synthetic_annotations(self) -> str:
+        """COCO labels, or CrowdPose-format ones (14 joints, crowdIndex) for a CrowdPose
+        model: the same images either way."""
+        if self.keypoints == "coco":
+            return "resources/synthetic/annotations.json"
+        return f"resources/synthetic/annotations_{self.keypoints}.json"
     official_weights = "resources/weights/pose_higher_hrnet_w32_512.pth"
 
     @property
@@ -143,4 +151,4 @@ def artifact_paths(config: dict, s: Settings) -> Paths:
     model_dir = ("results/model" if s.variant.name == "w32_512"
                  else f"results/model/{s.variant.name}")
     return Paths(s.dataset, s.backend.name, model_dir, config["ascend"]["soc_version"], s.aoe,
-                 s.synthetic_layout, s.trt_tag)
+                 s.synthetic_layout, s.keypoints, s.trt_tag)

@@ -14,6 +14,7 @@ from typing import Sequence
 from ..data.download import coco_layout, unpacked_by_workflow
 from ..errors import WorkflowError, first_few
 from ..inference.ascend import paths as ais_bench_paths
+from ..model.variants import VARIANTS
 from .config import Settings, fail
 from .paths import Paths
 
@@ -74,10 +75,11 @@ def looked_at(path: str) -> str:
     return "" if Path(path).is_absolute() else f" (looked at {Path(path).absolute()})"
 
 
-def coco_folder_inputs(d: dict) -> tuple[str, str]:
-    """dataset.name coco_folder: its annotation json and image folder, which must exist."""
+def coco_folder_inputs(d: dict, name: str = "coco_folder") -> tuple[str, str]:
+    """dataset.name coco_folder or crowdpose: its annotation json and image folder, which
+    must exist."""
     if not d["annotations"] or not d["images"]:
-        fail("dataset.name is coco_folder: set dataset.annotations and dataset.images")
+        fail(f"dataset.name is {name}: set dataset.annotations and dataset.images")
     if not Path(d["annotations"]).is_file():
         fail(f"dataset.annotations: {d['annotations']} does not exist or is not a file"
              f"{looked_at(d['annotations'])}")
@@ -187,12 +189,38 @@ def sampled_frames_at_most(d: dict, frame_count: int) -> int | None:
     return min(bounds) if bounds else None
 
 
+def check_keypoints_match(s: Settings, annotations: str | None = None) -> None:
+    """The model's joints fit the dataset's: a COCO set needs a COCO model, CrowdPose a
+    CrowdPose one (their evaluations need their own joints); own images and the synthetic
+    set (made with the model's joints) take either. ``annotations`` (a user's json) is read
+    to check its person category has the model's number of keypoints."""
+    from ..data.coco import keypoints_of, load_keypoint_annotations
+
+    kind = {"coco_val2017": "coco", "coco_folder": "coco", "crowdpose": "crowdpose"}
+    want = kind.get(s.dataset)
+    if want and want != s.keypoints:
+        fits = ", ".join(v.name for v in VARIANTS.values() if v.keypoints == want)
+        fail(f"dataset.name {s.dataset} is evaluated on {want} keypoints, but model.variant "
+             f"{s.variant.name} predicts {s.keypoints} ones: choose one of {fits}")
+    if want and annotations:
+        try:
+            theirs = keypoints_of(load_keypoint_annotations(annotations))
+        except WorkflowError as exc:
+            fail(str(exc))
+        if theirs != want:
+            fail(f"dataset.annotations {annotations}: holds {theirs} keypoints, but "
+                 f"dataset.name {s.dataset} and model.variant {s.variant.name} need {want} "
+                 "ones")
+
+
 def dataset_inputs(config: dict, s: Settings, p: Paths) -> Inputs:
     """The dataset's inputs and its image count, read where it is known before any job and
     the same in every process (Snakemake parses the workflow again in each cluster job): the
     synthetic set's configured size, the folder's images, the video's sampled frames, and the
     annotation file the user gave (never one the run itself downloads and unpacks)."""
     d = config["dataset"]
+    if s.dataset in ("coco_val2017", "coco_folder", "crowdpose"):
+        check_keypoints_match(s)
     if s.dataset == "synthetic":
         return Inputs(p.synthetic_annotations, p.synthetic_images,
                       most_images=d["synthetic_images"])
@@ -204,8 +232,9 @@ def dataset_inputs(config: dict, s: Settings, p: Paths) -> Inputs:
         info = check_video(d)
         return Inputs(p.listing, p.frames,
                       most_images=sampled_frames_at_most(d, info.frame_count))
-    if s.dataset == "coco_folder":
-        inputs = Inputs(*coco_folder_inputs(d))
+    if s.dataset in ("coco_folder", "crowdpose"):
+        inputs = Inputs(*coco_folder_inputs(d, s.dataset))
+        check_keypoints_match(s, inputs.annotations)
     else:
         inputs = Inputs(*coco_val2017_inputs(d))
         if inputs.annotations != str(coco_layout(d["coco_root"])[0]):

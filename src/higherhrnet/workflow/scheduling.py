@@ -8,6 +8,11 @@ outputs of one pass may wait for the other's, see :mod:`.disk`); and the jobs th
 build the model (weights, export, ATC, AOE: priority 30) take every core of a local run, so
 that no preprocessing runs ahead while there is nothing to infer with. Tensors held at once:
 at most jobs_at_once() shard-passes, plus one whose inference has just ended.
+
+Devices (issue 23): every inference and benchmark job of an NPU / GPU backend holds
+``npu=1`` / ``gpu=1``, and a local run provides as many as its device list is long
+(:func:`device_resources`), so that at most that many run at once; each takes one free
+device of the list (:mod:`higherhrnet.inference.devices`).
 """
 
 from __future__ import annotations
@@ -31,3 +36,14 @@ def jobs_at_once(cores: int | None, nodes: int | None, threads: int) -> int:
     if cores:
         return max(1, int(cores) // threads)
     return int(nodes) if nodes and nodes < 10**6 else 1
+
+
+def device_resources(kind: str | None, count: int, given, cores: int | None,
+                     main_process: bool) -> dict[str, int]:
+    """The ``--resources`` a local run gets by default: ``{kind: count}`` (npu or gpu: the
+    length of the device list), unless the command line names that resource (``given``: the
+    names of ``--resources``). None in a cluster run (no --cores: the scheduler allocates
+    the devices) and in the jobs such a run starts."""
+    if not kind or not main_process or not cores or kind in given:
+        return {}
+    return {kind: int(count)}

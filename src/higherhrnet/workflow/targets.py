@@ -21,17 +21,19 @@ def own_index(s: Settings) -> str:
 
 def final_targets(config: dict, s: Settings, p: Paths) -> list[str]:
     if s.own:
-        return own_targets(s, p)
+        return own_targets(s, p, config["benchmark_model"]["enabled"])
     names = ["metrics.json", "metrics.csv", "metrics.html", "stage_times.png", "drawings"]
     if config["benchmark_model"]["enabled"]:  # the COCO report's performance table
         names.append("benchmark_model.html")
     return [p.result(n) for n in names]
 
 
-def own_targets(s: Settings, p: Paths) -> list[str]:
+def own_targets(s: Settings, p: Paths, benchmark: bool = False) -> list[str]:
     """Predictions, drawings (images) or annotated video, and the report without metrics."""
     names = ["predictions.json", "keypoints.csv", own_index(s), "unreadable.txt", "skeletons",
              "summary.html", "stage_times.png"]
+    if benchmark:  # the shapes of the own images (issue 27, item 7)
+        names.append("benchmark_model.html")
     return [p.result(n) for n in names + (["annotated.mp4"] if s.dataset == "video" else [])]
 
 
@@ -83,6 +85,18 @@ def scale_shard_paths(pattern: str, geo: str, shards: int | Iterable[int]) -> li
     """``pattern`` (with {geo} and {shard}) of one scale for every shard (a count, or the
     ids of the shards that get jobs)."""
     return [pattern.format(geo=geo, shard=k) for k in shard_ids(shards)]
+
+
+def all_shards_and_scales(pattern: str, shards: int | Iterable[int], geos: list[str]) -> list[str]:
+    """``pattern`` (with {geo} and {shard}) of every shard (a count, or the ids of the shards
+    that get jobs) and scale of the run."""
+    return [pattern.format(geo=g, shard=k) for k in shard_ids(shards) for g in geos]
+
+
+def benchmark_after(s: Settings, p: Paths) -> str:
+    """What the per-shape benchmark waits for: the metrics (COCO) or the predictions (own
+    data), so that no result ever waits for a performance table."""
+    return p.result("predictions.json" if s.own else "metrics.json")
 
 
 def shard_image_files(folder: str, images: list, shard: int, shards: int) -> list[str]:

@@ -36,7 +36,9 @@ def w48_forward(reference, w48_model):
 
 def test_variants():
     assert [(v.name, v.width, v.input_size) for v in VARIANTS.values()] == [
-        ("w32_512", 32, 512), ("w32_640", 32, 640), ("w48_640", 48, 640)]
+        ("w32_512", 32, 512), ("w32_640", 32, 640), ("w48_640", 48, 640),
+        ("crowdpose_w32_512", 32, 512), ("crowdpose_w32_640", 32, 640),
+        ("crowdpose_w48_640", 48, 640)]
     with pytest.raises(ValueError, match="w48_640"):
         get_variant("w64")
     w32 = build_model("w32_640").state_dict()

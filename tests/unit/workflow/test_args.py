@@ -9,7 +9,7 @@ from support.config import make_config
 
 from higherhrnet.data.download import COCO_ANNOTATIONS_TRAINVAL2017, COCO_VAL2017_IMAGES
 from higherhrnet.workflow import args
-from higherhrnet.workflow.config import settings
+from higherhrnet.workflow.config import ConfigProblem, settings
 
 
 def both(**overrides):
@@ -24,14 +24,15 @@ def test_shape_args_name_variant_and_scales():
 
 def test_infer_args_per_backend():
     config, s = both(infer={"threads": 3, "batch_size": 2, "onnxruntime_provider": "cuda"})
-    assert args.infer_args(config, s) == "--batch-size 2 --providers cuda"
+    assert args.infer_args(config, s) == "--batch-size 2 --providers cuda --variant w32_512"
     config, s = both(backend="torch", infer={"threads": 2, "torch_device": "cuda:1"})
     assert args.infer_args(config, s) == "--providers cuda --variant w32_512 --device 1"
     config, s = both(backend="torch")
     assert args.infer_args(config, s) == "--providers cpu --variant w32_512"
     config, s = both(backend="ascend", ascend={"device": 1, "cann_env": "/opt/my cann/set_env.sh"})
+    # the NPU is not an argument: the job claims one of ascend.devices (devices_arg)
     assert args.infer_args(config, s) == (
-        "--device 1 --cann-env='/opt/my cann/set_env.sh' --variant w32_512 --scales 1")
+        "--cann-env='/opt/my cann/set_env.sh' --variant w32_512 --scales 1")
 
 
 def test_benchmark_args_add_the_shape_set_only_when_no_shapes_are_given():
@@ -50,9 +51,9 @@ def test_benchmark_args_add_the_shape_set_only_when_no_shapes_are_given():
 
 
 def test_infer_resources_hold_an_npu_on_ascend_only():
-    assert args.infer_resources(*both()) == {"mem_mb": 6000, "runtime": 120}
-    assert args.infer_resources(*both(backend="ascend"))["npu"] == 1
-    assert "npu" not in args.infer_resources(*both(backend="torch"))
+    assert args.infer_resources(both()[1]) == {"mem_mb": 6000, "runtime": 120}
+    assert args.infer_resources(both(backend="ascend")[1])["npu"] == 1
+    assert "npu" not in args.infer_resources(both(backend="torch")[1])
 
 
 @pytest.mark.parametrize("backend, infer, gpu", [
@@ -65,9 +66,38 @@ def test_infer_resources_hold_an_npu_on_ascend_only():
     ("ascend", {"onnxruntime_provider": "cuda", "torch_device": "cuda"}, False),  # its NPU
 ])
 def test_infer_resources_ask_for_a_gpu_when_the_config_runs_on_one(backend, infer, gpu):
-    resources = args.infer_resources(*both(backend=backend, infer=infer))
+    resources = args.infer_resources(both(backend=backend, infer=infer)[1])
     assert resources.get("gpu") == (1 if gpu else None), resources
     assert "npu" in resources if backend == "ascend" else "npu" not in resources
+
+
+def test_infer_resources_hold_an_npu_on_ascend_and_a_gpu_on_cuda():
+    assert args.infer_resources(both()[1]) == {"mem_mb": 6000, "runtime": 120}
+    assert args.infer_resources(both(backend="ascend")[1])["npu"] == 1
+    assert "npu" not in args.infer_resources(both(backend="torch")[1])
+    assert args.infer_resources(both(infer={"onnxruntime_provider": "tensorrt"})[1])["gpu"] == 1
+    assert args.infer_resources(both(backend="torch", infer={"torch_device": "cuda"})[1])[
+        "gpu"] == 1
+    assert "gpu" not in args.infer_resources(both(backend="ascend")[1])
+
+
+def test_device_lists_of_the_config():
+    """Issue 23: ascend.devices (ascend.device as a one-element list), infer.devices for CUDA
+    (torch_device's index as a one-element list); what the jobs' --devices gets."""
+    assert args.devices_arg(both()[1]) == ""  # CPU: nothing to claim
+    s = both(backend="ascend")[1]
+    assert (s.device_kind, s.devices, args.devices_arg(s)) == ("npu", (0,), "0")
+    assert args.devices_arg(both(backend="ascend", ascend={"device": 1})[1]) == "1"
+    assert args.devices_arg(both(backend="ascend", ascend={"devices": [0, 1]})[1]) == "0,1"
+    with pytest.raises(ConfigProblem, match="ascend.device 1 and ascend.devices"):
+        both(backend="ascend", ascend={"device": 1, "devices": [0, 1]})
+    s = both(backend="torch", infer={"torch_device": "cuda:1"})[1]
+    assert (s.device_kind, args.devices_arg(s)) == ("gpu", "1")
+    s = both(infer={"onnxruntime_provider": "cuda", "devices": [0, 1, 2]})[1]
+    assert (s.device_kind, args.devices_arg(s)) == ("gpu", "0,1,2")
+    assert both(infer={"devices": [0, 1]})[1].device_kind is None  # CPU provider
+    with pytest.raises(ConfigProblem, match="infer.torch_device cuda:1 and infer.devices"):
+        both(backend="torch", infer={"torch_device": "cuda:1", "devices": [0, 1]})
 
 
 def test_preprocess_geometry_of_a_path_tag():

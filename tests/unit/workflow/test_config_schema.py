@@ -52,6 +52,8 @@ def test_readme_config_table_matches_the_schema(root):
 def test_grouping_params_defaults_are_the_schemas():
     want = defaults("postprocess")
     got = {f.name: f.default for f in dataclasses.fields(GroupingParams)}
+    # the keypoint set is the model's (model.variant), not a postprocess setting
+    assert got.pop("keypoints") == "coco"
     assert got == {k: v for k, v in want.items() if k in got}
     assert set(want) - set(got) == {"path"} and DEFAULT_PATH == want["path"] in PATHS
 

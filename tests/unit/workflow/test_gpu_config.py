@@ -72,7 +72,8 @@ def test_tensorrt_run_configuration_names_the_engines_and_their_arguments():
     assert p.trt_engines == "results/model/w32_640/tensorrt_fp16_b8_dynamic_s1-0.5/engines.json"
     assert args.trt_build_args(config, s) == (
         "--precision fp16 --max-batch 8 --profiles dynamic --variant w32_640 --scales 1,0.5")
-    assert args.infer_args(config, s) == "--batch-size 8 --providers tensorrt --precision fp16"
+    assert args.infer_args(config, s) == (
+        "--batch-size 8 --providers tensorrt --variant w32_640 --precision fp16")
     assert args.engines_flag(s, p.trt_engines) == f"--trt-engines {p.trt_engines}"
     assert targets.stage_rules(s)[-1] == "build_trt_engines"
     # the CUDA provider and torch load no engines

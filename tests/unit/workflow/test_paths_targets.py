@@ -130,6 +130,17 @@ def test_scheduling_bounds():
     assert scheduling.total_cores(8, False, 2) == 2  # a job a cluster runs: its submission's
 
 
+
+def test_device_jobs_at_once_of_a_local_run():
+    """Issue 23: a local run provides npu=N / gpu=N (N devices in the list), so at most N
+    device jobs run at once; --resources npu=K wins; a cluster run and its jobs get none."""
+    assert scheduling.device_resources("npu", 2, {}, 4, True) == {"npu": 2}
+    assert scheduling.device_resources("gpu", 3, {"_cores": 1}, 4, True) == {"gpu": 3}
+    assert scheduling.device_resources("npu", 2, {"npu": 1}, 4, True) == {}
+    assert scheduling.device_resources("npu", 2, {}, None, True) == {}  # --jobs N
+    assert scheduling.device_resources("npu", 2, {}, 4, False) == {}  # a cluster job
+    assert scheduling.device_resources(None, 0, {}, 4, True) == {}  # CPU
+
 def test_per_scale_inputs_in_visiting_order():
     assert targets.per_scale("i{geo}/shard{shard}", ["_s1", "_s0.5"], "3") == [
         "i_s1/shard3", "i_s0.5/shard3"]

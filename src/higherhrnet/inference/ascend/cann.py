@@ -19,6 +19,7 @@ from typing import Sequence
 
 from ...errors import WorkflowError
 from ...preprocess.shapes import ASCEND_POLICIES, ASCEND_SHAPES, shape_set
+from ..devices import held_fds
 from ..runner import SELECT_HINT
 
 DEFAULT_CANN_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
@@ -98,8 +99,10 @@ def run_logged(argv: Sequence[str], log: str | os.PathLike, cann_env: str | os.P
             fh.write(f"# environment: source {cann_env}\n")
         fh.flush()
         try:
+            # the device lock (inference.devices) goes with the tool: the device stays taken
+            # while it runs, whatever happens to this process
             rc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL).returncode
+                                stdin=subprocess.DEVNULL, pass_fds=held_fds()).returncode
         except FileNotFoundError:
             rc = 127
     elapsed = time.perf_counter() - t0

@@ -124,9 +124,11 @@ def run_ascend(model_om: str | os.PathLike, input_dir: str | os.PathLike,
                log: str | os.PathLike | None = None,
                cann_env: str | os.PathLike | None = DEFAULT_CANN_ENV,
                python: str = "python3", progress: bool = True,
-               compiled: Sequence[tuple[int, int]] = ASCEND_SHAPES) -> dict:
+               compiled: Sequence[tuple[int, int]] = ASCEND_SHAPES,
+               num_joints: int = 17) -> dict:
     """One inference run with ais_bench; verifies outputs, annotates and returns the summary.
-    ``compiled``: the shapes the .om holds (every input must have one of them)."""
+    ``compiled``: the shapes the .om holds (every input must have one of them);
+    ``num_joints``: the model's (COCO 17, CrowdPose 14), for the output shape check."""
     check_dirname(dirname)
     inputs = discover_inputs(input_dir)
     # ais_bench runs every *.npy|*.NPY|*.bin|*.BIN of the folder (ASCEND_TOOLS.md); the
@@ -161,7 +163,7 @@ def run_ascend(model_om: str | os.PathLike, input_dir: str | os.PathLike,
               f"{Path(output) / dirname} with ais_bench ({where}), log {log}{note}",
               file=sys.stderr, flush=True)
     wall = run_logged(argv, log, cann_env, "ais_bench", INSTALL_AIS_BENCH)
-    verify_outputs(inputs, output, dirname)
+    verify_outputs(inputs, output, dirname, num_joints)
     spath = summary_path(output, dirname)
     try:
         summary = json.loads(spath.read_text())

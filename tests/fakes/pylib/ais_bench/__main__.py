@@ -5,6 +5,7 @@ real: the .om written by the fake atc/aoe carries the ONNX model, run here with 
 """
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -124,6 +125,21 @@ def main() -> int:
     if os.environ.get("FAKE_AIS_BENCH_FAIL") == "1":
         print("[ERROR] acl init failed, ret[507033] (fake failure)")
         return 1
+    # test contract (README; not a fact about the real runtime): a device another running
+    # process holds is refused, and every run records the device it ran on
+    state = os.environ.get("FAKE_NPU_STATE")
+    if state:
+        physical = visible[int(a.device)] if visible else str(int(a.device))
+        os.makedirs(state, exist_ok=True)
+        held = os.open(os.path.join(state, f"npu{physical}.lock"), os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"[ERROR] fake ais_bench: device {a.device} (physical {physical}) is held by "
+                  "another running process (test contract: two jobs on one device)")
+            return 1
+        started = time.time()
+        time.sleep(float(os.environ.get("FAKE_AIS_BENCH_HOLD_S", "0")))
 
     with open(a.model, "rb") as fh:
         header = fh.readline().decode()
@@ -198,6 +214,11 @@ def main() -> int:
           f"{info['throughput']}")
     with open(prefix + "_summary.json", "w") as fh:  # fact: <output>/<output_dirname>_summary
         json.dump(info, fh)
+    if state:  # test contract: the device this run held, and when
+        with open(os.path.join(state, "runs.jsonl"), "a") as fh:
+            fh.write(json.dumps({"device": int(a.device), "physical": physical,
+                                 "output": prefix, "pid": os.getpid(), "start": started,
+                                 "end": time.time()}) + "\n")
     return 0
 
 
