@@ -14,6 +14,7 @@ rule benchmark_model:
         model=MODEL,
         manifests=targets.all_shards_and_scales(P.manifest("prep"), SHARD_IDS, GEOS),
         after=ancient(targets.benchmark_after(S, P)),
+        engines=ENGINES,
     output:
         json=P.result("benchmark_model.json"),
         html=report(
@@ -26,7 +27,7 @@ rule benchmark_model:
     benchmark:
         P.bench("benchmark_model")
     conda:
-        f"../envs/{BACKEND}.yaml"
+        INFER_ENV
     threads: config["infer"]["threads"]
     resources:
         **args.infer_resources(S),
@@ -34,6 +35,8 @@ rule benchmark_model:
         made_from=made_from("benchmark_model"),
         backend=BACKEND,
         args=args.benchmark_args(config, S),
+        engines=ENGINES_FLAG,
+        batch_sizes=args.benchmark_batch_sizes(config),
         shapes=config["benchmark_model"]["shapes"],
         loops=config["benchmark_model"]["loops"],
         warmup=config["benchmark_model"]["warmup"],
@@ -46,6 +49,7 @@ rule benchmark_model:
             "--model {input.model:q} --shapes {params.shapes} --loops {params.loops} "
             "--warmup {params.warmup} --share {params.share} --manifests {input.manifests:q} "
             "--workdir {params.workdir:q} --threads {threads} {params.args} "
+            "{params.engines} {params.batch_sizes} "
             '--devices "$HHRNET_DEVICES" '
             "--output {output.json:q} --html {output.html:q} 2> {log:q}",
         )

@@ -64,6 +64,11 @@ GEOS = S.geos
 WEIGHTS = INPUTS.weights
 MODEL = P.model(S.backend.loads, WEIGHTS)
 SHAPE_ARGS = args.shape_args(S)
+# the TensorRT engines' manifest when the run loads them (build_trt_engines), else no input
+ENGINES = [P.trt_engines] if S.trt_tag else []
+ENGINES_FLAG = args.engines_flag(S, P.trt_engines)
+# the inference jobs' conda env: the backend's, or envs/gpu.yaml when the config runs on a GPU
+INFER_ENV = f"../envs/{args.conda_env(config, S)}.yaml"
 # Stage CLIs live beside this workflow; shell commands reach them through $HHRNET_SCRIPTS so
 # that neither the rules' params nor their provenance depend on where the clone lives.
 shell.prefix(

@@ -11,6 +11,7 @@ rule infer:
         model=MODEL,
         tensors=ancient(P.tensors("prep")),
         manifest=P.manifest("prep"),
+        engines=ENGINES,
     output:
         outputs=maybe_temp(directory(P.outputs("prep")), "raw_outputs"),
         summary=P.summary("prep"),
@@ -20,7 +21,7 @@ rule infer:
         P.bench("infer{geo}/shard{shard}")
     priority: 10
     conda:
-        f"../envs/{BACKEND}.yaml"
+        INFER_ENV
     threads: config["infer"]["threads"]  # --threads {threads}: as Snakemake scales it to --cores
     resources:
         **args.infer_resources(S),
@@ -28,6 +29,7 @@ rule infer:
         made_from=made_from("infer"),
         backend=BACKEND,
         args=args.infer_args(config, S),
+        engines=ENGINES_FLAG,
         outdir=lambda wildcards, output: str(Path(output.summary).parent),
         prep_dirname=PREP_DIRNAME["prep"],
         dirname=OUTPUT_DIRNAME["prep"],
@@ -38,6 +40,7 @@ rule infer:
             "--input {input.tensors:q}/{params.prep_dirname} --output {params.outdir:q} "
             "--output-dirname {params.dirname} "
             "--manifest {input.manifest:q} --allow-empty --threads {threads} {params.args} "
+            "{params.engines} "
             '--devices "$HHRNET_DEVICES" 2> {log:q}',
         )
 
@@ -47,6 +50,7 @@ use rule infer as infer_flip with:
         model=MODEL,
         tensors=ancient(P.tensors("prep_flip")),
         manifest=P.manifest("prep_flip"),
+        engines=ENGINES,
     output:
         outputs=maybe_temp(directory(P.outputs("prep_flip")), "raw_outputs"),
         summary=P.summary("prep_flip"),

@@ -97,3 +97,36 @@ rule tune_om:
             "--mode {params.mode} --shape-policy {params.policy} {params.shapes} "
             "--cann-env={params.cann_env:q} --extra-args={params.extra:q} --log {log:q} 2> {log:q}",
         )
+
+
+# NVIDIA: the TensorRT engines of the run configuration (infer.precision, infer.batch_size,
+# infer.tensorrt_profiles, the shape set ATC compiles), built once by ONNX Runtime's TensorRT
+# provider with its engine and timing caches (higherhrnet.inference.tensorrt_engines); the
+# infer and benchmark_model jobs only load them. Rule only when onnxruntime_provider: tensorrt.
+
+
+rule build_trt_engines:
+    input:
+        onnx=P.onnx,
+    output:
+        P.trt_engines,
+    log:
+        f"logs/model/{VARIANT.name}/build_trt_engines_{S.trt_tag}.log",
+    benchmark:
+        f"benchmarks/model/{VARIANT.name}/build_trt_engines_{S.trt_tag}.tsv"
+    priority: 30
+    conda:
+        "../envs/gpu.yaml"
+    threads: total_cores(2)
+    resources:
+        mem_mb=16000,
+        runtime=60,
+        gpu=1,
+    params:
+        args=args.trt_build_args(config, S),
+    shell:
+        with_code(
+            "build_trt_engines",
+            'python "$HHRNET_SCRIPTS/build_trt_engines.py" --onnx {input.onnx:q} '
+            "--output {output:q} {params.args} --threads {threads} 2> {log:q}",
+        )

@@ -26,8 +26,8 @@ from higherhrnet.inference.engine import BACKENDS, backend  # noqa: E402
 from higherhrnet.inference.ascend.cann import (DEFAULT_CANN_ENV, add_shape_args,  # noqa: E402
                                               shapes_from_args)
 from higherhrnet.errors import cli_main  # noqa: E402
-from higherhrnet.inference.benchmark import (benchmark, dataset_shapes, parse_shapes,  # noqa: E402
-                                             plan_runs, write)
+from higherhrnet.inference.benchmark import (benchmark, dataset_shapes,  # noqa: E402
+                                             parse_batch_sizes, parse_shapes, plan_runs, write)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -60,6 +60,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workdir", default=None,
                    help="ascend: folder for the per-shape input and ais_bench outputs "
                         "(removed afterwards when this run created it)")
+    p.add_argument("--batch-sizes", "--batch_sizes", dest="batch_sizes", default="1",
+                   help="onnxruntime/torch: batch sizes measured per shape, comma-separated "
+                        "(default 1)")
+    p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
+                   help="fp16: TensorRT fp16 or torch CUDA autocast")
+    p.add_argument("--trt-engines", "--trt_engines", dest="trt_engines", default=None,
+                   help="--providers tensorrt: the engines.json of build_trt_engines.py")
     p.add_argument("--output", required=True, help="results json")
     p.add_argument("--html", required=True, help="table for the report")
     return p.parse_args(argv)
@@ -88,12 +95,14 @@ def main(argv=None) -> int:
                            threads=a.threads, providers=a.providers,
                            device=device.index if device and a.devices else a.device,
                            cann_env=a.cann_env or None, python=a.python, plan=plan,
-                           dataset=dataset)
+                           dataset=dataset, precision=a.precision, engines=a.trt_engines,
+                           batch_sizes=parse_batch_sizes(a.batch_sizes), variant=a.variant)
     write(result, a.output, a.html)
     if ours and workdir.exists():  # ais_bench's inputs/outputs: only the summaries mattered
         shutil.rmtree(workdir)
     for r in result["shapes"]:
-        print(f"benchmark_model: {r['height']}x{r['width']}: {r['throughput']:.2f} images/s, "
+        print(f"benchmark_model: {r['height']}x{r['width']} batch {r.get('batch', 1)}: "
+              f"{r['throughput']:.2f} images/s, "
               f"mean {r['latency_mean_ms']:.1f} ms ({r['count']} runs)", file=sys.stderr)
     if dataset:
         print(f"benchmark_model: expected inference time of the run "

@@ -72,6 +72,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "shapes the .om is compiled for (default %(default)s)")
     p.add_argument("--scales", default="1",
                    help="ascend: the test's scale factors, comma-separated (default 1)")
+    p.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
+                   help="fp16: TensorRT's fp16 kernels (--providers tensorrt) or torch CUDA "
+                        "autocast; default fp32")
+    p.add_argument("--trt-engines", "--trt_engines", dest="trt_engines", default=None,
+                   help="--providers tensorrt: the engines.json of build_trt_engines.py; the "
+                        "session loads those engines instead of building its own")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p.parse_args(argv)
 
@@ -93,7 +99,8 @@ def main(argv=None) -> int:
             device=device.index if device and args.devices else args.device, log=args.log,
             cann_env=args.cann_env or None, python=args.python, argv=cmd,
             progress=not args.quiet, allow_empty=args.allow_empty, variant=args.variant,
-            scales=parse_scales(args.scales))
+            scales=parse_scales(args.scales), precision=args.precision,
+            engines=args.trt_engines)
     # an in-process engine's log; a tool's (ais_bench) is its own output
     if args.log and BACKENDS[args.backend].open and summary["num_inputs"]:
         t = summary["NPU_compute_time"]

@@ -32,6 +32,10 @@ from ..pages import PAGE_START
 
 GUIDE_FPS = 185.28
 GUIDE_SETUP = "Ascend 310P3, batch 1, AOE-tuned .om (the guide's 性能(aoe) column)"
+#: the guide's per-shape table also reports an NVIDIA T4 (``trtexec --fp16``, batch 1): 27
+#: images/s on average over the 17 shapes (20 the slowest, 39 at 512x512)
+GUIDE_T4_FPS = 27.0
+GUIDE_T4_SETUP = "NVIDIA T4, trtexec --fp16, batch 1 (the guide's T4 column; 20 to 39 per shape)"
 INPUT_STEM = "000000000000"
 
 
@@ -95,25 +99,43 @@ def _per_shape(value, shapes) -> list[int]:
     return list(value) if isinstance(value, (list, tuple)) else [value] * len(shapes)
 
 
-def _row(h: int, w: int, compute_ms: dict, throughput: float) -> dict:
-    return {"height": h, "width": w, "throughput": throughput,
+def parse_batch_sizes(text: str) -> list[int]:
+    """``"1,8,32"`` -> [1, 8, 32]; WorkflowError naming the value otherwise."""
+    try:
+        sizes = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise WorkflowError(f"--batch-sizes {text!r}: write batch sizes >= 1, comma-separated, "
+                            "e.g. 1,8,32")
+    return sizes
+
+
+def _row(h: int, w: int, compute_ms: dict, throughput: float, batch: int = 1) -> dict:
+    return {"height": h, "width": w, "batch": batch, "throughput": throughput,
             "latency_mean_ms": compute_ms["mean"], "latency_median_ms": compute_ms["median"],
             "latency_p99_ms": compute_ms["percentile(99%)"], "count": compute_ms["count"]}
 
 
-def measure_engine(engine, shapes, loops, warmup, seed: int = 0) -> list[dict]:
+def measure_engine(engine, shapes, loops, warmup, seed: int = 0,
+                   batch_sizes: Sequence[int] = (1,)) -> list[dict]:
     """Rows for an in-process engine (``forward(x)`` -> (out1, out2, compute_ms, ...));
-    ``loops``/``warmup``: one number, or one per shape."""
+    ``loops``/``warmup``: one number, or one per shape; per shape one row per batch size
+    (images/s = 1000 x batch / mean ms)."""
     rng = np.random.default_rng(seed)
     rows = []
     for (h, w), loops, warmup in zip(shapes, _per_shape(loops, shapes),
                                      _per_shape(warmup, shapes)):
-        x = rng.standard_normal((1, 3, h, w), dtype=np.float32)
-        for _ in range(warmup):
-            engine.forward(x)
-        times = [engine.forward(x)[2] for _ in range(loops)]
-        stats = latency_stats(times)
-        rows.append(_row(h, w, stats, 1000.0 / stats["mean"] if stats["mean"] else 0.0))
+        for batch in sorted(set(batch_sizes)):
+            if batch < 1:
+                raise WorkflowError(f"benchmark batch size {batch}: must be >= 1")
+            x = rng.standard_normal((batch, 3, h, w), dtype=np.float32)
+            for _ in range(warmup):
+                engine.forward(x)
+            times = [engine.forward(x)[2] for _ in range(loops)]
+            stats = latency_stats(times)
+            rows.append(_row(h, w, stats, 1000.0 * batch / stats["mean"] if stats["mean"]
+                             else 0.0, batch))
     return rows
 
 
@@ -138,7 +160,8 @@ def measure_ascend(model_om, shapes, loops, warmup, workdir, device=None,
 def benchmark(backend: str, model, shapes, loops: int, warmup: int, workdir, *,
               threads=None, providers: str = "cpu", device=None, cann_env=None,
               python: str = "python3", plan: list[dict] | None = None,
-              dataset: list | None = None) -> dict:
+              dataset: list | None = None, precision: str = "fp32", engines=None,
+              batch_sizes: Sequence[int] = (1,), variant: str = "w32_512") -> dict:
     """Measure ``shapes`` ``loops`` times each after ``warmup`` runs, or, given ``plan``
     (:func:`plan_runs`), its shapes as often as it says. ``dataset``
     (:func:`dataset_shapes`) adds the run's images per shape and its expected inference
@@ -155,12 +178,26 @@ def benchmark(backend: str, model, shapes, loops: int, warmup: int, workdir, *,
     rows, info = backend_record(backend).measure(model, shapes, per_loops, per_warmup, workdir,
                                                  threads=threads, providers=providers,
                                                  device=device, cann_env=cann_env,
-                                                 python=python)
+                                                 python=python, precision=precision,
+                                                 engines=engines, batch_sizes=batch_sizes,
+                                                 variant=variant)
     result = {"backend": backend, "model": str(model), "loops": loops, "warmup": warmup,
-              **info, "guide_fps": GUIDE_FPS, "guide_setup": GUIDE_SETUP, "shapes": rows}
-    if dataset is not None:
-        result.update(expected(rows, dataset))
+              **info, "guide_fps": GUIDE_FPS, "guide_setup": GUIDE_SETUP,
+              "guide_t4_fps": GUIDE_T4_FPS, "guide_t4_setup": GUIDE_T4_SETUP, "shapes": rows,
+              "best_batch": best_batch(rows)}
+    if dataset is not None:  # the run's time: batch-1 rates (the infer jobs' batching aside)
+        result.update(expected([r for r in rows if r.get("batch", 1) == 1], dataset))
     return result
+
+
+def best_batch(rows: Sequence[dict]) -> dict:
+    """Per shape "HxW": the batch size with the most images/s and that figure."""
+    best: dict[str, dict] = {}
+    for r in rows:
+        key = f"{r['height']}x{r['width']}"
+        if key not in best or r["throughput"] > best[key]["throughput"]:
+            best[key] = {"batch": r.get("batch", 1), "throughput": r["throughput"]}
+    return best
 
 
 def _ms_per_pixel(rows) -> float:
@@ -194,16 +231,17 @@ def expected(rows: list[dict], dataset) -> dict:
 
 
 def table_html(result: dict) -> str:
+    t4 = result.get("guide_t4_fps", GUIDE_T4_FPS)
     rows = "".join(
-        f"<tr><td>{r['height']}x{r['width']}</td><td>{r.get('images', '')}</td>"
-        f"<td>{r['throughput']:.2f}</td>"
+        f"<tr><td>{r['height']}x{r['width']}</td><td>{r.get('batch', 1)}</td>"
+        f"<td>{r.get('images', '')}</td><td>{r['throughput']:.2f}</td>"
         f"<td>{r['latency_mean_ms']:.1f}</td><td>{r['latency_median_ms']:.1f}</td>"
         f"<td>{r['latency_p99_ms']:.1f}</td><td>{r['count']}</td></tr>"
         for r in result["shapes"])
     if "dataset_shapes" in result:
         est = [s for s in result["dataset_shapes"] if not s["measured"]]
         rows += "".join(
-            f"<tr><td>{s['height']}x{s['width']}</td><td>{s['images']}</td>"
+            f"<tr><td>{s['height']}x{s['width']}</td><td>1</td><td>{s['images']}</td>"
             f"<td>{1000.0 / s['latency_mean_ms'] if s['latency_mean_ms'] else 0:.2f} (est.)</td>"
             f"<td>{s['latency_mean_ms']:.1f} (est.)</td><td></td><td></td><td>0</td></tr>"
             for s in est)
@@ -219,22 +257,28 @@ def table_html(result: dict) -> str:
                 "measured within benchmark_model.share of the run's inferences, latency "
                 "scaled by pixels from the measured shapes.")
     else:
-        mean_fps = float(np.mean([r["throughput"] for r in result["shapes"]]))
-        summary = (f"This run: {mean_fps:.2f} images/s averaged over "
-                   f"{len(result['shapes'])} shape(s).")
+        batch1 = [r for r in result["shapes"] if r.get("batch", 1) == 1] or result["shapes"]
+        mean_fps = float(np.mean([r["throughput"] for r in batch1]))
+        summary = (f"This run: {mean_fps:.2f} images/s at batch 1 averaged over "
+                   f"{len(batch1)} shape(s).")
         note = ""
     return (
         PAGE_START +
         f"<h3>Model throughput per input shape: backend {html.escape(result['backend'])}, "
         f"device {html.escape(str(result.get('device')))}, up to {result['loops']} timed runs "
-        f"after up to {result['warmup']} warm-up per shape, batch 1</h3>"
+        f"after up to {result['warmup']} warm-up per shape and batch size, precision "
+        f"{html.escape(str(result.get('precision', 'fp32')))}</h3>"
         f"<p>Guide: <b>{result['guide_fps']:.2f} images/s</b> at 512x512 "
-        f"({html.escape(GUIDE_SETUP)}). {summary}</p>"
+        f"({html.escape(GUIDE_SETUP)}); <b>{t4:.0f} images/s</b> averaged over the 17 shapes "
+        f"({html.escape(GUIDE_T4_SETUP)}). {summary}</p>"
         + (f"<p>{html.escape(note)}</p>" if note else "")
-        + "<table border='1' cellpadding='4'><tr><th>input HxW</th><th>images in this run</th>"
+        + "<table border='1' cellpadding='4'><tr><th>input HxW</th><th>batch</th>"
+        "<th>images in this run</th>"
         "<th>images/s</th><th>latency mean (ms)</th><th>median (ms)</th><th>p99 (ms)</th>"
         "<th>runs</th></tr>"
-        + rows + f"<tr><td>guide 512x512 (310P3, AOE)</td><td></td><td>{result['guide_fps']:.2f}</td>"
+        + rows + f"<tr><td>guide 512x512 (310P3, AOE)</td><td>1</td><td></td>"
+        f"<td>{result['guide_fps']:.2f}</td><td></td><td></td><td></td><td></td></tr>"
+        f"<tr><td>guide, 17 shapes (T4, trtexec --fp16)</td><td>1</td><td></td><td>{t4:.2f}</td>"
         "<td></td><td></td><td></td><td></td></tr></table></body></html>\n")
 
 
@@ -243,5 +287,5 @@ def write(result: dict, json_path, html_path) -> None:
     write_text(html_path, table_html(result))
 
 
-__all__ = ["GUIDE_FPS", "benchmark", "dataset_shapes", "parse_shapes", "plan_runs",
-           "table_html", "write"]
+__all__ = ["GUIDE_FPS", "GUIDE_T4_FPS", "benchmark", "best_batch", "dataset_shapes",
+           "parse_batch_sizes", "parse_shapes", "plan_runs", "table_html", "write"]

@@ -43,7 +43,9 @@ class Backend:
     the infer (or, with ``bench``, benchmark_model) CLI's engine options; ``open``: the
     in-process engine factory (None: runs a tool); ``infer`` and ``measure``: one inference
     pass and the per-shape benchmark rows; ``gpu(config)``: whether the configured run
-    needs a GPU (the jobs' ``gpu`` resource, which the cluster profiles request)."""
+    needs a GPU (the jobs' ``gpu`` resource, which the cluster profiles request);
+    ``fp16(config)``: "" or why ``infer.precision: fp16`` cannot run as configured;
+    ``trt_engines(config)``: whether the run loads TensorRT engines (build_trt_engines)."""
 
     name: str
     loads: str
@@ -56,6 +58,8 @@ class Backend:
     infer: Callable[..., dict]
     measure: Callable[..., tuple[list, dict]]
     gpu: Callable[[dict], bool] = lambda config: False
+    fp16: Callable[[dict], str] = lambda config: "infer.precision fp16: not on this backend"
+    trt_engines: Callable[[dict], bool] = lambda config: False
 
 
 def _module_check(module: str, message: str) -> Callable[[dict], str]:
@@ -87,21 +91,26 @@ def _shape_args(variant: str, scales: str) -> str:
     return f"--variant {variant} --scales {scales}"
 
 
+def _precision_arg(config: dict) -> str:
+    """--precision fp16 when set (fp32, the default, adds nothing: earlier runs' params)."""
+    return " --precision fp16" if config["infer"]["precision"] == "fp16" else ""
+
+
 def _onnxruntime_args(config: dict, variant: str, scales: str, bench: bool) -> str:
     i = config["infer"]
     if bench:  # batch 1; the shape set when benchmark_model.shapes is empty
-        engine = f"--providers {i['onnxruntime_provider']}"
+        engine = f"--providers {i['onnxruntime_provider']}{_precision_arg(config)}"
         return (engine if config["benchmark_model"]["shapes"]
                 else f"{engine} {_shape_args(variant, scales)}")
     return (f"--batch-size {i['batch_size']} --providers {i['onnxruntime_provider']} "
-            f"--variant {variant}")
+            f"--variant {variant}{_precision_arg(config)}")
 
 
 def _torch_args(config: dict, variant: str, scales: str, bench: bool) -> str:
     i = config["infer"]
     kind, _, index = i["torch_device"].partition(":")
     args = (f"--providers {kind} --variant {variant}"
-            + (f" --device {index}" if index else ""))
+            + (f" --device {index}" if index else "") + _precision_arg(config))
     if bench and not config["benchmark_model"]["shapes"]:
         return f"{args} --scales {scales}"
     return args
@@ -113,25 +122,31 @@ def _ascend_args(config: dict, variant: str, scales: str, bench: bool) -> str:
     return f"--cann-env={shlex.quote(a['cann_env'])} {_shape_args(variant, scales)}"
 
 
-def _open_onnxruntime(model, threads=None, providers="cpu", device=None, variant="w32_512"):
+def _open_onnxruntime(model, threads=None, providers="cpu", device=None, variant="w32_512",
+                      precision="fp32", engines=None):
     from .onnxruntime_engine import OnnxRuntimeEngine
 
-    return OnnxRuntimeEngine(model, threads, providers, device)
+    return OnnxRuntimeEngine(model, threads, providers, device, precision, engines)
 
 
-def _open_torch(model, threads=None, providers="cpu", device=None, variant="w32_512"):
+def _open_torch(model, threads=None, providers="cpu", device=None, variant="w32_512",
+                precision="fp32", engines=None):
     from .torch_engine import TorchEngine
 
-    return TorchEngine(model, threads, providers, device, variant)
+    if engines:
+        raise WorkflowError("--trt-engines: TensorRT engines are the onnxruntime backend's "
+                            "(onnxruntime_provider: tensorrt), not torch's")
+    return TorchEngine(model, threads, providers, device, variant, precision)
 
 
 def _infer_in_process(name: str):
     def infer(model, input_dir, output, dirname, *, threads=None, batch_size=1,
               providers="cpu", device=None, argv=None, progress=True, variant="w32_512",
-              **_ascend_only) -> dict:
+              precision="fp32", engines=None, **_ascend_only) -> dict:
         from ..model.variants import get_variant
 
-        engine = create_engine(name, model, threads, providers, device, variant)
+        engine = create_engine(name, model, threads, providers, device, variant, precision,
+                               engines)
         return run_local(engine, input_dir, output, dirname, batch_size, argv, progress,
                          num_joints=get_variant(variant).num_joints)
 
@@ -140,11 +155,14 @@ def _infer_in_process(name: str):
 
 def _infer_ascend(model, input_dir, output, dirname, *, batch_size=1, device=None, log=None,
                   cann_env=None, python="python3", progress=True, variant="w32_512",
-                  scales=(1.0,), **_engine_only) -> dict:
+                  scales=(1.0,), precision="fp32", **_engine_only) -> dict:
     from ..model.variants import get_variant
     from .ascend.cann import shape_list
     from .ascend.run import run_ascend
 
+    if precision != "fp32":
+        raise WorkflowError("--precision: the Ascend model's precision is ATC's "
+                            "(ascend.precision_mode); use --precision fp32")
     if batch_size != 1:
         raise WorkflowError("--batch-size: the Ascend model is compiled for batch 1 "
                             "(input:1,3,-1,-1); use --batch-size 1")
@@ -156,13 +174,16 @@ def _infer_ascend(model, input_dir, output, dirname, *, batch_size=1, device=Non
 
 def _measure_in_process(name: str):
     def measure(model, shapes, loops, warmup, workdir, *, threads=None, providers="cpu",
-                device=None, **_ascend_only):
+                device=None, variant="w32_512", precision="fp32", engines=None,
+                batch_sizes=(1,), **_ascend_only):
         from .benchmark import measure_engine
 
-        engine = create_engine(name, model, threads, providers, device)
-        rows = measure_engine(engine, shapes, loops, warmup)
-        info = {k: v for k, v in engine.info().items() if k in ("device", "threads",
-                                                                 "providers")}
+        engine = create_engine(name, model, threads, providers, device, variant, precision,
+                               engines)
+        rows = measure_engine(engine, shapes, loops, warmup, batch_sizes=batch_sizes)
+        info = {k: v for k, v in engine.info().items()
+                if k in ("device", "threads", "providers", "precision", "trt_engines",
+                         "trt_engines_reused", "session_startup_s")}
         return rows, info
 
     return measure
@@ -178,10 +199,12 @@ def _measure_ascend(model, shapes, loops, warmup, workdir, *, device=None, cann_
 
 
 def _in_process(name: str, loads: str, needs: str, module: str, install: str,
-                open_: Callable[..., Engine], args, gpu: Callable[[dict], bool]) -> Backend:
+                open_: Callable[..., Engine], args, gpu: Callable[[dict], bool],
+                fp16: Callable[[dict], str], trt_engines=lambda config: False) -> Backend:
     return Backend(name, loads, needs, npu=False, compiled_shapes=False,
                    check=_module_check(module, install), engine_args=args, open=open_,
-                   infer=_infer_in_process(name), measure=_measure_in_process(name), gpu=gpu)
+                   infer=_infer_in_process(name), measure=_measure_in_process(name), gpu=gpu,
+                   fp16=fp16, trt_engines=trt_engines)
 
 
 def _onnxruntime_gpu(config: dict) -> bool:
@@ -193,20 +216,49 @@ def _torch_gpu(config: dict) -> bool:
     return config["infer"]["torch_device"].startswith("cuda")
 
 
+def _onnxruntime_trt(config: dict) -> bool:
+    return config["infer"]["onnxruntime_provider"] == "tensorrt"
+
+
+def _onnxruntime_fp16(config: dict) -> str:
+    """Only TensorRT runs fp16 (trt_fp16_enable): the cpu and cuda providers run the exported
+    float32 graph, so fp16 there would silently be fp32."""
+    provider = config["infer"]["onnxruntime_provider"]
+    if provider == "tensorrt":
+        return ""
+    return (f"infer.precision fp16 with onnxruntime_provider {provider}: only the tensorrt "
+            "provider runs fp16 (trt_fp16_enable); the cpu and cuda providers run the float32 "
+            "model. Use onnxruntime_provider: tensorrt, backend: torch with torch_device: "
+            "cuda, or precision: fp32")
+
+
+def _torch_fp16(config: dict) -> str:
+    if _torch_gpu(config):
+        return ""
+    return ("infer.precision fp16 with torch_device cpu: fp16 autocast runs on CUDA; use "
+            "torch_device: cuda or precision: fp32")
+
+
+def _ascend_fp16(config: dict) -> str:
+    return ("infer.precision fp16: the Ascend backend's precision is ATC's "
+            "(ascend.precision_mode); leave infer.precision at fp32")
+
+
 BACKENDS: dict[str, Backend] = {
     "onnxruntime": _in_process(
         "onnxruntime", "onnx", "the Python package onnxruntime (or onnxruntime-gpu)",
         "onnxruntime", "backend onnxruntime: the Python package onnxruntime is not installed "
         "(pip install onnxruntime, or onnxruntime-gpu), or choose backend: torch",
-        _open_onnxruntime, _onnxruntime_args, _onnxruntime_gpu),
+        _open_onnxruntime, _onnxruntime_args, _onnxruntime_gpu, _onnxruntime_fp16,
+        _onnxruntime_trt),
     "ascend": Backend(
         "ascend", "om", "the CANN toolkit (ATC, AOE), ais_bench and an Ascend NPU", npu=True,
         compiled_shapes=True, check=_ascend_check, engine_args=_ascend_args, open=None,
-        infer=_infer_ascend, measure=_measure_ascend),
+        infer=_infer_ascend, measure=_measure_ascend, fp16=_ascend_fp16),
     "torch": _in_process(
         "torch", "pth", "PyTorch", "torch",
         "backend torch: PyTorch is not installed (pip install torch==2.13.0)",
-        _open_torch, _torch_args, _torch_gpu),
+        _open_torch, _torch_args, _torch_gpu, _torch_fp16),
 }
 
 
@@ -231,15 +283,18 @@ def backend(name: str) -> Backend:
 
 def create_engine(name: str, model: str | os.PathLike, threads: int | None = None,
                   providers: str = "cpu", device: int | None = None,
-                  variant: str = "w32_512") -> Engine:
+                  variant: str = "w32_512", precision: str = "fp32",
+                  engines: str | os.PathLike | None = None) -> Engine:
     """An in-process engine (``onnxruntime`` or ``torch``); the session is created here once.
-    ``variant``: the network the torch backend builds for the .pth (ONNX knows its own)."""
+    ``variant``: the network the torch backend builds for the .pth (ONNX knows its own);
+    ``precision`` fp16: TensorRT's or torch autocast; ``engines``: the TensorRT engines'
+    manifest (:mod:`.tensorrt_engines`)."""
     record = backend(name)
     if record.open is None:
         in_process = ", ".join(n for n, r in BACKENDS.items() if r.open)
         raise WorkflowError(f"backend {name!r} has no in-process engine; choose one of "
                             f"{in_process}")
-    return record.open(model, threads, providers, device, variant)
+    return record.open(model, threads, providers, device, variant, precision, engines)
 
 
 def run_infer(name: str, model: str | os.PathLike, input_dir: str | os.PathLike,
@@ -248,7 +303,8 @@ def run_infer(name: str, model: str | os.PathLike, input_dir: str | os.PathLike,
               log: str | os.PathLike | None = None, cann_env: str | os.PathLike | None = None,
               python: str = "python3", argv: Sequence[str] | None = None,
               progress: bool = True, allow_empty: bool = False, variant: str = "w32_512",
-              scales: Sequence[float] = (1.0,)) -> dict:
+              scales: Sequence[float] = (1.0,), precision: str = "fp32",
+              engines: str | os.PathLike | None = None) -> dict:
     """Run one inference pass (normal or flipped inputs); returns the summary dict.
 
     ``variant`` and ``scales`` say which network the torch backend builds and which shapes
@@ -263,7 +319,8 @@ def run_infer(name: str, model: str | os.PathLike, input_dir: str | os.PathLike,
     return record.infer(model, input_dir, output, dirname, threads=threads,
                         batch_size=batch_size, providers=providers, device=device, log=log,
                         cann_env=cann_env, python=python, argv=argv, progress=progress,
-                        variant=variant, scales=scales)
+                        variant=variant, scales=scales, precision=precision,
+                        engines=engines)
 
 
 __all__ = ["BACKENDS", "Backend", "Engine", "backend", "create_engine", "job_device",

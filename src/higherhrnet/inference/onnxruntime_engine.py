@@ -35,8 +35,10 @@ def import_onnxruntime():
     return onnxruntime
 
 
-def provider_list(ort, providers: str, device: int | None) -> list:
-    """Providers argument for ``InferenceSession``; clear error when not installed."""
+def provider_list(ort, providers: str, device: int | None, trt_options: dict | None = None
+                  ) -> list:
+    """Providers argument for ``InferenceSession``; clear error when not installed.
+    ``trt_options``: the TensorRT provider's options (:mod:`.tensorrt_engines`)."""
     if providers not in PROVIDERS:
         raise WorkflowError(f"--providers {providers!r}: choose one of {sorted(PROVIDERS)}")
     wanted = PROVIDERS[providers]
@@ -50,7 +52,9 @@ def provider_list(ort, providers: str, device: int | None) -> list:
             "(onnxruntime providers in config.yaml)")
     out: list = []
     for name in wanted:
-        if name != "CPUExecutionProvider" and device is not None:
+        if name == "TensorrtExecutionProvider" and trt_options:
+            out.append((name, dict(trt_options)))
+        elif name != "CPUExecutionProvider" and device is not None:
             out.append((name, {"device_id": int(device)}))
         else:
             out.append(name)
@@ -63,12 +67,46 @@ class OnnxRuntimeEngine:
     backend = "onnxruntime"
 
     def __init__(self, model: str | os.PathLike, threads: int | None = None,
-                 providers: str = "cpu", device: int | None = None):
+                 providers: str = "cpu", device: int | None = None, precision: str = "fp32",
+                 engines: str | os.PathLike | None = None, trt_options: dict | None = None):
+        """``precision`` fp16 and ``engines`` (a build's manifest, :mod:`.tensorrt_engines`)
+        are the tensorrt provider's; ``trt_options``: its options as given (the build)."""
+        from . import tensorrt_engines as trt
+
         ort = import_onnxruntime()
         self.model = check_model_file(model, "ONNX model")
         self.providers_choice = providers
         self.device_id = device
-        plist = provider_list(ort, providers, device)
+        self.precision = precision
+        self.engines = engines
+        self.manifest: dict | None = None
+        self.profiles: list | None = None
+        if precision not in trt.PRECISIONS:
+            raise WorkflowError(f"--precision {precision!r}: choose one of {trt.PRECISIONS}")
+        if providers != "tensorrt" and (precision != "fp32" or engines):
+            raise WorkflowError(
+                f"--providers {providers}: --precision fp16 and --trt-engines are the tensorrt "
+                "provider's (the cpu and cuda providers run the float32 ONNX model)")
+        if providers == "tensorrt" and trt_options is None:
+            if engines:
+                self.manifest = trt.read_manifest(engines, self.model, precision)
+                trt_options = trt.session_options(engines, self.manifest, device)
+            else:
+                print("warning: --providers tensorrt without --trt-engines: the engines are "
+                      "built in this process and not kept (the workflow builds them once, "
+                      "rule build_trt_engines)", file=sys.stderr)
+                trt_options = {"device_id": int(device or 0),
+                               "trt_fp16_enable": precision == "fp16"}
+        if trt_options and "trt_profile_min_shapes" in trt_options:
+            self.profiles = [
+                tuple(tuple(int(v) for v in e.split(":")[1].split("x")) for e in entries)
+                for entries in zip(*(trt_options[f"trt_profile_{k}_shapes"].split(",")
+                                     for k in ("min", "opt", "max")))]
+        plist = provider_list(ort, providers, device, trt_options)
+        # the engine folder before the session: what ONNX Runtime writes there is a rebuild
+        self._cache_dir = os.path.dirname(os.path.abspath(engines)) if engines else None
+        self._cache_before = trt.cache_files(self._cache_dir)
+        self._warned = False
         opts = ort.SessionOptions()
         if threads:
             if threads < 1:
@@ -114,15 +152,39 @@ class OnnxRuntimeEngine:
                   f"{INPUT_NAME!r}", file=sys.stderr)
 
     def forward(self, x: np.ndarray):
+        if self.profiles is not None and self.engines:
+            from .tensorrt_engines import check_covered
+
+            check_covered(self.profiles, x.shape, self.engines)
         t0 = time.perf_counter()
         out1, out2 = self.session.run(self.output_names, {self.input_name: x})
         return out1, out2, (time.perf_counter() - t0) * 1000.0, 0.0, 0.0
+
+    def engines_reused(self) -> bool | None:
+        """Whether this session (so far) only loaded the build's engines: None without
+        --trt-engines; False, with a warning, when ONNX Runtime wrote engine files."""
+        from .tensorrt_engines import REBUILD, cache_files, changed_files
+
+        if self._cache_dir is None:
+            return None
+        written = changed_files(self._cache_before, cache_files(self._cache_dir))
+        if written and not self._warned:
+            self._warned = True
+            print(f"warning: {self.engines}: ONNX Runtime wrote {', '.join(written)} instead "
+                  "of loading the built engines (another GPU or TensorRT version than the "
+                  f"build's?); {REBUILD}", file=sys.stderr)
+        return not written
 
     def info(self) -> dict:
         import onnxruntime as ort
 
         device = "cpu" if self.providers_choice == "cpu" else f"cuda:{self.device_id or 0}"
-        return {"backend": self.backend, "device": device, "threads": self.threads,
+        info = {"backend": self.backend, "device": device, "threads": self.threads,
                 "providers": self.session.get_providers(),
                 "session_startup_s": self.startup_s, "model": str(self.model),
-                "versions": {"onnxruntime": ort.__version__}}
+                "versions": {"onnxruntime": ort.__version__}, "precision": self.precision}
+        if self.manifest is not None:  # the build's engines: which, and whether reused
+            info.update({"trt_engines": str(self.engines),
+                         "trt_engines_reused": self.engines_reused(),
+                         "deviation_from_cpu": self.manifest.get("deviation_from_cpu_max")})
+        return info

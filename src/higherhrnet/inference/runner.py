@@ -276,6 +276,7 @@ def run_local(engine, input_dir: str | os.PathLike, output: str | os.PathLike, d
     record = run_engine(engine.forward, inputs, output, dirname, batch_size,
                         label=f"infer[{info.get('backend')}] {dirname}", progress=progress)
     verify_outputs(inputs, output, dirname, num_joints)
+    info.update(engine.info())  # what the run itself found (engines reused, fp16 deviation)
     info["batch_size"] = batch_size
     summary = build_summary(record, info, argv)
     write_summary(output, dirname, summary)

@@ -27,6 +27,31 @@ def benchmark_args(config: dict, s: Settings) -> str:
     return s.backend.engine_args(config, s.variant.name, s.scales_arg, True)
 
 
+def trt_build_args(config: dict, s: Settings) -> str:
+    """build_trt_engines.py's options: the run configuration its engines are for."""
+    i = config["infer"]
+    return (f"--precision {i['precision']} --max-batch {i['batch_size']} "
+            f"--profiles {i['tensorrt_profiles']} {shape_args(s)}")
+
+
+def engines_flag(s: Settings, engines: str) -> str:
+    """--trt-engines of the infer and benchmark_model jobs when the run loads TensorRT
+    engines (``engines``: their manifest), else nothing."""
+    return f"--trt-engines {shlex.quote(engines)}" if s.trt_tag else ""
+
+
+def benchmark_batch_sizes(config: dict) -> str:
+    """--batch-sizes of benchmark_model when other than batch 1 alone."""
+    sizes = config["benchmark_model"]["batch_sizes"]
+    return "" if list(sizes) == [1] else "--batch-sizes " + ",".join(str(b) for b in sizes)
+
+
+def conda_env(config: dict, s: Settings) -> str:
+    """The inference jobs' env (envs/<name>.yaml): ``gpu`` (the pinned GPU stack) when the
+    config runs on a GPU, else the backend's own (CPU wheels, or CANN's for ascend)."""
+    return "gpu" if s.device_kind == "gpu" else s.backend.name
+
+
 def infer_resources(s: Settings) -> dict:
     """mem_mb, runtime and, for a backend that runs on an NPU or a GPU, npu=1 / gpu=1 (the
     profiles' GRES; a local run holds as many at once as the device list is long)."""

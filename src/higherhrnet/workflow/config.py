@@ -73,6 +73,9 @@ class Settings:
     #: fewer images than shards); ``shards`` stays the --num-shards that places each image
     shard_ids: tuple[int, ...] = ()
     shape_policy: str = "ascend17"  # preprocess.shape_policy with `auto` resolved
+    #: the TensorRT engines' run configuration (tensorrt_engines.engine_tag) when the run
+    #: loads them (onnxruntime_provider tensorrt), else ""
+    trt_tag: str = ""
     device_kind: str | None = None  # "npu", "gpu" or None (CPU): what inference jobs hold
     devices: tuple[int, ...] = ()  # the local run's devices of that kind (logical indices)
 
@@ -164,8 +167,15 @@ def settings(config: dict) -> Settings:
         scales = tuple(check_scales(config["test"]["scales"], variant.input_size))
     except ValueError as exc:
         fail(str(exc))
+    from ..inference import tensorrt_engines as trt
+    from ..preprocess.shapes import format_scale
+
+    i = config["infer"]
+    trt_tag = (trt.engine_tag(i["precision"], i["batch_size"], i["tensorrt_profiles"],
+                              ",".join(format_scale(s) for s in scales))
+               if trt.wanted(config) else "")
     record = backend(config["backend"])
     device_kind, devices = job_devices(config, record)
     return Settings(config["dataset"]["name"], record, config["shards"], variant, scales,
                     config["ascend"]["aoe"] or "off", shape_policy=shape_policy(config),
-                    device_kind=device_kind, devices=devices)
+                    device_kind=device_kind, devices=devices, trt_tag=trt_tag)

@@ -29,6 +29,7 @@ class Paths:
     aoe: str
     synthetic_layout: str
     keypoints: str = "coco"  # the model's joints: the synthetic set's labels follow them
+    trt_tag: str = ""  # Settings.trt_tag
 
     @property
     def ds(self) -> str:
@@ -72,6 +73,11 @@ class Paths:
         is on), the .onnx, or the weights .pth."""
         om = self.om if self.aoe == "off" else self.om_aoe
         return {"om": om, "onnx": self.onnx, "pth": weights}[loads]
+
+    @property
+    def trt_engines(self) -> str:
+        """The TensorRT engines' manifest (build_trt_engines); its folder holds the engines."""
+        return f"{self.model_dir}/tensorrt_{self.trt_tag}/engines.json"
 
     # per shard and scale ({geo}, {shard}); kind: prep or prep_flip
     def tensors(self, kind: str = "prep") -> str:
@@ -145,4 +151,4 @@ def artifact_paths(config: dict, s: Settings) -> Paths:
     model_dir = ("results/model" if s.variant.name == "w32_512"
                  else f"results/model/{s.variant.name}")
     return Paths(s.dataset, s.backend.name, model_dir, config["ascend"]["soc_version"], s.aoe,
-                 s.synthetic_layout, s.keypoints)
+                 s.synthetic_layout, s.keypoints, s.trt_tag)

@@ -42,6 +42,11 @@ def is_dry_run(dryrun_flag: bool, argv: Sequence[str]) -> bool:
 
 def check_cross_fields(config: dict) -> None:
     """Rules between config keys that the schema cannot say."""
+    from ..inference.tensorrt_engines import config_problem
+
+    problem = config_problem(config)
+    if problem:
+        fail(problem)
     p = config["postprocess"]
     if p["nms_kernel"] != 2 * p["nms_padding"] + 1:
         fail(f"postprocess.nms_kernel {p['nms_kernel']} with postprocess.nms_padding "

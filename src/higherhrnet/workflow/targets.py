@@ -54,6 +54,8 @@ def stage_rules(s: Settings, benchmark_model: bool = False) -> list[str]:
         names.append("export_onnx")
     if s.backend.loads == "om":
         names.append("compile_om" if s.aoe == "off" else "tune_om")
+    if s.trt_tag:
+        names.append("build_trt_engines")
     return names
 
 
