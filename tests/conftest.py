@@ -89,15 +89,21 @@ def synthetic_onnx_path(synthetic_weights_path, tmp_path_factory) -> Path:
 # module-scoped workflow runs and clusters; --no-loadscope-reorder: in this order, not by test
 # count) start on the long ones and end together.
 SLOW_MODULES_FIRST = [
+    "test_reliability.py",
     "test_workflow.py",
     "test_slurm_cluster.py",
     "test_donau_profile.py",
     "test_rerun.py",
+    "test_workflow_crowdpose.py",
+    "test_workflow_devices.py",
     "test_workflow_own_data.py",
+    "test_workflow_whole_images.py",
     "test_workflow_variants.py",
-    "test_reliability.py",
+    "test_workflow_gpu.py",
+    "test_donau_devices.py",
     "test_export.py",
     "test_infer.py",
+    "test_crowdpose_models.py",
     "test_postprocess.py",
     "test_variants.py",
     "test_multiscale.py",
