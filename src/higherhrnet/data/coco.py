@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
@@ -123,12 +124,30 @@ def _check_annotations(anns: list, image_ids: set, person_id: int, path: Path,
 
 
 def load_keypoint_annotations(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check a COCO person-keypoints json; returns the parsed dict.
+    """Read and check a COCO person-keypoints json; returns the parsed dict (shared: callers
+    must not change it).
 
     Raises :class:`WorkflowError` naming the file for: missing/unreadable file, invalid JSON,
     missing ``images``/``annotations``/``categories`` lists, no ``person`` category with 17
-    (COCO) or 14 (CrowdPose) keypoints, malformed or duplicate image entries, annotations pointing at unknown images.
+    (COCO) or 14 (CrowdPose) keypoints, malformed or duplicate image entries, annotations
+    pointing at unknown images.
+
+    The start-up checks (images on disk, the model's joints, shard count, disk estimate) each
+    ask for the file; one process reads and checks it once while it is unchanged (val2017's
+    is 250 MB, seconds a read).
     """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _load_keypoint_annotations(str(path), os.getcwd(), None)  # names the problem
+    return _load_keypoint_annotations(str(path), os.getcwd(), (st.st_mtime_ns, st.st_size))
+
+
+@lru_cache(maxsize=2)
+def _load_keypoint_annotations(path: str, cwd: str, version) -> dict[str, Any]:
+    """:func:`load_keypoint_annotations` of ``path`` as it is at ``version`` (mtime and size;
+    with the working directory a relative path is read from, only the cache key; a failure
+    is not cached)."""
     path = Path(path)
     data = read_json(path, "annotations")
     if not isinstance(data, dict):

@@ -4,7 +4,6 @@ makes. A problem raises :class:`~.config.ConfigProblem` naming the key and what 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -174,11 +173,12 @@ class Inputs:
 
 def annotation_images(path: str) -> int | None:
     """How many images a COCO annotation file lists (None when it cannot be read: the
-    preprocess stage names the problem)."""
+    start-up check of its images names the problem)."""
+    from ..data.coco import load_keypoint_annotations
+
     try:
-        with open(path, "rb") as fh:
-            return len(json.load(fh)["images"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return len(load_keypoint_annotations(path)["images"])
+    except WorkflowError:
         return None
 
 
