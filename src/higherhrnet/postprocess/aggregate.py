@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.keypoints import COCO
-from .heatmap_tiles import LazyHeatmaps, window_reduce
+from .heatmap_tiles import LazyHeatmaps, window_minmax
 
 
 def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -166,7 +166,7 @@ class Aggregated:
     DENSE_AFTER = 10_000
 
     def __init__(self, heatmaps: LazyHeatmaps, tag_n_half: np.ndarray, tag_f_half: np.ndarray,
-                 tag_quarter: tuple[np.ndarray, np.ndarray] | None = None):
+                 tag_quarter: np.ndarray | None = None):
         self.heatmaps = heatmaps
         self._half = (tag_n_half, tag_f_half)
         self._quarter = tag_quarter
@@ -195,8 +195,9 @@ class Aggregated:
         hm_f, tag_f = half_pass(flipped0, flipped1, True, flip_index)
         n = len(flip_index)
         tags_f = flip_permutation(flip_index)[n:]
-        quarter = (np.asarray(normal0, dtype=np.float32)[0, n:],
-                   np.ascontiguousarray(np.asarray(flipped0, dtype=np.float32)[0, tags_f, :, ::-1]))
+        quarter = np.empty((2, n, *np.shape(normal0)[2:]), dtype=np.float32)  # [pass, joint]
+        quarter[0] = np.asarray(normal0)[0, n:]
+        quarter[1] = np.asarray(flipped0)[0, tags_f, :, ::-1]
         return cls(LazyHeatmaps(hm_n, hm_f), tag_n.numpy(), tag_f.numpy(), quarter)
 
     def tags_at(self, j, flat: np.ndarray) -> np.ndarray:
@@ -241,22 +242,20 @@ class Aggregated:
         self._dense[j] = up.reshape(2, -1)
         self._filled[j] = True
 
-    def tag_block_bounds(self, j: int, block: int):
-        """Per ``block`` x ``block`` input-resolution block: min and max of each tag component
-        ``[H/block, W/block, 2]`` (computed for all joints at the first call).
+    def tag_block_bounds(self, j, block: int):
+        """Per ``block`` x ``block`` input-resolution block of joint(s) ``j`` (an int or an
+        index array): min and max of each tag component ``[..., H/block, W/block, 2]``
+        (computed for all joints at the first call).
 
         A x2 bilinear resize (align_corners=False) gives each output pixel a convex
         combination, rounded once, of its source neighbours, so it stays within their range
         exactly; the two resizes from the network's quarter-resolution tags keep every tag of
         a block within the range of the quarter-resolution window ``[k*b/4 - 1, k*b/4 + b/4]``
         (four times fewer pixels to reduce than at half resolution)."""
-        if block not in self._bounds:
+        if block not in self._bounds:  # [component (pass), joint, H/block, W/block]
             if self._quarter is not None and block % 4 == 0:
-                srcs, hb = self._quarter, block // 4
+                self._bounds[block] = window_minmax(self._quarter, block // 4)
             else:
-                srcs, hb = self._half, block // 2
-            lo = [window_reduce(t, hb, np.minimum) for t in srcs]
-            hi = [window_reduce(t, hb, np.maximum) for t in srcs]
-            self._bounds[block] = np.stack(lo, axis=-1), np.stack(hi, axis=-1)
+                self._bounds[block] = window_minmax(np.stack(self._half), block // 2)
         lo, hi = self._bounds[block]
-        return lo[j], hi[j]
+        return np.moveaxis(lo[:, j], 0, -1), np.moveaxis(hi[:, j], 0, -1)

@@ -75,6 +75,19 @@ def window_reduce(a: np.ndarray, hb: int, fn) -> np.ndarray:
     return _reduce_axis(_reduce_axis(t, -2, nby, hb, fn), -1, nbx, hb, fn).numpy()
 
 
+def window_minmax(a: np.ndarray, hb: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(window_reduce(a, hb, np.minimum), window_reduce(a, hb, np.maximum))`` with one pass
+    over ``a`` (``torch.aminmax`` along the rows; the columns of the ``hb`` times smaller
+    results are reduced apart)."""
+    nby, nbx = a.shape[-2] // hb, a.shape[-1] // hb
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    lo, hi = torch.aminmax(t.narrow(-2, 0, nby * hb).unflatten(-2, (nby, hb)), dim=-2)
+    lo = _fold_halo(t, -2, nby, hb, lo, torch.minimum)
+    hi = _fold_halo(t, -2, nby, hb, hi, torch.maximum)
+    return (_reduce_axis(lo, -1, nbx, hb, np.minimum).numpy(),
+            _reduce_axis(hi, -1, nbx, hb, np.maximum).numpy())
+
+
 def _reduce_axis(t: torch.Tensor, dim: int, nb: int, hb: int, fn) -> torch.Tensor:
     """``fn`` over indices ``[k*hb - 1, k*hb + hb]`` (within bounds) of ``dim`` (negative),
     k < nb."""
@@ -355,24 +368,24 @@ class LazyHeatmaps:
             self._block_bounds[b] = _upper(*self._pass_block_max(b))
         return self._block_bounds[b][j]
 
-    def block_max(self, j: int, b: int, blocks: np.ndarray) -> np.ndarray:
-        """Exact maxima of ``b`` x ``b`` blocks (row-major ids; ``b`` divides H and W),
-        computing the tiles they lie in."""
+    def block_max(self, j, b: int, blocks: np.ndarray) -> np.ndarray:
+        """Exact maxima of ``b`` x ``b`` blocks (row-major ids; ``b`` divides H and W) of
+        joint(s) ``j`` (an int or an array like ``blocks``), computing the tiles they lie in."""
         w = self.shape[2]
         by, bx = np.divmod(np.asarray(blocks, dtype=np.intp), w // b)
+        j = np.broadcast_to(np.asarray(j, dtype=np.intp), by.shape)
+        r = np.arange(b)
         if self._dense is not None:
-            r = np.arange(b)
             flat = (by * b * w + bx * b)[:, None] + (r[:, None] * w + r[None, :]).ravel()
-            return self._dense[j].ravel()[flat].max(axis=1)
+            return self._dense.reshape(self.shape[0], -1)[j[:, None], flat].max(axis=1)
         # a block lies in the tile holding its first pixel (TILE is a multiple of b, and a
         # shifted last tile ends at the border, a multiple of b too)
         ty, tx = np.minimum(by * b // TILE, self._ys.size - 1), np.minimum(bx * b // TILE,
                                                                          self._xs.size - 1)
-        self.ensure(np.full(ty.size, j), ty, tx)
-        r = np.arange(b)
+        self.ensure(j, ty, tx)
         oy, ox = by * b - self._ys[ty], bx * b - self._xs[tx]
-        vals = self._buf[j, ty[:, None, None], tx[:, None, None], (oy[:, None] + r)[:, :, None],
-                         (ox[:, None] + r)[:, None, :]]
+        vals = self._buf[j[:, None, None], ty[:, None, None], tx[:, None, None],
+                         (oy[:, None] + r)[:, :, None], (ox[:, None] + r)[:, None, :]]
         return vals.reshape(ty.size, -1).max(axis=1)
 
     def peaks(self, threshold: float, nms_pad: int) -> tuple[np.ndarray, np.ndarray]:

@@ -32,8 +32,9 @@ class Heatmaps(Protocol):
     def block_bound(self, j: int, b: int) -> np.ndarray:
         """An upper bound of each ``b`` x ``b`` block's maximum, ``[H/b, W/b]``."""
 
-    def block_max(self, j: int, b: int, blocks: np.ndarray) -> np.ndarray:
-        """Exact maxima of ``b`` x ``b`` blocks (row-major block ids) of joint ``j``."""
+    def block_max(self, j, b: int, blocks: np.ndarray) -> np.ndarray:
+        """Exact maxima of ``b`` x ``b`` blocks (row-major block ids) of joint(s) ``j`` (an
+        int or an array like ``blocks``)."""
 
     def joint_map(self, j: int) -> np.ndarray:
         """The dense map ``[H,W]`` of one joint."""
@@ -50,9 +51,9 @@ class Maps(Protocol):
     def tags_at(self, j, flat: np.ndarray) -> np.ndarray:
         """Tag vectors ``[..., 2]`` (normal pass, flipped pass) at flat indices."""
 
-    def tag_block_bounds(self, j: int, block: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per ``block`` x ``block`` block: lower and upper bounds of each tag component,
-        ``[H/block, W/block, 2]`` each."""
+    def tag_block_bounds(self, j, block: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per ``block`` x ``block`` block of joint(s) ``j`` (an int or an index array): lower
+        and upper bounds of each tag component, ``[..., H/block, W/block, 2]`` each."""
 
 
 class DenseHeatmaps:
@@ -78,8 +79,15 @@ class DenseHeatmaps:
             self._block_max[j, b] = block_reduce(self.det[j], b, np.maximum)
         return self._block_max[j, b]
 
-    def block_max(self, j: int, b: int, blocks: np.ndarray) -> np.ndarray:
-        return self.block_bound(j, b).ravel()[blocks]
+    def block_max(self, j, b: int, blocks: np.ndarray) -> np.ndarray:
+        if np.ndim(j) == 0:
+            return self.block_bound(j, b).ravel()[blocks]
+        j, blocks = np.broadcast_arrays(np.asarray(j, dtype=np.intp), blocks)
+        out = np.empty(blocks.shape, dtype=self.det.dtype)
+        for k in np.unique(j):
+            sel = j == k
+            out[sel] = self.block_bound(int(k), b).ravel()[blocks[sel]]
+        return out
 
     def joint_map(self, j: int) -> np.ndarray:
         return self.det[j]
@@ -101,6 +109,9 @@ class DenseMaps:
         t = self.tags.reshape(self.tags.shape[0], -1, self.tags.shape[-1])
         return t[j, np.asarray(flat, dtype=np.intp)]
 
-    def tag_block_bounds(self, j: int, block: int):
-        return (block_reduce(self.tags[j], block, np.minimum),
-                block_reduce(self.tags[j], block, np.maximum))
+    def tag_block_bounds(self, j, block: int):
+        if np.ndim(j) == 0:
+            return (block_reduce(self.tags[j], block, np.minimum),
+                    block_reduce(self.tags[j], block, np.maximum))
+        lo, hi = zip(*(self.tag_block_bounds(int(k), block) for k in np.asarray(j)))
+        return np.stack(lo), np.stack(hi)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import torch
 
 from .adjust import quarter_offsets
 from .heatmap_tiles import block_reduce
@@ -47,13 +48,16 @@ _BIG = np.iinfo(np.intp).max
 class RefineSearch:
     """Exact ``argmax(det[j] - round(||tag[j] - prev||))`` for many (joint, tag) pairs.
 
-    Maps whose size is not a multiple of ``BLOCK`` fall back to thresholding ``det >= b``
-    over the dense map, one pair at a time (:meth:`_threshold`).
+    All pairs are searched together, whatever their joint: cells are global block ids
+    ``j * blocks + block`` into tables stacked over the joints (:class:`_Tables`), so the
+    cost of each step is paid once per image rather than once per joint.  Maps whose size
+    is not a multiple of ``BLOCK`` fall back to thresholding ``det >= b`` over the dense
+    map, one pair at a time (:meth:`_threshold`).
     """
 
     BLOCK = 8
     REGION = 4  # blocks: regions of REGION x REGION blocks bound whole areas first
-    PAIRS = 256  # pairs of one joint searched together (bounds memory: pairs x regions)
+    PAIRS = 256  # pairs searched together (bounds memory: pairs x regions)
     CHUNK = 1 << 20  # pixels scored per batch (bounds memory)
     FEW_BLOCKS = 16  # varying blocks to score per pair before raising the bar ...
     FIRST_BLOCKS = 8  # ... by scoring this many of highest bound first (doubling)
@@ -64,38 +68,42 @@ class RefineSearch:
     def __init__(self, maps: Maps):
         self.maps = maps
         self.hm = maps.heatmaps
-        _, h, w = self.hm.shape
+        n, h, w = self.hm.shape
         self._blocked = h % self.BLOCK == 0 and w % self.BLOCK == 0
         self._nbx = w // self.BLOCK
         r = np.arange(self.BLOCK)
         self._offsets = (r[:, None] * w + r[None, :]).ravel()  # pixels of block (0, 0), in order
-        self._tables: list[_Tables] = []
+        self._t: _Tables | None = None
+        # whole joint maps the search made (flat); pages of joints never made are never touched
+        self._whole = np.zeros(n, dtype=bool)
+        self._maps: np.ndarray | None = None
 
-    def _joint_tables(self, j: int) -> "_Tables":
-        """Joint ``j``'s blocks and regions (built for every joint at the first call: whole
-        arrays cost less than one pass per joint)."""
-        if not self._tables:
+    def tables(self) -> "_Tables":
+        """The blocks and regions of every joint (built at the first call: whole arrays cost
+        less than one pass per joint)."""
+        if self._t is None:
             n, b = self.hm.shape[0], self.BLOCK
-            bounds = [self.maps.tag_block_bounds(k, b) for k in range(n)]
-            self._tables = _tables(np.stack([self.hm.block_bound(k, b) for k in range(n)]),
-                                   np.stack([lo for lo, _ in bounds]),
-                                   np.stack([hi for _, hi in bounds]), self.REGION, self.MARGIN)
-        return self._tables[j]
+            self._t = _tables(np.stack([self.hm.block_bound(k, b) for k in range(n)]),
+                              *self.maps.tag_block_bounds(np.arange(n), b), self.REGION,
+                              self.MARGIN)
+        return self._t
 
     def _block_start(self, blocks: np.ndarray) -> np.ndarray:
         by, bx = np.divmod(blocks, self._nbx)
         return by * (self.BLOCK * self.BLOCK * self._nbx) + bx * self.BLOCK
 
-    def _exact_max(self, j: int, t: "_Tables", cells: np.ndarray) -> np.ndarray:
-        """Exact heatmap maxima of the blocks ``cells`` (cached per joint)."""
+    def _pixels(self, cells: np.ndarray):
+        """Joints ``[n, 1]`` and flat indices ``[n, BLOCK^2]`` (row-major) of global cells."""
+        j, blocks = np.divmod(cells, self.tables().nb)
+        return j[:, None], self._block_start(blocks)[:, None] + self._offsets
+
+    def _exact_max(self, t: "_Tables", cells: np.ndarray) -> np.ndarray:
+        """Exact heatmap maxima of the global cells ``cells`` (cached)."""
         todo = np.unique(cells[np.isnan(t.bmax[cells])])
         if todo.size:
-            t.bmax[todo] = self.hm.block_max(j, self.BLOCK, todo)
+            j, blocks = np.divmod(todo, t.nb)
+            t.bmax[todo] = self.hm.block_max(j, self.BLOCK, blocks)
         return t.bmax[cells]
-
-    def _at(self, j: int, t: "_Tables", flat: np.ndarray) -> np.ndarray:
-        """Exact heatmap values of joint ``j`` at flat indices."""
-        return self.hm.at(j, flat) if t.dense is None else t.dense[flat]
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -105,25 +113,35 @@ class RefineSearch:
         """Exact heatmap values of joint(s) ``j`` at flat indices (as
         :meth:`.maps.Heatmaps.at`), read from the whole joint maps the search made, where
         it made them, instead of computing their tiles again."""
+        if not self._whole.any():
+            return self.hm.at(j, flat)
         js, flat = np.broadcast_arrays(np.asarray(j, dtype=np.intp),
                                        np.asarray(flat, dtype=np.intp))
-        whole = [k for k, t in enumerate(self._tables) if t.dense is not None]
-        mine = np.isin(js, whole)
+        mine = self._whole[js]
+        if mine.all():
+            return self._maps[js, flat]
         out = np.empty(flat.shape, dtype=np.float32)
+        out[mine] = self._maps[js[mine], flat[mine]]
         if (~mine).any():
             out[~mine] = self.hm.at(js[~mine], flat[~mine])
-        for k in whole:
-            sel = js == k
-            out[sel] = self._tables[k].dense[flat[sel]]
         return out
 
-    def _go_dense(self, j: int, t: "_Tables") -> None:
-        """Joint ``j``'s whole map, once most of its regions are to be searched (one resize
-        costs less than computing most tiles one by one); its block maxima then are exact."""
-        m = self.hm.joint_map(j)
-        t.dense = m.ravel()
-        t.bmax = block_reduce(m, self.BLOCK, np.maximum).ravel()  # exact in any order
-        t.upper = t.bmax.astype(np.float64)
+    def _go_dense(self, t: "_Tables", joints) -> None:
+        """The whole maps of ``joints``, once most of their regions are to be searched (one
+        resize costs less than computing most tiles one by one); their block maxima then
+        are exact."""
+        n, h, w = self.hm.shape
+        if self._maps is None:
+            self._maps = np.empty((n, h * w), dtype=np.float32)
+        for j in joints:
+            m = self.hm.joint_map(int(j))
+            self._maps[j] = m.ravel()
+            own = slice(j * t.nb, (j + 1) * t.nb)
+            t.bmax[own] = block_reduce(m, self.BLOCK, np.maximum).ravel()  # exact in any order
+            t.upper[own] = t.bmax[own]
+            t.rupper[j * t.nr: (j + 1) * t.nr] = _region_reduce(
+                t.bmax[own].reshape(-1, self._nbx), self.REGION, np.maximum, -np.inf).ravel()
+            self._whole[j] = True
 
     # ------------------------------------------------------------------ search
     def argmax_pairs(self, js: np.ndarray, prevs: np.ndarray) -> np.ndarray:
@@ -134,11 +152,10 @@ class RefineSearch:
         if not self._blocked:
             return np.array([self._threshold(j, p) for j, p in zip(js, prevs)], dtype=np.intp)
         out = np.empty(len(js), dtype=np.intp)
-        for j in np.unique(js):
-            pairs = np.flatnonzero(js == j)
-            for c0 in range(0, pairs.size, self.PAIRS):
-                sel = pairs[c0: c0 + self.PAIRS]
-                out[sel] = self._search(int(j), prevs[sel])
+        order = np.argsort(js, kind="stable")  # a chunk holds few joints: fewer whole maps
+        for c0 in range(0, order.size, self.PAIRS):
+            sel = order[c0: c0 + self.PAIRS]
+            out[sel] = self._search(js[sel], prevs[sel])
         return out
 
     def _rounded_bounds(self, centre, radius, prevs):
@@ -154,34 +171,57 @@ class RefineSearch:
         slack = radius + self.MARGIN * (dist + np.abs(prevs).sum(-1))
         return np.round(np.maximum(dist - slack, 0)), np.round(dist + slack)
 
-    def _search(self, j: int, prevs: np.ndarray) -> np.ndarray:
-        """:meth:`argmax_pairs` for pairs of one joint: regions, then blocks, then pixels."""
-        t = self._joint_tables(j)
-        m, nr = len(prevs), t.rupper.size
+    def _search(self, js: np.ndarray, prevs: np.ndarray) -> np.ndarray:
+        """:meth:`argmax_pairs` for one chunk of pairs: regions, then blocks, then pixels."""
+        t = self.tables()
+        m, nr = len(prevs), t.nr
         who, reg = np.repeat(np.arange(m), nr), np.tile(np.arange(nr), m)
-        low, _ = self._rounded_bounds(t.rcentre[reg], t.rradius[reg], prevs[who])
-        rbound = _bound(t.rupper[reg], low).reshape(m, nr)  # >= every score of the region
+        greg = js[who] * nr + reg  # global region ids
+        low, _ = self._rounded_bounds(t.rcentre[greg], t.rradius[greg], prevs[who])
+        rbound = _bound(t.rupper[greg], low).reshape(m, nr)  # >= every score of the region
         # a bar per pair: the best score in the best-bounded blocks of its best-bounded region
-        who, cells = t.cells(np.arange(m), rbound.argmax(axis=1))
+        who, cells = t.cells(js, np.arange(m), rbound.argmax(axis=1))
         low, _ = self._rounded_bounds(t.centre[cells], t.radius[cells], prevs[who])
         pick = _top_per_pair(np.arange(cells.size), who, _bound(t.upper[cells], low),
                              self.FIRST_BLOCKS)
-        floor, _ = self._search_blocks(j, t, prevs, np.full(m, -np.inf, dtype=np.float32),
+        floor, _ = self._search_blocks(t, js, prevs, np.full(m, -np.inf, dtype=np.float32),
                                        who[pick], cells[pick])
         who, reg = np.nonzero(rbound >= floor[:, None])  # the regions that may hold the best
-        if t.dense is None and np.unique(reg).size > self.DENSE_REGIONS * nr:
-            self._go_dense(j, t)
-        return self._search_blocks(j, t, prevs, floor, *t.cells(who, reg))[1]
+        searched = np.bincount(np.unique(js[who] * nr + reg) // nr, minlength=self._whole.size)
+        self._go_dense(t, np.flatnonzero((searched > self.DENSE_REGIONS * nr) & ~self._whole))
+        # regions of whole maps whose tag distance rounds to one k: their best is exact
+        # (max det - k) without looking at their blocks
+        greg = js[who] * nr + reg
+        low, high = self._rounded_bounds(t.rcentre[greg], t.rradius[greg], prevs[who])
+        rbest = _bound(t.rupper[greg], low)  # exact where known, else a bound of the scores
+        known = self._whole[js[who]] & (low == high)
+        np.maximum.at(floor, who[known], rbest[known])
+        rest = ~known & (rbest >= floor[who])  # rbest: a bound of the others' scores
+        best, first = self._search_blocks(t, js, prevs, floor, *t.cells(js, who[rest], reg[rest]))
+        hit = known & (rbest == best[who])
+        if hit.any():  # the first pixel of the known regions reaching the best
+            who, reg, low = who[hit], reg[hit], low[hit]
+            row = reg // t.rx
+            top = np.full(m, _BIG, dtype=np.intp)
+            np.minimum.at(top, who, row)
+            sel = row == top[who]  # only the first region row holding one can hold the first
+            n = t.start[reg[sel] + 1] - t.start[reg[sel]]
+            bwho, cells = t.cells(js, who[sel], reg[sel])
+            blow = np.repeat(low[sel], n)
+            at = t.bmax[cells] - blow.astype(np.float32) == best[bwho]
+            first = np.minimum(first, self._first_reaching(
+                best, bwho[at], cells[at], blow[at], np.full(at.sum(), -1, dtype=np.intp)))
+        return first
 
-    def _search_blocks(self, j, t, prevs, best, who, cells):
-        """The best score and its first index per pair, over the blocks ``cells`` of pairs
-        ``who`` and the scores ``best`` (reached elsewhere, or -inf; raised in place):
+    def _search_blocks(self, t, js, prevs, best, who, cells):
+        """The best score and its first index per pair, over the global cells ``cells`` of
+        pairs ``who`` and the scores ``best`` (reached elsewhere, or -inf; raised in place):
         ``(best, index)``, the index ``_BIG`` where none of the cells reaches ``best``."""
         m = len(prevs)
         low, high = self._rounded_bounds(t.centre[cells], t.radius[cells], prevs[who])
         near = _bound(t.upper[cells], low) >= best[who]  # may reach the bar
         who, cells, low, high = who[near], cells[near], low[near], high[near]
-        bound = self._exact_max(j, t, cells) - low.astype(np.float32)  # the block's best or more
+        bound = self._exact_max(t, cells) - low.astype(np.float32)  # the block's best or more
         constant = low == high  # every pixel of the block scores det - k: its best is bound
         np.maximum.at(best, who[constant], bound[constant])
         # varying blocks, scored once each: per pair the best-bounded first while many may
@@ -193,8 +233,8 @@ class RefineSearch:
         while var.size:  # var: not scored yet, may still reach the bar
             pick = var if var.size <= self.FEW_BLOCKS * m else \
                 _top_per_pair(var, who[var], bound[var], k)
-            top[pick], at[pick] = self._score_cells(j, t, prevs, who[pick],
-                                                    cells[pick], low[pick], best)
+            top[pick], at[pick] = self._score_cells(prevs, who[pick], cells[pick], low[pick],
+                                                    best)
             np.maximum.at(best, who[pick], top[pick])
             var = var[np.isnan(top[var]) & (bound[var] >= best[who[var]])]
             k *= 2
@@ -202,12 +242,13 @@ class RefineSearch:
         # still to find: -1), and the scored varying blocks
         hit = np.flatnonzero(constant & (bound == best[who]))
         reached = np.flatnonzero(top == best[who])  # NaN (never scored) compares False
+        both = np.r_[hit, reached]
         return best, self._first_reaching(
-            j, t, best, who[np.r_[hit, reached]], cells[np.r_[hit, reached]],
-            low[np.r_[hit, reached]], np.r_[np.full(hit.size, -1, dtype=np.intp), at[reached]])
+            best, who[both], cells[both], low[both],
+            np.r_[np.full(hit.size, -1, dtype=np.intp), at[reached]])
 
-    def _score_cells(self, j, t, prevs, who, blocks, low, floor):
-        """Exact best score and its first flat index in each cell (pair ``who``, block).
+    def _score_cells(self, prevs, who, cells, low, floor):
+        """Exact best score and its first flat index in each global cell (pair ``who``).
 
         Cells whose pixels mostly cannot reach the floor (``det - low < floor``) score only
         the others (tags are the dear part where they are emulated point by point); otherwise
@@ -218,43 +259,44 @@ class RefineSearch:
         per = max(1, self.CHUNK // self._offsets.size)
         for c0 in range(0, who.size, per):
             c = np.arange(c0, min(c0 + per, who.size))
-            flat = self._block_start(blocks[c])[:, None] + self._offsets  # [n, 64]
-            d = self._at(j, t, flat)
+            j, flat = self._pixels(cells[c])  # [n, 1], [n, 64]
+            d = self.at(j, flat)
             keep = (d - low[c].astype(np.float32)[:, None]) >= floor[who[c]][:, None]
             if keep.mean() > self.SCORE_ALL:
-                s = self._score_pixels(j, flat, d, prevs[who[c]][:, None, :])
+                s = self._score_pixels(np.broadcast_to(j, flat.shape), flat, d,
+                                       prevs[who[c]][:, None, :])
                 best[c] = s.max(axis=1)
                 first[c] = flat[np.arange(c.size), s.argmax(axis=1)]
                 continue
             cell = np.broadcast_to(c[:, None], flat.shape)[keep]
-            flat, d = flat[keep], d[keep]
+            jp, flat, d = np.broadcast_to(j, flat.shape)[keep], flat[keep], d[keep]
             if cell.size:
-                s = self._score_pixels(j, flat, d, prevs[who[cell]])
+                s = self._score_pixels(jp, flat, d, prevs[who[cell]])
                 np.maximum.at(best, cell, s)
                 np.minimum.at(first, cell, np.where(s == best[cell], flat, _BIG))
         return best, first
 
     def _score_pixels(self, j, flat, d, prevs) -> np.ndarray:
-        """The reference's scores at pixels ``flat`` (any shape; ``d``: their heatmap values,
-        ``prevs``: tags broadcast against ``flat``'s shape plus 2): ``det - round(||tag -
-        prev||)`` in float32, the reference's operations."""
+        """The reference's scores at pixels ``flat`` of joints ``j`` (any shape; ``d``: their
+        heatmap values, ``prevs``: tags broadcast against ``flat``'s shape plus 2): ``det -
+        round(||tag - prev||)`` in float32, the reference's operations."""
         diff = (self.maps.tags_at(j, flat) - prevs) ** 2
         return d - np.round((diff[..., 0] + diff[..., 1]) ** 0.5)
 
-    def _first_reaching(self, j, t, best, who, blocks, low, first) -> np.ndarray:
-        """Per pair: the first flat index scoring ``best``, among the cells (pair ``who``,
-        block) that reach it (``first``: its index in the cell, or -1 for a constant block,
+    def _first_reaching(self, best, who, cells, low, first) -> np.ndarray:
+        """Per pair: the first flat index scoring ``best``, among the global cells (pair
+        ``who``) that reach it (``first``: its index in the cell, or -1 for a constant block,
         found here from ``det - low``).  Only the first block row holding such a cell is
         looked at: its pixels precede those of every later row."""
-        row = blocks // self._nbx
+        row = cells % self.tables().nb // self._nbx
         top = np.full(best.size, _BIG, dtype=np.intp)
         np.minimum.at(top, who, row)
         sel = row == top[who]
-        who, blocks, low, first = who[sel], blocks[sel], low[sel], first[sel]
+        who, cells, low, first = who[sel], cells[sel], low[sel], first[sel]
         todo = np.flatnonzero(first < 0)
         if todo.size:
-            flat = self._block_start(blocks[todo])[:, None] + self._offsets  # [t, 64]
-            s = self._at(j, t, flat) - low[todo].astype(np.float32)[:, None]
+            j, flat = self._pixels(cells[todo])  # [t, 1], [t, 64]
+            s = self.at(j, flat) - low[todo].astype(np.float32)[:, None]
             hit = s == best[who[todo]][:, None]
             first[todo] = flat[np.arange(todo.size), hit.argmax(axis=1)]
         out = np.full(best.size, _BIG, dtype=np.intp)
@@ -328,45 +370,45 @@ def refine_people(search: RefineSearch, persons: np.ndarray) -> np.ndarray:
 
 
 class _Tables:
-    """One joint's blocks (row-major block ids) and regions of ``REGION`` x ``REGION`` blocks
-    (the last ones may be smaller; row-major region ids): per block an upper bound of its
-    heatmap maximum (float64), its exact maximum once asked for (NaN before), and its tag
-    range as a centre and a radius (a disc holding the range, widened by the margin, rounded
-    up to float32); per region, the same bounds.  ``dense``: the joint's whole map (flat),
-    once made."""
+    """Every joint's blocks and regions of ``REGION`` x ``REGION`` blocks (the last ones may be
+    smaller), stacked: a *cell* is the global block id ``j * nb + block`` (row-major block
+    ids), a global region ``j * nr + region``.  Per block an upper bound of its heatmap
+    maximum (float64), its exact maximum once asked for (NaN before), and its tag range as
+    a centre and a radius (a disc holding the range, widened by the margin, rounded up to
+    float32); per region, the same bounds."""
 
     def __init__(self, layout, upper, centre, radius, rupper, rcentre, rradius):
         self.block, self.start = layout  # blocks in region order, each region's first
+        self.nb, self.nr = self.block.size, self.start.size - 1
+        self.rx = 0  # regions per row (set by _tables)
         self.upper, self.centre, self.radius = upper, centre, radius
         self.rupper, self.rcentre, self.rradius = rupper, rcentre, rradius
         self.bmax = np.full(upper.size, np.nan, dtype=np.float32)
-        self.dense = None
 
-    def cells(self, who: np.ndarray, reg: np.ndarray):
-        """The blocks (ids) of regions ``reg``, with their pairs ``who``."""
+    def cells(self, js: np.ndarray, who: np.ndarray, reg: np.ndarray):
+        """The global cells of regions ``reg`` of pairs ``who`` (joints ``js[who]``), with
+        their pairs."""
         n = self.start[reg + 1] - self.start[reg]
         who = np.repeat(who, n)
         pos = np.arange(who.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(self.start[reg], n)
-        return who, self.block[pos]
+        return who, js[who] * self.nb + self.block[pos]
 
 
 def _tables(upper: np.ndarray, lo: np.ndarray, hi: np.ndarray, region: int,
-            margin: float) -> list[_Tables]:
-    """Every joint's :class:`_Tables`, from block upper bounds ``[n, nby, nbx]`` and tag
-    component bounds ``[n, nby, nbx, 2]``, computed over all joints at once."""
+            margin: float) -> _Tables:
+    """The :class:`_Tables` of all joints, from block upper bounds ``[n, nby, nbx]`` and tag
+    component bounds ``[n, nby, nbx, 2]``."""
     n, nby, nbx = upper.shape
     lo, hi = (np.ascontiguousarray(np.moveaxis(x, -1, 0)) for x in (lo, hi))  # [2, n, ...]
     centre, radius = _disc(lo, hi, margin)
     rcentre, rradius = _disc(_region_reduce(lo, region, np.minimum, np.inf),
                              _region_reduce(hi, region, np.maximum, -np.inf), margin)
     rupper = _region_reduce(upper[None], region, np.maximum, -np.inf)[0]
-    upper = upper.reshape(n, -1).astype(np.float64)
-    centre, rcentre = (np.stack([c[0].reshape(n, -1), c[1].reshape(n, -1)], axis=-1)
-                       for c in (centre, rcentre))
-    radius, rradius = radius.reshape(n, -1), rradius.reshape(n, -1)
-    layout = _layout(nby, nbx, region)
-    return [_Tables(layout, upper[j], centre[j], radius[j], rupper[j].ravel(), rcentre[j],
-                    rradius[j]) for j in range(n)]
+    centre, rcentre = (np.stack([c[0].ravel(), c[1].ravel()], axis=-1) for c in (centre, rcentre))
+    t = _Tables(_layout(nby, nbx, region), upper.astype(np.float64).ravel(), centre,
+                radius.ravel(), rupper.ravel(), rcentre, rradius.ravel())
+    t.rx = rupper.shape[-1]
+    return t
 
 
 def _region_reduce(a: np.ndarray, region: int, fn, pad) -> np.ndarray:
@@ -378,8 +420,9 @@ def _region_reduce(a: np.ndarray, region: int, fn, pad) -> np.ndarray:
         padded = np.full((*a.shape[:-2], ry * region, rx * region), pad, dtype=a.dtype)
         padded[..., :nby, :nbx] = a
         a = padded
-    return np.moveaxis(block_reduce(np.moveaxis(a, (-2, -1), (0, 1)), region, fn), (0, 1),
-                       (-2, -1))
+    t = torch.from_numpy(np.ascontiguousarray(a)).unflatten(-1, (rx, region))
+    return (torch.amax if fn is np.maximum else torch.amin)(
+        t.unflatten(-3, (ry, region)), dim=(-3, -1)).numpy()
 
 
 @functools.lru_cache(maxsize=32)

@@ -79,20 +79,21 @@ def test_rounded_bounds_hold_the_references_rounding():
     search = RefineSearch(Aggregated.from_outputs(*outs))
     b, (_, h, w) = search.BLOCK, det.shape
     rng = np.random.default_rng(1)
+    t = search.tables()
+    region = np.empty(t.nb, dtype=np.intp)  # each block's region
+    region[t.block] = np.searchsorted(t.start, np.arange(t.nb), side="right") - 1
     for j in (0, 7, 16):
-        t = search._joint_tables(j)
+        cells, regions = j * t.nb + np.arange(t.nb), j * t.nr + region
         block_tags = tags[j].reshape(h // b, b, w // b, b, 2).transpose(0, 2, 1, 3, 4)
         block_tags = block_tags.reshape(-1, b * b, 2)  # row-major block ids
-        region = np.empty(t.block.size, dtype=np.intp)  # each block's region
-        region[t.block] = np.searchsorted(t.start, np.arange(t.block.size), side="right") - 1
         for prev in rng.normal(0, 1.5, (20, 2)).astype(np.float32):
-            low, high = search._rounded_bounds(t.centre, t.radius,
-                                               np.broadcast_to(prev, (t.block.size, 2)))
+            low, high = search._rounded_bounds(t.centre[cells], t.radius[cells],
+                                               np.broadcast_to(prev, (t.nb, 2)))
             k = np.round((((block_tags - prev) ** 2).sum(-1)) ** 0.5)
             assert (low[:, None] <= k).all() and (k <= high[:, None]).all()
-            rlow, rhigh = search._rounded_bounds(t.rcentre, t.rradius,
-                                                 np.broadcast_to(prev, (t.rcentre.shape[0], 2)))
-            assert (rlow[region][:, None] <= k).all() and (k <= rhigh[region][:, None]).all()
+            rlow, rhigh = search._rounded_bounds(t.rcentre[regions], t.rradius[regions],
+                                                 np.broadcast_to(prev, (t.nb, 2)))
+            assert (rlow[:, None] <= k).all() and (k <= rhigh[:, None]).all()
 
 
 @pytest.mark.parametrize("region,dense_regions", [(8, 0.25), (2, 0.25), (4, 0.0), (8, 2.0)])
