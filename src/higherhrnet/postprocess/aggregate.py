@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.keypoints import COCO
-from .heatmap_tiles import LazyHeatmaps, window_minmax
+from .heatmap_tiles import LazyHeatmaps, window_reduce
 
 
 def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -254,8 +254,10 @@ class Aggregated:
         (four times fewer pixels to reduce than at half resolution)."""
         if block not in self._bounds:  # [component (pass), joint, H/block, W/block]
             if self._quarter is not None and block % 4 == 0:
-                self._bounds[block] = window_minmax(self._quarter, block // 4)
+                srcs, hb = self._quarter, block // 4
             else:
-                self._bounds[block] = window_minmax(np.stack(self._half), block // 2)
+                srcs, hb = np.stack(self._half), block // 2
+            self._bounds[block] = (window_reduce(srcs, hb, np.minimum),
+                                   window_reduce(srcs, hb, np.maximum))
         lo, hi = self._bounds[block]
         return np.moveaxis(lo[:, j], 0, -1), np.moveaxis(hi[:, j], 0, -1)

@@ -75,19 +75,6 @@ def window_reduce(a: np.ndarray, hb: int, fn) -> np.ndarray:
     return _reduce_axis(_reduce_axis(t, -2, nby, hb, fn), -1, nbx, hb, fn).numpy()
 
 
-def window_minmax(a: np.ndarray, hb: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(window_reduce(a, hb, np.minimum), window_reduce(a, hb, np.maximum))`` with one pass
-    over ``a`` (``torch.aminmax`` along the rows; the columns of the ``hb`` times smaller
-    results are reduced apart)."""
-    nby, nbx = a.shape[-2] // hb, a.shape[-1] // hb
-    t = torch.from_numpy(np.ascontiguousarray(a))
-    lo, hi = torch.aminmax(t.narrow(-2, 0, nby * hb).unflatten(-2, (nby, hb)), dim=-2)
-    lo = _fold_halo(t, -2, nby, hb, lo, torch.minimum)
-    hi = _fold_halo(t, -2, nby, hb, hi, torch.maximum)
-    return (_reduce_axis(lo, -1, nbx, hb, np.minimum).numpy(),
-            _reduce_axis(hi, -1, nbx, hb, np.maximum).numpy())
-
-
 def _reduce_axis(t: torch.Tensor, dim: int, nb: int, hb: int, fn) -> torch.Tensor:
     """``fn`` over indices ``[k*hb - 1, k*hb + hb]`` (within bounds) of ``dim`` (negative),
     k < nb."""
