@@ -244,19 +244,28 @@ class Aggregated:
     def tag_block_bounds(self, j, block: int):
         """Per ``block`` x ``block`` input-resolution block of joint(s) ``j`` (an int or an
         index array): min and max of each tag component ``[..., H/block, W/block, 2]``
-        (computed for all joints at the first call).
+        (computed once per joint, for the joints of one call together).
 
         A x2 bilinear resize (align_corners=False) gives each output pixel a convex
         combination, rounded once, of its source neighbours, so it stays within their range
         exactly; the two resizes from the network's quarter-resolution tags keep every tag of
         a block within the range of the quarter-resolution window ``[k*b/4 - 1, k*b/4 + b/4]``
         (four times fewer pixels to reduce than at half resolution)."""
-        if block not in self._bounds:  # [component (pass), joint, H/block, W/block]
+        n, h, w = self.heatmaps.shape
+        if block not in self._bounds:  # [component (pass), joint, H/block, W/block], done
+            shape = (2, n, h // block, w // block)
+            self._bounds[block] = (np.empty(shape, np.float32), np.empty(shape, np.float32),
+                                   np.zeros(n, dtype=bool))
+        lo, hi, done = self._bounds[block]
+        need = np.unique(j)
+        need = need[~done[need]]
+        if need.size:
             if self._quarter is not None and block % 4 == 0:
                 srcs, hb = self._quarter, block // 4
             else:
                 srcs, hb = np.stack(self._half), block // 2
-            self._bounds[block] = (window_reduce(srcs, hb, np.minimum),
-                                   window_reduce(srcs, hb, np.maximum))
-        lo, hi = self._bounds[block]
+            srcs = srcs if need.size == n else srcs[:, need]
+            lo[:, need] = window_reduce(srcs, hb, np.minimum)
+            hi[:, need] = window_reduce(srcs, hb, np.maximum)
+            done[need] = True
         return np.moveaxis(lo[:, j], 0, -1), np.moveaxis(hi[:, j], 0, -1)

@@ -78,14 +78,17 @@ class RefineSearch:
         self._whole = np.zeros(n, dtype=bool)
         self._maps: np.ndarray | None = None
 
-    def tables(self) -> "_Tables":
-        """The blocks and regions of every joint (built at the first call: whole arrays cost
-        less than one pass per joint)."""
+    def tables(self, joints=None) -> "_Tables":
+        """The blocks and regions of ``joints`` (all by default), built once per joint, for
+        the joints of one call together (whole arrays cost less than one pass per joint)."""
+        n, b = self.hm.shape[0], self.BLOCK
         if self._t is None:
-            n, b = self.hm.shape[0], self.BLOCK
-            self._t = _tables(np.stack([self.hm.block_bound(k, b) for k in range(n)]),
-                              *self.maps.tag_block_bounds(np.arange(n), b), self.REGION,
-                              self.MARGIN)
+            self._t = _Tables(n, self.hm.shape[1] // b, self._nbx, self.REGION)
+        need = np.arange(n) if joints is None else np.unique(joints)
+        need = need[~self._t.built[need]]
+        if need.size:
+            self._t.fill(need, np.stack([self.hm.block_bound(int(k), b) for k in need]),
+                         *self.maps.tag_block_bounds(need, b), self.MARGIN)
         return self._t
 
     def _block_start(self, blocks: np.ndarray) -> np.ndarray:
@@ -94,7 +97,7 @@ class RefineSearch:
 
     def _pixels(self, cells: np.ndarray):
         """Joints ``[n, 1]`` and flat indices ``[n, BLOCK^2]`` (row-major) of global cells."""
-        j, blocks = np.divmod(cells, self.tables().nb)
+        j, blocks = np.divmod(cells, self._t.nb)
         return j[:, None], self._block_start(blocks)[:, None] + self._offsets
 
     def _exact_max(self, t: "_Tables", cells: np.ndarray) -> np.ndarray:
@@ -173,7 +176,7 @@ class RefineSearch:
 
     def _search(self, js: np.ndarray, prevs: np.ndarray) -> np.ndarray:
         """:meth:`argmax_pairs` for one chunk of pairs: regions, then blocks, then pixels."""
-        t = self.tables()
+        t = self.tables(js)
         m, nr = len(prevs), t.nr
         who, reg = np.repeat(np.arange(m), nr), np.tile(np.arange(nr), m)
         greg = js[who] * nr + reg  # global region ids
@@ -288,7 +291,7 @@ class RefineSearch:
         ``who``) that reach it (``first``: its index in the cell, or -1 for a constant block,
         found here from ``det - low``).  Only the first block row holding such a cell is
         looked at: its pixels precede those of every later row."""
-        row = cells % self.tables().nb // self._nbx
+        row = cells % self._t.nb // self._nbx
         top = np.full(best.size, _BIG, dtype=np.intp)
         np.minimum.at(top, who, row)
         sel = row == top[who]
@@ -370,20 +373,46 @@ def refine_people(search: RefineSearch, persons: np.ndarray) -> np.ndarray:
 
 
 class _Tables:
-    """Every joint's blocks and regions of ``REGION`` x ``REGION`` blocks (the last ones may be
+    """The joints' blocks and regions of ``REGION`` x ``REGION`` blocks (the last ones may be
     smaller), stacked: a *cell* is the global block id ``j * nb + block`` (row-major block
     ids), a global region ``j * nr + region``.  Per block an upper bound of its heatmap
     maximum (float64), its exact maximum once asked for (NaN before), and its tag range as
     a centre and a radius (a disc holding the range, widened by the margin, rounded up to
-    float32); per region, the same bounds."""
+    float32); per region, the same bounds.  Rows of joints not ``built`` are not set."""
 
-    def __init__(self, layout, upper, centre, radius, rupper, rcentre, rradius):
-        self.block, self.start = layout  # blocks in region order, each region's first
+    def __init__(self, n: int, nby: int, nbx: int, region: int):
+        self.block, self.start = _layout(nby, nbx, region)  # blocks in region order, each region's first
+        self.nby, self.nbx, self.region = nby, nbx, region
         self.nb, self.nr = self.block.size, self.start.size - 1
-        self.rx = 0  # regions per row (set by _tables)
-        self.upper, self.centre, self.radius = upper, centre, radius
-        self.rupper, self.rcentre, self.rradius = rupper, rcentre, rradius
-        self.bmax = np.full(upper.size, np.nan, dtype=np.float32)
+        self.rx = -(-nbx // region)  # regions per row
+        self.built = np.zeros(n, dtype=bool)
+        self.upper = np.empty(n * self.nb)
+        self.centre = np.empty((n * self.nb, 2), dtype=np.float32)
+        self.radius = np.empty(n * self.nb, dtype=np.float32)
+        self.rupper = np.empty(n * self.nr)
+        self.rcentre = np.empty((n * self.nr, 2), dtype=np.float32)
+        self.rradius = np.empty(n * self.nr, dtype=np.float32)
+        self.bmax = np.full(n * self.nb, np.nan, dtype=np.float32)
+
+    def fill(self, joints: np.ndarray, upper: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+             margin: float) -> None:
+        """Build the rows of ``joints`` from their block upper bounds ``[k, nby, nbx]`` and
+        tag component bounds ``[k, nby, nbx, 2]``."""
+        k, region = len(joints), self.region
+        lo, hi = (np.ascontiguousarray(np.moveaxis(x, -1, 0)) for x in (lo, hi))  # [2, k, ...]
+        centre, radius = _disc(lo, hi, margin)
+        rcentre, rradius = _disc(_region_reduce(lo, region, np.minimum, np.inf),
+                                 _region_reduce(hi, region, np.maximum, -np.inf), margin)
+        rupper = _region_reduce(upper[None], region, np.maximum, -np.inf)[0]
+        blocks = (joints[:, None] * self.nb + np.arange(self.nb)).ravel()
+        regions = (joints[:, None] * self.nr + np.arange(self.nr)).ravel()
+        self.upper[blocks] = upper.ravel()
+        self.centre[blocks] = np.stack([centre[0].ravel(), centre[1].ravel()], axis=-1)
+        self.radius[blocks] = radius.ravel()
+        self.rupper[regions] = rupper.ravel()
+        self.rcentre[regions] = np.stack([rcentre[0].ravel(), rcentre[1].ravel()], axis=-1)
+        self.rradius[regions] = rradius.ravel()
+        self.built[joints] = True
 
     def cells(self, js: np.ndarray, who: np.ndarray, reg: np.ndarray):
         """The global cells of regions ``reg`` of pairs ``who`` (joints ``js[who]``), with
@@ -392,23 +421,6 @@ class _Tables:
         who = np.repeat(who, n)
         pos = np.arange(who.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(self.start[reg], n)
         return who, js[who] * self.nb + self.block[pos]
-
-
-def _tables(upper: np.ndarray, lo: np.ndarray, hi: np.ndarray, region: int,
-            margin: float) -> _Tables:
-    """The :class:`_Tables` of all joints, from block upper bounds ``[n, nby, nbx]`` and tag
-    component bounds ``[n, nby, nbx, 2]``."""
-    n, nby, nbx = upper.shape
-    lo, hi = (np.ascontiguousarray(np.moveaxis(x, -1, 0)) for x in (lo, hi))  # [2, n, ...]
-    centre, radius = _disc(lo, hi, margin)
-    rcentre, rradius = _disc(_region_reduce(lo, region, np.minimum, np.inf),
-                             _region_reduce(hi, region, np.maximum, -np.inf), margin)
-    rupper = _region_reduce(upper[None], region, np.maximum, -np.inf)[0]
-    centre, rcentre = (np.stack([c[0].ravel(), c[1].ravel()], axis=-1) for c in (centre, rcentre))
-    t = _Tables(_layout(nby, nbx, region), upper.astype(np.float64).ravel(), centre,
-                radius.ravel(), rupper.ravel(), rcentre, rradius.ravel())
-    t.rx = rupper.shape[-1]
-    return t
 
 
 def _region_reduce(a: np.ndarray, region: int, fn, pad) -> np.ndarray:
