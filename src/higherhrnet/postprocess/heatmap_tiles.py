@@ -136,19 +136,29 @@ def _tiles_of_blocks(m: np.ndarray, g: int) -> np.ndarray:
     return t.numpy()
 
 
-def square_max(a: np.ndarray, pad: int) -> np.ndarray:
-    """Max of each pixel's ``(2*pad+1)^2`` window in ``a [N,h,w]``, clipped at the borders
-    (``max_pool2d(a, 2*pad+1, 1, pad)``): rows, then columns, by shifted slices (torch's
-    max-pool is about 10 times slower on small maps; max is exact in any order)."""
-    rows = a.copy()
-    for d in range(1, pad + 1):
-        np.maximum(rows[:, d:], a[:, :-d], out=rows[:, d:])
-        np.maximum(rows[:, :-d], a[:, d:], out=rows[:, :-d])
-    out = rows.copy()
-    for d in range(1, pad + 1):
-        np.maximum(out[:, :, d:], rows[:, :, :-d], out=out[:, :, d:])
-        np.maximum(out[:, :, :-d], rows[:, :, d:], out=out[:, :, :-d])
-    return out
+def tile_window_peaks(tiles: np.ndarray, i, ty, tx, pad: int) -> np.ndarray:
+    """Whether ``tiles[i, ty, tx]`` equals the max of its ``(2*pad+1)^2`` window clipped to
+    the tile (``max_pool2d``'s window where the tile touches the image border).
+
+    A clipped offset lands on a pixel of the clipped window, so clipping each neighbour's
+    coordinates is the clipped window.  The 4 nearest neighbours first, over every pixel:
+    they reject most (a blob's slopes); the rest of the window only for the survivors."""
+    flat = tiles.reshape(-1)
+    base = i * (TILE * TILE)
+    v = flat[base + ty * TILE + tx]
+    d = np.arange(-pad, pad + 1)
+    dy, dx = np.repeat(d, d.size), np.tile(d, d.size)
+    near = np.abs(dy) + np.abs(dx) == 1
+    far = ~near & ((dy != 0) | (dx != 0))
+    keep = np.ones(v.size, dtype=bool)
+    for ring in (near, far):
+        sel = np.flatnonzero(keep)
+        if not sel.size:
+            break
+        ny = np.clip(ty[sel][None] + dy[ring][:, None], 0, TILE - 1)
+        nx = np.clip(tx[sel][None] + dx[ring][:, None], 0, TILE - 1)
+        keep[sel] = (flat[base[sel][None] + ny * TILE + nx] <= v[sel][None]).all(axis=0)
+    return keep
 
 
 def _upper(bn: np.ndarray, bf: np.ndarray) -> np.ndarray:
@@ -247,12 +257,16 @@ class LazyHeatmaps:
         y0, x0 = self._ys[tiles[:, 1]], self._xs[tiles[:, 2]]
         r0, c0 = np.maximum(y0 // 2 - 1, 0), np.maximum(x0 // 2 - 1, 0)
         r1, c1 = np.minimum(y0 // 2 + TILE // 2 + 1, h), np.minimum(x0 // 2 + TILE // 2 + 1, w)
-        geometry = np.stack([r1 - r0, c1 - c0, y0 - 2 * r0, x0 - 2 * c0], axis=1)
-        for key in np.unique(geometry, axis=0):  # crops of one shape go through one resize
-            sel = np.flatnonzero((geometry == key).all(axis=1))
+        # crops of one shape go through one resize: (height, width, offsets) as one key
+        # (each at most TILE/2 + 2 < 256)
+        geometry = (((r1 - r0) * 256 + (c1 - c0)) * 256 + y0 - 2 * r0) * 256 + x0 - 2 * c0
+        keys, group = np.unique(geometry, return_inverse=True)
+        for k, key in enumerate(keys.tolist()):
+            sel = np.flatnonzero(group == k) if keys.size > 1 else slice(None)
             t = tiles[sel]
+            shape = (key >> 24, (key >> 16) & 255, (key >> 8) & 255, key & 255)
             self._buf[t[:, 0], t[:, 1], t[:, 2]] = self._compute(t[:, 0], r0[sel], c0[sel],
-                                                                 *key.tolist())
+                                                                 *shape)
         self._done[tiles[:, 0], tiles[:, 1], tiles[:, 2]] = True
 
     def _compute(self, js, r0, c0, hc: int, wc: int, oy: int, ox: int) -> None:
@@ -297,9 +311,8 @@ class LazyHeatmaps:
         With ``nms_pad``, also ``(decided, peak)`` per pixel: whether its NMS window
         (``2*nms_pad + 1`` square) lies inside the tile it was found in, or is cut only by
         the image border, where the reference's max-pool pads with -inf too; and, where
-        decided, whether the pixel equals its window's maximum (one max-pool over the
-        computed tiles instead of a gather per window pixel).  Undecided pixels are
-        near an inner tile edge and need :meth:`above_or_low`.
+        decided, whether the pixel equals its window's maximum (:func:`tile_window_peaks`).
+        Undecided pixels are near an inner tile edge and need :meth:`above_or_low`.
         """
         self.prepare(threshold)
         n, h, w = self.shape
@@ -310,7 +323,9 @@ class LazyHeatmaps:
             return js, flat, np.zeros(js.size, dtype=bool), np.zeros(js.size, dtype=bool)
         tj, ta, tb = np.nonzero(self.tile_bounds() > threshold)
         tiles = self._buf[tj, ta, tb]
-        i, ty, tx = np.nonzero(tiles > threshold)
+        # flat indices, then divmod: ~10x faster than a 3-d np.nonzero
+        i, ty = np.divmod(np.flatnonzero(tiles > threshold), TILE * TILE)
+        ty, tx = np.divmod(ty, TILE)
         key = tj[i] * (h * w) + (ty + self._ys[ta[i]]) * w + tx + self._xs[tb[i]]
         # unique: shifted border tiles overlap; keep each pixel's first occurrence
         key, first = np.unique(key, return_index=True)
@@ -320,7 +335,9 @@ class LazyHeatmaps:
         y0, x0 = self._ys[ta[i]], self._xs[tb[i]]
         decided = (((ty >= nms_pad) | (y0 == 0)) & ((ty < TILE - nms_pad) | (y0 + TILE == h))
                    & ((tx >= nms_pad) | (x0 == 0)) & ((tx < TILE - nms_pad) | (x0 + TILE == w)))
-        peak = decided & (square_max(tiles, nms_pad)[i, ty, tx] == tiles[i, ty, tx])
+        peak = np.zeros(i.size, dtype=bool)
+        at = np.flatnonzero(decided)
+        peak[at] = tile_window_peaks(tiles, i[at], ty[at], tx[at], nms_pad)
         return (*np.divmod(key, h * w), decided, peak)
 
     def at(self, j, flat: np.ndarray) -> np.ndarray:
