@@ -196,7 +196,8 @@ class Aggregated:
         tags_f = flip_permutation(flip_index)[n:]
         quarter = np.empty((2, n, *np.shape(normal0)[2:]), dtype=np.float32)  # [pass, joint]
         quarter[0] = np.asarray(normal0)[0, n:]
-        quarter[1] = np.asarray(flipped0)[0, tags_f, :, ::-1]
+        flipped_tags = torch.from_numpy(np.asarray(flipped0, dtype=np.float32)[0, tags_f])
+        quarter[1] = torch.flip(flipped_tags, [2])  # ~2x numpy's reversed fancy copy
         return cls(LazyHeatmaps(hm_n, hm_f), tag_n.numpy(), tag_f.numpy(), quarter)
 
     def tags_at(self, j, flat: np.ndarray) -> np.ndarray:

@@ -161,16 +161,16 @@ class RefineSearch:
             out[sel] = self._search(js[sel], prevs[sel])
         return out
 
-    def _rounded_bounds(self, centre, radius, prevs):
-        """``(k_low, k_high)`` per cell: the rounded tag distance to ``prevs`` of every pixel
-        of a block (or region) with tag range centre ``centre [n, 2]`` and radius ``radius``
+    def _rounded_bounds(self, cx, cy, radius, prevs):
+        """``(k_low, k_high)`` per cell: the rounded tag distance to ``prevs [n, 2]`` of every
+        pixel of a block (or region) with tag range centre ``(cx, cy)`` and radius ``radius``
         lies between them.
 
         The distance to the range's centre, minus and plus its radius, bounds the distance
         (a disc holds the box); the relative margin covers the float32 roundings of both
         this computation and the reference's."""
-        d = prevs - centre
-        dist = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])
+        d0, d1 = prevs[:, 0] - cx, prevs[:, 1] - cy
+        dist = np.sqrt(d0 * d0 + d1 * d1)
         slack = radius + self.MARGIN * (dist + np.abs(prevs).sum(-1))
         return np.round(np.maximum(dist - slack, 0)), np.round(dist + slack)
 
@@ -180,11 +180,11 @@ class RefineSearch:
         m, nr = len(prevs), t.nr
         who, reg = np.repeat(np.arange(m), nr), np.tile(np.arange(nr), m)
         greg = js[who] * nr + reg  # global region ids
-        low, _ = self._rounded_bounds(t.rcentre[greg], t.rradius[greg], prevs[who])
+        low, _ = self._rounded_bounds(t.rcx[greg], t.rcy[greg], t.rradius[greg], prevs[who])
         rbound = _bound(t.rupper[greg], low).reshape(m, nr)  # >= every score of the region
         # a bar per pair: the best score in the best-bounded blocks of its best-bounded region
         who, cells = t.cells(js, np.arange(m), rbound.argmax(axis=1))
-        low, _ = self._rounded_bounds(t.centre[cells], t.radius[cells], prevs[who])
+        low, _ = self._rounded_bounds(t.cx[cells], t.cy[cells], t.radius[cells], prevs[who])
         pick = _top_per_pair(np.arange(cells.size), who, _bound(t.upper[cells], low),
                              self.FIRST_BLOCKS)
         floor, _ = self._search_blocks(t, js, prevs, np.full(m, -np.inf, dtype=np.float32),
@@ -195,7 +195,8 @@ class RefineSearch:
         # regions of whole maps whose tag distance rounds to one k: their best is exact
         # (max det - k) without looking at their blocks
         greg = js[who] * nr + reg
-        low, high = self._rounded_bounds(t.rcentre[greg], t.rradius[greg], prevs[who])
+        low, high = self._rounded_bounds(t.rcx[greg], t.rcy[greg], t.rradius[greg],
+                                         prevs[who])
         rbest = _bound(t.rupper[greg], low)  # exact where known, else a bound of the scores
         known = self._whole[js[who]] & (low == high)
         np.maximum.at(floor, who[known], rbest[known])
@@ -221,7 +222,8 @@ class RefineSearch:
         pairs ``who`` and the scores ``best`` (reached elsewhere, or -inf; raised in place):
         ``(best, index)``, the index ``_BIG`` where none of the cells reaches ``best``."""
         m = len(prevs)
-        low, high = self._rounded_bounds(t.centre[cells], t.radius[cells], prevs[who])
+        low, high = self._rounded_bounds(t.cx[cells], t.cy[cells], t.radius[cells],
+                                         prevs[who])
         near = _bound(t.upper[cells], low) >= best[who]  # may reach the bar
         who, cells, low, high = who[near], cells[near], low[near], high[near]
         bound = self._exact_max(t, cells) - low.astype(np.float32)  # the block's best or more
@@ -386,32 +388,28 @@ class _Tables:
         self.nb, self.nr = self.block.size, self.start.size - 1
         self.rx = -(-nbx // region)  # regions per row
         self.built = np.zeros(n, dtype=bool)
-        self.upper = np.empty(n * self.nb)
-        self.centre = np.empty((n * self.nb, 2), dtype=np.float32)
-        self.radius = np.empty(n * self.nb, dtype=np.float32)
-        self.rupper = np.empty(n * self.nr)
-        self.rcentre = np.empty((n * self.nr, 2), dtype=np.float32)
-        self.rradius = np.empty(n * self.nr, dtype=np.float32)
+        # flat per cell (global block) and per global region; a joint's rows are contiguous
+        self.upper, self.rupper = np.empty(n * self.nb), np.empty(n * self.nr)
+        self.cx, self.cy, self.radius = (np.empty(n * self.nb, dtype=np.float32) for _ in "xyr")
+        self.rcx, self.rcy, self.rradius = (np.empty(n * self.nr, dtype=np.float32) for _ in "xyr")
         self.bmax = np.full(n * self.nb, np.nan, dtype=np.float32)
 
     def fill(self, joints: np.ndarray, upper: np.ndarray, lo: np.ndarray, hi: np.ndarray,
              margin: float) -> None:
         """Build the rows of ``joints`` from their block upper bounds ``[k, nby, nbx]`` and
         tag component bounds ``[k, nby, nbx, 2]``."""
-        k, region = len(joints), self.region
+        region = self.region
         lo, hi = (np.ascontiguousarray(np.moveaxis(x, -1, 0)) for x in (lo, hi))  # [2, k, ...]
         centre, radius = _disc(lo, hi, margin)
         rcentre, rradius = _disc(_region_reduce(lo, region, np.minimum, np.inf),
                                  _region_reduce(hi, region, np.maximum, -np.inf), margin)
         rupper = _region_reduce(upper[None], region, np.maximum, -np.inf)[0]
-        blocks = (joints[:, None] * self.nb + np.arange(self.nb)).ravel()
-        regions = (joints[:, None] * self.nr + np.arange(self.nr)).ravel()
-        self.upper[blocks] = upper.ravel()
-        self.centre[blocks] = np.stack([centre[0].ravel(), centre[1].ravel()], axis=-1)
-        self.radius[blocks] = radius.ravel()
-        self.rupper[regions] = rupper.ravel()
-        self.rcentre[regions] = np.stack([rcentre[0].ravel(), rcentre[1].ravel()], axis=-1)
-        self.rradius[regions] = rradius.ravel()
+        for flat, values in ((self.upper, upper), (self.cx, centre[0]), (self.cy, centre[1]),
+                             (self.radius, radius), (self.rupper, rupper),
+                             (self.rcx, rcentre[0]), (self.rcy, rcentre[1]),
+                             (self.rradius, rradius)):
+            rows = flat.reshape(len(self.built), -1)  # a view: rows are written in place
+            rows[joints] = values.reshape(len(joints), -1)
         self.built[joints] = True
 
     def cells(self, js: np.ndarray, who: np.ndarray, reg: np.ndarray):

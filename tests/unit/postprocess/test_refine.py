@@ -87,12 +87,12 @@ def test_rounded_bounds_hold_the_references_rounding():
         block_tags = tags[j].reshape(h // b, b, w // b, b, 2).transpose(0, 2, 1, 3, 4)
         block_tags = block_tags.reshape(-1, b * b, 2)  # row-major block ids
         for prev in rng.normal(0, 1.5, (20, 2)).astype(np.float32):
-            low, high = search._rounded_bounds(t.centre[cells], t.radius[cells],
+            low, high = search._rounded_bounds(t.cx[cells], t.cy[cells], t.radius[cells],
                                                np.broadcast_to(prev, (t.nb, 2)))
             k = np.round((((block_tags - prev) ** 2).sum(-1)) ** 0.5)
             assert (low[:, None] <= k).all() and (k <= high[:, None]).all()
-            rlow, rhigh = search._rounded_bounds(t.rcentre[regions], t.rradius[regions],
-                                                 np.broadcast_to(prev, (t.nb, 2)))
+            rlow, rhigh = search._rounded_bounds(t.rcx[regions], t.rcy[regions],
+                                                 t.rradius[regions], np.broadcast_to(prev, (t.nb, 2)))
             assert (rlow[:, None] <= k).all() and (k <= rhigh[:, None]).all()
 
 
