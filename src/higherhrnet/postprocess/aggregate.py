@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.keypoints import COCO
-from .heatmap_tiles import LazyHeatmaps, window_reduce
+from .heatmap_tiles import LazyHeatmaps, TurnedBack, window_reduce
 
 
 def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -42,27 +42,38 @@ def flip_permutation(flip_index) -> list[int]:
     return list(flip_index) + [n + c for c in flip_index]
 
 
-def half_pass(out0, out1, flipped: bool, flip_index=COCO.flip_index):
-    """One pass at output1's resolution as torch tensors: heatmaps and tags ``[J,h2,w2]``.
+def raw_pass(out0, out1, n_joints: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass at output1's resolution, in the pass's own orientation and channel order:
+    heatmaps ``(up(out0[:J]) + out1) / 2`` and tags ``up(out0[J:])``, ``[J,h2,w2]`` torch.
 
-    The flipped pass permutes channels before resizing and flips back after the
-    elementwise steps: both commute exactly with the reference's order (per-channel resize;
-    elementwise add and halve), and it saves copies of the large maps.
-    """
-    out0 = np.asarray(out0, dtype=np.float32)
-    out1 = np.asarray(out1, dtype=np.float32)[0]
-    n_joints = len(flip_index)
-    if flipped:  # numpy's channel gather is much faster than torch's index_select here
-        out0 = out0[:, flip_permutation(flip_index)]
-        out1 = out1[list(flip_index)]
-    o0 = torch.from_numpy(np.ascontiguousarray(out0))
-    o1 = torch.from_numpy(np.ascontiguousarray(out1))
+    For the flipped pass these are the reference's maps before they are flipped back and
+    permuted (:func:`half_pass`): the resize is per channel and the rest elementwise, so
+    both commute exactly with the reference's order.  The fast path reads them turned back
+    through :class:`.heatmap_tiles.TurnedBack` instead of copying them."""
+    o0 = torch.from_numpy(np.ascontiguousarray(out0, dtype=np.float32))
+    o1 = torch.from_numpy(np.ascontiguousarray(np.asarray(out1, dtype=np.float32)[0]))
     up = F.interpolate(o0, size=tuple(o1.shape[1:]), mode="bilinear", align_corners=False)[0]
     hm = up[:n_joints].add_(o1[:n_joints]).div_(2)  # in place: no fresh large maps
-    tag = up[n_joints:]
-    if flipped:  # back to the normal orientation (torch 2.13's flip: ~6x numpy's reversed copy)
-        return torch.flip(hm, [2]), torch.flip(tag, [2])
+    return hm, up[n_joints:]
+
+
+def half_pass(out0, out1, flipped: bool, flip_index=COCO.flip_index):
+    """One pass at output1's resolution as the reference has it: heatmaps and tags
+    ``[J,h2,w2]`` (the flipped pass flipped back along width, channels by ``flip_index``)."""
+    hm, tag = raw_pass(out0, out1, len(flip_index))
+    if flipped:
+        return TurnedBack(hm, flip_index).whole(), TurnedBack(tag, flip_index).whole()
     return hm, tag.contiguous()
+
+
+def _read(src, ch, ys, xs) -> np.ndarray:
+    """Values of maps ``src`` (an array ``[C,h,w]`` or a :class:`TurnedBack`) at points."""
+    return src.at(ch, ys, xs) if isinstance(src, TurnedBack) else src[ch, ys, xs]
+
+
+def _whole(src) -> np.ndarray:
+    """Maps ``src`` as an array in the normal orientation."""
+    return src.whole().numpy() if isinstance(src, TurnedBack) else src
 
 
 def _axis_taps(coord: np.ndarray, n_src: int):
@@ -111,13 +122,14 @@ def upsample_at(src: np.ndarray, ch: np.ndarray | int, ys: np.ndarray, xs: np.nd
 
 
 def upsample_points(srcs, ch, ys, xs) -> np.ndarray:
-    """:func:`upsample_at` of several maps ``[C,h,w]`` of one shape at the same points:
+    """:func:`upsample_at` of several maps ``[C,h,w]`` (arrays or :class:`TurnedBack`) of
+    one shape at the same points:
     ``[len(srcs), n]``, in two vectorised fma steps (the same operations per element)."""
     ys, xs = np.asarray(ys), np.asarray(xs)
     y0, y1, wy0, wy1 = _axis_taps(ys, srcs[0].shape[1])
     x0, x1, wx0, wx1 = _axis_taps(xs, srcs[0].shape[2])
-    left = np.stack([s[ch, y, x0] for s in srcs for y in (y0, y1)])
-    right = np.stack([s[ch, y, x1] for s in srcs for y in (y0, y1)])
+    left = np.stack([_read(s, ch, y, x0) for s in srcs for y in (y0, y1)])
+    right = np.stack([_read(s, ch, y, x1) for s in srcs for y in (y0, y1)])
     rows = _lerp(left, wx0, right, wx1)  # per map: the source rows y0 and y1
     return _lerp(rows[0::2], wy0, rows[1::2], wy1)
 
@@ -164,8 +176,8 @@ class Aggregated:
     #: about 0.3 us, torch's resize of one joint's two maps (768x512) about 1.5 ms plus the copy
     DENSE_AFTER = 10_000
 
-    def __init__(self, heatmaps: LazyHeatmaps, tag_n_half: np.ndarray, tag_f_half: np.ndarray,
-                 tag_quarter: np.ndarray | None = None):
+    def __init__(self, heatmaps: LazyHeatmaps, tag_n_half: np.ndarray,
+                 tag_f_half: "np.ndarray | TurnedBack", tag_quarter: np.ndarray | None = None):
         self.heatmaps = heatmaps
         self._half = (tag_n_half, tag_f_half)
         self._quarter = tag_quarter
@@ -177,7 +189,7 @@ class Aggregated:
         self._filled = np.zeros(n, dtype=bool)
         self._bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if h + w <= SMALL_OUTPUT or not emulation_is_exact():
-            tags = resize_bilinear(np.concatenate([tag_n_half, tag_f_half]), (h, w))
+            tags = resize_bilinear(np.concatenate([_whole(t) for t in self._half]), (h, w))
             self._dense[:] = np.stack([tags[:n], tags[n:]], 1).reshape(n, 2, -1)
             self._filled[:] = True
 
@@ -190,15 +202,16 @@ class Aggregated:
     def from_outputs(cls, normal0, normal1, flipped0, flipped1,
                      flip_index=COCO.flip_index) -> "Aggregated":
         """Both passes' raw outputs (``flip_index``: the keypoint set's, COCO by default)."""
-        hm_n, tag_n = half_pass(normal0, normal1, False, flip_index)
-        hm_f, tag_f = half_pass(flipped0, flipped1, True, flip_index)
         n = len(flip_index)
+        hm_n, tag_n = raw_pass(normal0, normal1, n)
+        hm_f, tag_f = raw_pass(flipped0, flipped1, n)  # read turned back, never copied so
         tags_f = flip_permutation(flip_index)[n:]
         quarter = np.empty((2, n, *np.shape(normal0)[2:]), dtype=np.float32)  # [pass, joint]
         quarter[0] = np.asarray(normal0)[0, n:]
         flipped_tags = torch.from_numpy(np.asarray(flipped0, dtype=np.float32)[0, tags_f])
         quarter[1] = torch.flip(flipped_tags, [2])  # ~2x numpy's reversed fancy copy
-        return cls(LazyHeatmaps(hm_n, hm_f), tag_n.numpy(), tag_f.numpy(), quarter)
+        return cls(LazyHeatmaps(hm_n, TurnedBack(hm_f, flip_index)), tag_n.contiguous().numpy(),
+                   TurnedBack(tag_f, flip_index), quarter)
 
     def tags_at(self, j, flat: np.ndarray) -> np.ndarray:
         """Tag vectors ``[..., 2]`` of joint(s) ``j`` (an int or an array broadcast with
@@ -238,7 +251,9 @@ class Aggregated:
         """Cache joint ``j``'s whole tag maps: torch's resize of both passes' maps, the
         reference's own kernel (not a small output here, see SMALL_OUTPUT), faster than the
         emulation on whole maps."""
-        up = resize_bilinear(np.stack([t[j] for t in self._half]), self.heatmaps.shape[1:])
+        n, f = self._half
+        up = resize_bilinear(np.stack([n[j], f.channel(j).numpy() if isinstance(f, TurnedBack)
+                                       else f[j]]), self.heatmaps.shape[1:])
         self._dense[j] = up.reshape(2, -1)
         self._filled[j] = True
 
@@ -264,7 +279,7 @@ class Aggregated:
             if self._quarter is not None and block % 4 == 0:
                 srcs, hb = self._quarter, block // 4
             else:
-                srcs, hb = np.stack(self._half), block // 2
+                srcs, hb = np.stack([_whole(t) for t in self._half]), block // 2
             srcs = srcs if need.size == n else srcs[:, need]
             lo[:, need] = window_reduce(srcs, hb, np.minimum)
             hi[:, need] = window_reduce(srcs, hb, np.maximum)

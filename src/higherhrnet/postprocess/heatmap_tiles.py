@@ -172,12 +172,59 @@ def _starts(n_out: int) -> np.ndarray:
     return np.minimum(np.arange(0, n_out, TILE), n_out - TILE)
 
 
+class TurnedBack:
+    """A flipped pass's half-resolution maps ``[C,h,w]`` as computed (``raw``: the flipped
+    input's orientation and channel order), read as the reference's turned-back maps
+    ``flip(raw[flip_index], width)`` without making them: only indices change, so every
+    value is the reference's.  Turning both passes' 17-channel maps back cost about 2 ms
+    an image in copies, while the fast path reads a few tiles and points of them."""
+
+    def __init__(self, raw: torch.Tensor, flip_index):
+        self.raw = raw
+        self.values = raw.numpy()
+        self.perm = np.asarray(flip_index, dtype=np.intp)
+        self.shape = tuple(raw.shape)
+        self._whole: torch.Tensor | None = None
+
+    def whole(self) -> torch.Tensor:
+        """The turned-back maps ``[C,h,w]`` (made once)."""
+        if self._whole is None:
+            self._whole = torch.flip(self.raw[torch.from_numpy(self.perm)], [2])
+        return self._whole
+
+    def channel(self, j: int) -> torch.Tensor:
+        """Channel ``j`` turned back ``[h,w]`` (a new tensor)."""
+        return torch.flip(self.raw[int(self.perm[j])], [1])
+
+    def at(self, ch, ys, xs) -> np.ndarray:
+        """Values of turned-back channels ``ch`` at ``(ys, xs)`` (broadcast)."""
+        return self.values[self.perm[ch], ys, self.shape[2] - 1 - xs]
+
+    def crops(self, js, r0, c0, hc: int, wc: int) -> np.ndarray:
+        """Windows ``[n, hc, wc]`` of the turned-back channels ``js`` at rows ``r0``, columns
+        ``c0`` (a reversed view of the raw windows)."""
+        win = sliding_window_view(self.values, (hc, wc), axis=(1, 2))
+        return win[self.perm[js], r0, self.shape[2] - c0 - wc][..., ::-1]
+
+    def window_reduce(self, hb: int, fn) -> np.ndarray:
+        """:func:`window_reduce` of the turned-back maps (width a multiple of ``hb``: the
+        windows are then mirror images of each other, window ``k`` of ``nb - 1 - k``)."""
+        if self.shape[2] % hb:
+            return window_reduce(self.whole().numpy(), hb, fn)
+        return np.ascontiguousarray(window_reduce(self.values, hb, fn)[self.perm][..., ::-1])
+
+
+def _as_torch(src) -> torch.Tensor:
+    """A pass's half-resolution maps in the normal orientation (a :class:`TurnedBack`'s made)."""
+    return src.whole() if isinstance(src, TurnedBack) else src
+
+
 class LazyHeatmaps:
     """The final heatmaps ``[C,H,W]`` of two passes' half-resolution heatmaps, by tiles."""
 
-    def __init__(self, hm_n: torch.Tensor, hm_f: torch.Tensor, check: bool = True):
-        self._torch = (hm_n, hm_f)
-        self._src = (hm_n.numpy(), hm_f.numpy())
+    def __init__(self, hm_n: torch.Tensor, hm_f: "torch.Tensor | TurnedBack", check: bool = True):
+        self._torch = (hm_n, hm_f)  # hm_f: turned back already, or read turned back
+        self._src = (hm_n.numpy(), hm_f if isinstance(hm_f, TurnedBack) else hm_f.numpy())
         c, h, w = hm_n.shape
         self.shape = (c, 2 * h, 2 * w)
         self._ys, self._xs = _starts(2 * h), _starts(2 * w)
@@ -197,7 +244,7 @@ class LazyHeatmaps:
     def materialize(self) -> np.ndarray:
         """The whole map (one torch resize, exactly the reference computation)."""
         if self._dense is None:
-            self._dense = project(*self._torch)
+            self._dense = project(*map(_as_torch, self._torch))
         return self._dense
 
     def joint_map(self, j: int) -> np.ndarray:
@@ -205,9 +252,14 @@ class LazyHeatmaps:
         per-channel kernel as :meth:`materialize`)."""
         if self._dense is not None:
             return self._dense[j]
-        n, f = (F.interpolate(t[None, j: j + 1], size=self.shape[1:], mode="bilinear",
-                              align_corners=False)[0, 0] for t in self._torch)
+        n, f = (F.interpolate(t[None, None], size=self.shape[1:], mode="bilinear",
+                              align_corners=False)[0, 0]
+                for t in (self._torch[0][j], self._channel_f(j)))
         return n.add_(f).div_(2).numpy()
+
+    def _channel_f(self, j: int) -> torch.Tensor:
+        f = self._torch[1]
+        return f.channel(j) if isinstance(f, TurnedBack) else f[j]
 
     @property
     def is_dense(self) -> bool:
@@ -229,7 +281,8 @@ class LazyHeatmaps:
             if blocks is not None:  # a tile's window is the union of its blocks' windows
                 per_pass = [_tiles_of_blocks(m, TILE // BOUND_BLOCK) for m in blocks]
             else:
-                per_pass = [tile_window_max(src, self.shape[1:]) for src in self._src]
+                per_pass = [tile_window_max(_as_torch(t).numpy(), self.shape[1:])
+                            for t in self._torch]
             self._bounds = _upper(*per_pass)
         return self._bounds
 
@@ -239,8 +292,9 @@ class LazyHeatmaps:
         if self.shape[1] % b or self.shape[2] % b:
             return None
         if b not in self._block_src_max:
-            self._block_src_max[b] = [window_reduce(src, b // 2, np.maximum)
-                                      for src in self._src]
+            self._block_src_max[b] = [
+                src.window_reduce(b // 2, np.maximum) if isinstance(src, TurnedBack)
+                else window_reduce(src, b // 2, np.maximum) for src in self._src]
         return self._block_src_max[b]
 
     def ensure(self, js: np.ndarray, ty: np.ndarray, tx: np.ndarray) -> None:
@@ -271,8 +325,10 @@ class LazyHeatmaps:
 
     def _compute(self, js, r0, c0, hc: int, wc: int, oy: int, ox: int) -> None:
         # crops [n, hc, wc] as rows of a window view (much faster than per-pixel indices)
-        crops = np.concatenate([sliding_window_view(src, (hc, wc), axis=(1, 2))[js, r0, c0]
-                                for src in self._src])
+        crops = np.concatenate([
+            src.crops(js, r0, c0, hc, wc) if isinstance(src, TurnedBack)
+            else sliding_window_view(src, (hc, wc), axis=(1, 2))[js, r0, c0]
+            for src in self._src])
         up = F.interpolate(torch.from_numpy(crops)[:, None], size=(2 * hc, 2 * wc),
                            mode="bilinear", align_corners=False)[:, 0]
         n = len(js)

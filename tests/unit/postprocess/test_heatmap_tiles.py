@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from higherhrnet.postprocess.aggregate import Aggregated
+from higherhrnet.postprocess.reference import aggregate as reference_aggregate
 from higherhrnet.postprocess.heatmap_tiles import LazyHeatmaps, crops_are_exact, project
 
 OUTPUTS = ("normal_output0", "normal_output1", "flipped_output0", "flipped_output1")
@@ -40,7 +41,7 @@ def test_crafted_tiles_above_threshold(reference):
     hm = agg.heatmaps
     hm.prepare(0.1)
     assert not hm.is_dense  # sparse: only a few tiles computed
-    dense = project(*hm._torch)
+    dense, _ = reference_aggregate(*(crafted[k] for k in OUTPUTS))
     for j in range(17):
         np.testing.assert_array_equal(hm.above(j, 0.1), np.flatnonzero(dense[j] > 0.1))
         low = hm.above_or_low(j, np.arange(dense[j].size), 0.1)
@@ -118,3 +119,27 @@ def test_tile_bounds_from_block_bounds_equal_the_tile_windows(hw):
     blocks = window_reduce(src, 4, np.maximum)
     np.testing.assert_array_equal(_tiles_of_blocks(blocks, TILE // 8),
                                   tile_window_max(src, (2 * hw[0], 2 * hw[1])))
+
+
+@pytest.mark.parametrize("hw,hb", [((40, 64), 4), ((37, 50), 5), ((33, 45), 4)])
+def test_turned_back_reads_equal_the_flipped_and_permuted_copy(hw, hb):
+    """A flipped pass read through TurnedBack (points, crops, channels, window reductions,
+    the mirrored windows and the fallback for widths that are not a multiple) equals
+    ``flip(raw[flip_index], width)`` made as a copy."""
+    from higherhrnet.postprocess.heatmap_tiles import TurnedBack, window_reduce
+    rng = np.random.default_rng(hw[1])
+    raw = torch.from_numpy(rng.normal(0, 2, (5, *hw)).astype(np.float32))
+    perm = [1, 0, 2, 4, 3]
+    turned = TurnedBack(raw, perm)
+    copy = np.ascontiguousarray(raw.numpy()[perm][:, :, ::-1])
+    np.testing.assert_array_equal(turned.whole().numpy(), copy)
+    for j in range(5):
+        np.testing.assert_array_equal(turned.channel(j).numpy(), copy[j])
+    ch, ys, xs = rng.integers(0, 5, 200), rng.integers(0, hw[0], 200), rng.integers(0, hw[1], 200)
+    np.testing.assert_array_equal(turned.at(ch, ys, xs), copy[ch, ys, xs])
+    js, r0 = rng.integers(0, 5, 30), rng.integers(0, hw[0] - 9, 30)
+    c0 = rng.integers(0, hw[1] - 7, 30)
+    want = np.stack([copy[j, r: r + 9, c: c + 7] for j, r, c in zip(js, r0, c0)])
+    np.testing.assert_array_equal(turned.crops(js, r0, c0, 9, 7), want)
+    for fn in (np.maximum, np.minimum):
+        np.testing.assert_array_equal(turned.window_reduce(hb, fn), window_reduce(copy, hb, fn))
