@@ -214,6 +214,11 @@ class TurnedBack:
         return np.ascontiguousarray(window_reduce(self.values, hb, fn)[self.perm][..., ::-1])
 
 
+def _copy_into(out: np.ndarray, m: np.ndarray) -> np.ndarray:
+    out.reshape(m.shape)[...] = m
+    return out.reshape(m.shape)
+
+
 def _as_torch(src) -> torch.Tensor:
     """A pass's half-resolution maps in the normal orientation (a :class:`TurnedBack`'s made)."""
     return src.whole() if isinstance(src, TurnedBack) else src
@@ -247,15 +252,17 @@ class LazyHeatmaps:
             self._dense = project(*map(_as_torch, self._torch))
         return self._dense
 
-    def joint_map(self, j: int) -> np.ndarray:
+    def joint_map(self, j: int, out: np.ndarray | None = None) -> np.ndarray:
         """The dense map ``[H,W]`` of joint ``j`` (one resize of that channel: the same
-        per-channel kernel as :meth:`materialize`)."""
+        per-channel kernel as :meth:`materialize`), written into ``out`` if given."""
         if self._dense is not None:
-            return self._dense[j]
+            return self._dense[j] if out is None else _copy_into(out, self._dense[j])
         n, f = (F.interpolate(t[None, None], size=self.shape[1:], mode="bilinear",
                               align_corners=False)[0, 0]
                 for t in (self._torch[0][j], self._channel_f(j)))
-        return n.add_(f).div_(2).numpy()
+        if out is None:
+            return n.add_(f).div_(2).numpy()
+        return torch.add(n, f, out=torch.from_numpy(out).view(n.shape)).div_(2).numpy()
 
     def _channel_f(self, j: int) -> torch.Tensor:
         f = self._torch[1]

@@ -36,8 +36,9 @@ class Heatmaps(Protocol):
         """Exact maxima of ``b`` x ``b`` blocks (row-major block ids) of joint(s) ``j`` (an
         int or an array like ``blocks``)."""
 
-    def joint_map(self, j: int) -> np.ndarray:
-        """The dense map ``[H,W]`` of one joint."""
+    def joint_map(self, j: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The dense map ``[H,W]`` of one joint (written into ``out``, ``H*W`` float32
+        contiguous, if given)."""
 
     def materialize(self) -> np.ndarray:
         """The whole dense map ``[17,H,W]``."""
@@ -89,8 +90,11 @@ class DenseHeatmaps:
             out[sel] = self.block_bound(int(k), b).ravel()[blocks[sel]]
         return out
 
-    def joint_map(self, j: int) -> np.ndarray:
-        return self.det[j]
+    def joint_map(self, j: int, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            return self.det[j]
+        out.reshape(self.det.shape[1:])[...] = self.det[j]
+        return out.reshape(self.det.shape[1:])
 
     def materialize(self) -> np.ndarray:
         return self.det

@@ -39,7 +39,6 @@ import numpy as np
 import torch
 
 from .adjust import quarter_offsets
-from .heatmap_tiles import block_reduce
 from .maps import Maps
 
 _BIG = np.iinfo(np.intp).max
@@ -137,10 +136,11 @@ class RefineSearch:
         if self._maps is None:
             self._maps = np.empty((n, h * w), dtype=np.float32)
         for j in joints:
-            m = self.hm.joint_map(int(j))
-            self._maps[j] = m.ravel()
+            m = torch.from_numpy(self.hm.joint_map(int(j), out=self._maps[j]))
             own = slice(j * t.nb, (j + 1) * t.nb)
-            t.bmax[own] = block_reduce(m, self.BLOCK, np.maximum).ravel()  # exact in any order
+            b = self.BLOCK  # block maxima: exact in any order
+            t.bmax[own] = m.unflatten(1, (-1, b)).amax(dim=2).unflatten(0, (-1, b)).amax(
+                dim=1).numpy().ravel()
             t.upper[own] = t.bmax[own]
             t.rupper[j * t.nr: (j + 1) * t.nr] = _region_reduce(
                 t.bmax[own].reshape(-1, self._nbx), self.REGION, np.maximum, -np.inf).ravel()
