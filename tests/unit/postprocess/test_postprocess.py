@@ -324,8 +324,11 @@ def test_network_like_image_reference_path_gives_the_same_results(reference, rea
 def test_stage_process_keeps_freed_memory_on_glibc(root):
     """The postprocess CLI's process asks glibc to keep freed memory (no page faults image
     after image); checked in a fresh process, so the test's own allocator is untouched."""
-    code = ("import platform; from higherhrnet.postprocess.memory import keep_freed_memory; "
-            "print(keep_freed_memory(), platform.libc_ver()[0])")
+    code = ("import platform; import numpy as np; "
+            "from higherhrnet.postprocess.memory import keep_freed_memory; "
+            "print(keep_freed_memory(), platform.libc_ver()[0], "
+            "np._core.multiarray._get_madvise_hugepage())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=root, check=True).stdout.split()
     assert out[0] == str(out[1] == "glibc")
+    assert out[2] == "False"  # no huge pages for the sparse tile buffers
