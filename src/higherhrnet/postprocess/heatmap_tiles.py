@@ -459,16 +459,18 @@ class LazyHeatmaps:
         """All joints' NMS peaks above ``threshold``: ``(joints, flat)`` sorted by joint.
 
         Tiled: values are known exactly wherever they exceed the threshold; NMS is decided
-        by a max-pool of each tile, except near inner tile edges, whose windows reach into
-        other tiles and are gathered (:meth:`above_or_low`)."""
+        within each tile (:func:`tile_window_peaks`), except near inner tile edges, whose
+        windows reach into other tiles and are gathered (:meth:`above_or_low`)."""
         self.prepare(threshold)  # may decide to compute the maps densely
         if self._dense is not None:
             return dense_peaks(self._dense, threshold, nms_pad)
         _, h, w = self.shape
         js, flat, decided, keep = self.above_all(threshold, nms_pad)
         rest = np.flatnonzero(~decided)
-        keep[rest] = local_max_mask_sparse(lambda f: self.above_or_low(js[rest], f, threshold),
-                                           (h, w), *np.divmod(flat[rest], w), nms_pad)
+        js_rest = js[rest]
+        keep[rest] = local_max_mask_sparse(
+            lambda sel, f: self.above_or_low(js_rest[sel], f, threshold), (h, w),
+            *np.divmod(flat[rest], w), nms_pad)
         return js[keep], flat[keep]
 
 
@@ -491,14 +493,25 @@ def local_max_mask(det_j: np.ndarray, ys: np.ndarray, xs: np.ndarray, pad: int) 
 
 
 def local_max_mask_sparse(values, shape, ys: np.ndarray, xs: np.ndarray, pad: int):
-    """:func:`local_max_mask` through ``values(flat)`` (one gather of all windows: for the
-    few candidates of tiled heatmaps, whose values are known only where they matter)."""
+    """:func:`local_max_mask` through ``values(sel, flat)`` (the values of points ``sel`` at
+    flat indices broadcast with them: for the few candidates of tiled heatmaps, whose values
+    are known only where they matter).  The 4 nearest neighbours first, for every point:
+    they reject most; the rest of the window only for the points left."""
     h, w = shape
-    dy, dx = np.divmod(np.arange((2 * pad + 1) ** 2), 2 * pad + 1)
-    ny, nx = ys[None] + (dy - pad)[:, None], xs[None] + (dx - pad)[:, None]
-    ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
-    nb = values(np.where(ok, ny * w + nx, 0))
-    return ~(ok & (nb > values(ys * w + xs)[None])).any(axis=0)
+    v = values(np.arange(ys.size), ys * w + xs)
+    d = np.arange(-pad, pad + 1)
+    dy, dx = np.repeat(d, d.size), np.tile(d, d.size)
+    near = np.abs(dy) + np.abs(dx) == 1
+    keep = np.ones(ys.size, dtype=bool)
+    for ring in (near, ~near & ((dy != 0) | (dx != 0))):
+        sel = np.flatnonzero(keep)
+        if not sel.size:
+            break
+        ny, nx = ys[sel][None] + dy[ring][:, None], xs[sel][None] + dx[ring][:, None]
+        ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        nb = values(sel, np.where(ok, ny * w + nx, 0))
+        keep[sel] = ~(ok & (nb > v[sel][None])).any(axis=0)
+    return keep
 
 
 def dense_peaks(det: np.ndarray, threshold: float, nms_pad: int):
