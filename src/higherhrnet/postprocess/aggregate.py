@@ -16,7 +16,8 @@ fast path uses (a :class:`.maps.Maps`): the full-resolution heatmaps only in the
 grouping looks at (:mod:`.heatmap_tiles`, bit-identical to the dense maps) and tags only at
 the points grouping asks for, evaluated from the half-resolution tag maps with torch's bilinear
 arithmetic emulated bit for bit (:func:`upsample_at`, :func:`fma32`), which saves most of the
-upsampling.
+upsampling.  Step 2 is never done as a copy: the flipped pass's half-resolution maps are
+read turned back by index (:class:`.heatmap_tiles.TurnedBack`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,11 @@ at once while looking at few pixels per pair:
   regions, then blocks, whose bound reaches the bar are looked at; their constant blocks
   raise it; varying blocks still reaching it are scored pixel by pixel (only pixels with
   ``det - k_low`` reaching it), with the reference's float32 operations.
+* Whole joint maps: once most regions of a joint are to be searched, its whole map is made
+  (one resize), which makes its block and region maxima exact.  A region of such a map
+  whose rounded distance is one ``k`` then scores ``max det - k`` without looking at its
+  blocks; only those reaching the best score, in the first region row holding one, are
+  opened (on an oracle's flat background every region ties).
 * Ties: any pixel of block row ``r`` precedes every pixel of row ``r + 1``, so the answer is
   the first pixel reaching the best score in the first block row holding a block that
   reaches it.
