@@ -67,11 +67,6 @@ def half_pass(out0, out1, flipped: bool, flip_index=COCO.flip_index):
     return hm, tag.contiguous()
 
 
-def _read(src, ch, ys, xs) -> np.ndarray:
-    """Values of maps ``src`` (an array ``[C,h,w]`` or a :class:`TurnedBack`) at points."""
-    return src.at(ch, ys, xs) if isinstance(src, TurnedBack) else src[ch, ys, xs]
-
-
 def _whole(src) -> np.ndarray:
     """Maps ``src`` as an array in the normal orientation."""
     return src.whole().numpy() if isinstance(src, TurnedBack) else src
@@ -127,10 +122,20 @@ def upsample_points(srcs, ch, ys, xs) -> np.ndarray:
     one shape at the same points:
     ``[len(srcs), n]``, in two vectorised fma steps (the same operations per element)."""
     ys, xs = np.asarray(ys), np.asarray(xs)
-    y0, y1, wy0, wy1 = _axis_taps(ys, srcs[0].shape[1])
-    x0, x1, wx0, wx1 = _axis_taps(xs, srcs[0].shape[2])
-    left = np.stack([_read(s, ch, y, x0) for s in srcs for y in (y0, y1)])
-    right = np.stack([_read(s, ch, y, x1) for s in srcs for y in (y0, y1)])
+    _, h, w = srcs[0].shape
+    y0, y1, wy0, wy1 = _axis_taps(ys, h)
+    x0, x1, wx0, wx1 = _axis_taps(xs, w)
+    left, right = [], []
+    for s in srcs:  # one flat take per tap (faster than 3-d fancy indexing)
+        if isinstance(s, TurnedBack):  # read turned back: permuted channels, mirrored columns
+            flat, base, c0, c1 = s.values.reshape(-1), s.perm[ch] * (h * w), w - 1 - x0, w - 1 - x1
+        else:
+            flat, base, c0, c1 = s.reshape(-1), np.asarray(ch) * (h * w), x0, x1
+        for y in (y0, y1):
+            row = base + y * w
+            left.append(flat.take(row + c0))
+            right.append(flat.take(row + c1))
+    left, right = np.stack(left), np.stack(right)
     rows = _lerp(left, wx0, right, wx1)  # per map: the source rows y0 and y1
     return _lerp(rows[0::2], wy0, rows[1::2], wy1)
 
