@@ -388,7 +388,8 @@ class _Tables:
     float32); per region, the same bounds.  Rows of joints not ``built`` are not set."""
 
     def __init__(self, n: int, nby: int, nbx: int, region: int):
-        self.block, self.start = _layout(nby, nbx, region)  # blocks in region order, each region's first
+        # blocks in region order, and each region's first position
+        self.block, self.start = _layout(nby, nbx, region)
         self.nby, self.nbx, self.region = nby, nbx, region
         self.nb, self.nr = self.block.size, self.start.size - 1
         self.rx = -(-nbx // region)  # regions per row
