@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.keypoints import COCO
-from .heatmap_tiles import LazyHeatmaps, TurnedBack, window_reduce
+from .heatmap_tiles import LazyHeatmaps, TurnedBack, Upright, pass_maps, window_reduce
 
 
 def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -65,11 +65,6 @@ def half_pass(out0, out1, flipped: bool, flip_index=COCO.flip_index):
     if flipped:
         return TurnedBack(hm, flip_index).whole(), TurnedBack(tag, flip_index).whole()
     return hm, tag.contiguous()
-
-
-def _whole(src) -> np.ndarray:
-    """Maps ``src`` as an array in the normal orientation."""
-    return src.whole().numpy() if isinstance(src, TurnedBack) else src
 
 
 def _axis_taps(coord: np.ndarray, n_src: int):
@@ -114,12 +109,12 @@ def _lerp(t0, w0, t1, w1):
 def upsample_at(src: np.ndarray, ch: np.ndarray | int, ys: np.ndarray, xs: np.ndarray):
     """Values of torch's x2 bilinear upsample of ``src [C,h,w]`` at output points (ys, xs),
     bit-identical (columns within each source row first, then rows, as the kernel does)."""
-    return upsample_points((src,), ch, ys, xs)[0]
+    return upsample_points((Upright(torch.from_numpy(np.asarray(src))),), ch, ys, xs)[0]
 
 
 def upsample_points(srcs, ch, ys, xs) -> np.ndarray:
-    """:func:`upsample_at` of several maps ``[C,h,w]`` (arrays or :class:`TurnedBack`) of
-    one shape at the same points:
+    """:func:`upsample_at` of several maps ``[C,h,w]`` (:class:`.heatmap_tiles.Upright` or
+    :class:`.heatmap_tiles.TurnedBack`) of one shape at the same points:
     ``[len(srcs), n]``, in two vectorised fma steps (the same operations per element)."""
     ys, xs = np.asarray(ys), np.asarray(xs)
     _, h, w = srcs[0].shape
@@ -127,10 +122,8 @@ def upsample_points(srcs, ch, ys, xs) -> np.ndarray:
     x0, x1, wx0, wx1 = _axis_taps(xs, w)
     left, right = [], []
     for s in srcs:  # one flat take per tap (faster than 3-d fancy indexing)
-        if isinstance(s, TurnedBack):  # read turned back: permuted channels, mirrored columns
-            flat, base, c0, c1 = s.values.reshape(-1), s.perm[ch] * (h * w), w - 1 - x0, w - 1 - x1
-        else:
-            flat, base, c0, c1 = s.reshape(-1), np.asarray(ch) * (h * w), x0, x1
+        flat = s.values.reshape(-1)
+        base, c0, c1 = s.locate(ch, x0, x1)  # channels and columns as stored
         for y in (y0, y1):
             row = base + y * w
             left.append(flat.take(row + c0))
@@ -182,10 +175,11 @@ class Aggregated:
     #: about 0.3 us, torch's resize of one joint's two maps (768x512) about 1.5 ms plus the copy
     DENSE_AFTER = 10_000
 
-    def __init__(self, heatmaps: LazyHeatmaps, tag_n_half: np.ndarray,
-                 tag_f_half: "np.ndarray | TurnedBack", tag_quarter: np.ndarray | None = None):
+    def __init__(self, heatmaps: LazyHeatmaps, tag_n_half, tag_f_half,
+                 tag_quarter: np.ndarray | None = None):
         self.heatmaps = heatmaps
-        self._half = (tag_n_half, tag_f_half)
+        # each pass's half-resolution tags: a tensor (upright), Upright or TurnedBack
+        self._half = (pass_maps(tag_n_half), pass_maps(tag_f_half))
         self._quarter = tag_quarter
         self._asked = np.zeros(heatmaps.shape[0], dtype=np.int64)
         n, h, w = heatmaps.shape
@@ -195,7 +189,7 @@ class Aggregated:
         self._filled = np.zeros(n, dtype=bool)
         self._bounds: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if h + w <= SMALL_OUTPUT or not emulation_is_exact():
-            tags = resize_bilinear(np.concatenate([_whole(t) for t in self._half]), (h, w))
+            tags = resize_bilinear(torch.cat([t.whole() for t in self._half]).numpy(), (h, w))
             self._dense[:] = np.stack([tags[:n], tags[n:]], 1).reshape(n, 2, -1)
             self._filled[:] = True
 
@@ -216,7 +210,7 @@ class Aggregated:
         quarter[0] = np.asarray(normal0)[0, n:]
         flipped_tags = torch.from_numpy(np.asarray(flipped0, dtype=np.float32)[0, tags_f])
         quarter[1] = torch.flip(flipped_tags, [2])  # ~2x numpy's reversed fancy copy
-        return cls(LazyHeatmaps(hm_n, TurnedBack(hm_f, flip_index)), tag_n.contiguous().numpy(),
+        return cls(LazyHeatmaps(hm_n, TurnedBack(hm_f, flip_index)), Upright(tag_n),
                    TurnedBack(tag_f, flip_index), quarter)
 
     def tags_at(self, j, flat: np.ndarray) -> np.ndarray:
@@ -257,9 +251,8 @@ class Aggregated:
         """Cache joint ``j``'s whole tag maps: torch's resize of both passes' maps, the
         reference's own kernel (not a small output here, see SMALL_OUTPUT), faster than the
         emulation on whole maps."""
-        n, f = self._half
-        up = resize_bilinear(np.stack([n[j], f.channel(j).numpy() if isinstance(f, TurnedBack)
-                                       else f[j]]), self.heatmaps.shape[1:])
+        up = resize_bilinear(torch.stack([t.channel(j) for t in self._half]).numpy(),
+                             self.heatmaps.shape[1:])
         self._dense[j] = up.reshape(2, -1)
         self._filled[j] = True
 
@@ -285,7 +278,7 @@ class Aggregated:
             if self._quarter is not None and block % 4 == 0:
                 srcs, hb = self._quarter, block // 4
             else:
-                srcs, hb = np.stack([_whole(t) for t in self._half]), block // 2
+                srcs, hb = torch.stack([t.whole() for t in self._half]).numpy(), block // 2
             srcs = srcs if need.size == n else srcs[:, need]
             lo[:, need] = window_reduce(srcs, hb, np.minimum)
             hi[:, need] = window_reduce(srcs, hb, np.maximum)

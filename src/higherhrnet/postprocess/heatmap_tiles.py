@@ -141,24 +141,30 @@ def tile_window_peaks(tiles: np.ndarray, i, ty, tx, pad: int) -> np.ndarray:
     the tile (``max_pool2d``'s window where the tile touches the image border).
 
     A clipped offset lands on a pixel of the clipped window, so clipping each neighbour's
-    coordinates is the clipped window.  The 4 nearest neighbours first, over every pixel:
-    they reject most (a blob's slopes); the rest of the window only for the survivors."""
+    coordinates is the clipped window (:func:`_window_rings`: nearest neighbours first)."""
     flat = tiles.reshape(-1)
     base = i * (TILE * TILE)
     v = flat[base + ty * TILE + tx]
+    keep = np.ones(v.size, dtype=bool)
+    for dy, dx in _window_rings(pad):
+        sel = np.flatnonzero(keep)
+        if not sel.size:
+            break
+        ny = np.clip(ty[sel][None] + dy[:, None], 0, TILE - 1)
+        nx = np.clip(tx[sel][None] + dx[:, None], 0, TILE - 1)
+        keep[sel] = (flat[base[sel][None] + ny * TILE + nx] <= v[sel][None]).all(axis=0)
+    return keep
+
+
+def _window_rings(pad: int):
+    """The offsets ``(dy, dx)`` of a ``(2*pad+1)^2`` window without its centre, in two
+    rings: the 4 nearest neighbours, which reject most pixels that are not a peak (a blob's
+    slopes), then the rest, looked at only for the pixels left."""
     d = np.arange(-pad, pad + 1)
     dy, dx = np.repeat(d, d.size), np.tile(d, d.size)
     near = np.abs(dy) + np.abs(dx) == 1
     far = ~near & ((dy != 0) | (dx != 0))
-    keep = np.ones(v.size, dtype=bool)
-    for ring in (near, far):
-        sel = np.flatnonzero(keep)
-        if not sel.size:
-            break
-        ny = np.clip(ty[sel][None] + dy[ring][:, None], 0, TILE - 1)
-        nx = np.clip(tx[sel][None] + dx[ring][:, None], 0, TILE - 1)
-        keep[sel] = (flat[base[sel][None] + ny * TILE + nx] <= v[sel][None]).all(axis=0)
-    return keep
+    return (dy[near], dx[near]), (dy[far], dx[far])
 
 
 def _upper(bn: np.ndarray, bf: np.ndarray) -> np.ndarray:
@@ -172,18 +178,51 @@ def _starts(n_out: int) -> np.ndarray:
     return np.minimum(np.arange(0, n_out, TILE), n_out - TILE)
 
 
+class Upright:
+    """A pass's half-resolution maps ``[C,h,w]`` in the normal orientation and joint order
+    (the normal pass), read through the interface :class:`TurnedBack` shares: the fast path
+    reads both passes alike, whichever way each is stored."""
+
+    def __init__(self, maps: torch.Tensor):
+        self.raw = maps.contiguous()
+        self.values = self.raw.numpy()
+        self.shape = tuple(self.raw.shape)
+
+    def whole(self) -> torch.Tensor:
+        """The maps ``[C,h,w]``."""
+        return self.raw
+
+    def channel(self, j: int) -> torch.Tensor:
+        """Channel ``j`` ``[h,w]``."""
+        return self.raw[j]
+
+    def locate(self, ch, *xs):
+        """Offsets of channels ``ch`` in ``values`` flattened, and the stored columns of
+        columns ``xs``: ``values.reshape(-1)[base + y * w + col]`` reads ``(ch, y, x)``."""
+        return (np.asarray(ch) * (self.shape[1] * self.shape[2]), *xs)
+
+    def crops(self, js, r0, c0, hc: int, wc: int) -> np.ndarray:
+        """Windows ``[n, hc, wc]`` of channels ``js`` at rows ``r0``, columns ``c0``."""
+        return sliding_window_view(self.values, (hc, wc), axis=(1, 2))[js, r0, c0]
+
+    def window_reduce(self, hb: int, fn) -> np.ndarray:
+        """:func:`window_reduce` of the maps."""
+        return window_reduce(self.values, hb, fn)
+
+
 class TurnedBack:
     """A flipped pass's half-resolution maps ``[C,h,w]`` as computed (``raw``: the flipped
     input's orientation and channel order), read as the reference's turned-back maps
     ``flip(raw[flip_index], width)`` without making them: only indices change, so every
     value is the reference's.  Turning both passes' 17-channel maps back cost about 2 ms
-    an image in copies, while the fast path reads a few tiles and points of them."""
+    an image in copies, while the fast path reads a few tiles and points of them.  The
+    interface is :class:`Upright`'s."""
 
     def __init__(self, raw: torch.Tensor, flip_index):
-        self.raw = raw
-        self.values = raw.numpy()
+        self.raw = raw.contiguous()
+        self.values = self.raw.numpy()
         self.perm = np.asarray(flip_index, dtype=np.intp)
-        self.shape = tuple(raw.shape)
+        self.shape = tuple(self.raw.shape)
         self._whole: torch.Tensor | None = None
 
     def whole(self) -> torch.Tensor:
@@ -196,9 +235,10 @@ class TurnedBack:
         """Channel ``j`` turned back ``[h,w]`` (a new tensor)."""
         return torch.flip(self.raw[int(self.perm[j])], [1])
 
-    def at(self, ch, ys, xs) -> np.ndarray:
-        """Values of turned-back channels ``ch`` at ``(ys, xs)`` (broadcast)."""
-        return self.values[self.perm[ch], ys, self.shape[2] - 1 - xs]
+    def locate(self, ch, *xs):
+        """:meth:`Upright.locate`: permuted channels, mirrored columns."""
+        w = self.shape[2]
+        return (self.perm[ch] * (self.shape[1] * w), *(w - 1 - x for x in xs))
 
     def crops(self, js, r0, c0, hc: int, wc: int) -> np.ndarray:
         """Windows ``[n, hc, wc]`` of the turned-back channels ``js`` at rows ``r0``, columns
@@ -214,23 +254,24 @@ class TurnedBack:
         return np.ascontiguousarray(window_reduce(self.values, hb, fn)[self.perm][..., ::-1])
 
 
-def _copy_into(out: np.ndarray, m: np.ndarray) -> np.ndarray:
+def pass_maps(maps) -> "Upright | TurnedBack":
+    """A pass's maps as the fast path reads them: a tensor is taken as upright."""
+    return maps if isinstance(maps, (Upright, TurnedBack)) else Upright(maps)
+
+
+def copy_into(out: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``m`` written into the flat buffer ``out``, returned with ``m``'s shape."""
     out.reshape(m.shape)[...] = m
     return out.reshape(m.shape)
-
-
-def _as_torch(src) -> torch.Tensor:
-    """A pass's half-resolution maps in the normal orientation (a :class:`TurnedBack`'s made)."""
-    return src.whole() if isinstance(src, TurnedBack) else src
 
 
 class LazyHeatmaps:
     """The final heatmaps ``[C,H,W]`` of two passes' half-resolution heatmaps, by tiles."""
 
-    def __init__(self, hm_n: torch.Tensor, hm_f: "torch.Tensor | TurnedBack", check: bool = True):
-        self._torch = (hm_n, hm_f)  # hm_f: turned back already, or read turned back
-        self._src = (hm_n.numpy(), hm_f if isinstance(hm_f, TurnedBack) else hm_f.numpy())
-        c, h, w = hm_n.shape
+    def __init__(self, hm_n, hm_f, check: bool = True):
+        # each pass: a tensor (upright) or its maps read through Upright/TurnedBack
+        self._src = (pass_maps(hm_n), pass_maps(hm_f))
+        c, h, w = self._src[0].shape
         self.shape = (c, 2 * h, 2 * w)
         self._ys, self._xs = _starts(2 * h), _starts(2 * w)
         self._dense: np.ndarray | None = None
@@ -249,24 +290,20 @@ class LazyHeatmaps:
     def materialize(self) -> np.ndarray:
         """The whole map (one torch resize, exactly the reference computation)."""
         if self._dense is None:
-            self._dense = project(*map(_as_torch, self._torch))
+            self._dense = project(*(src.whole() for src in self._src))
         return self._dense
 
     def joint_map(self, j: int, out: np.ndarray | None = None) -> np.ndarray:
         """The dense map ``[H,W]`` of joint ``j`` (one resize of that channel: the same
         per-channel kernel as :meth:`materialize`), written into ``out`` if given."""
         if self._dense is not None:
-            return self._dense[j] if out is None else _copy_into(out, self._dense[j])
+            return self._dense[j] if out is None else copy_into(out, self._dense[j])
         n, f = (F.interpolate(t[None, None], size=self.shape[1:], mode="bilinear",
                               align_corners=False)[0, 0]
-                for t in (self._torch[0][j], self._channel_f(j)))
+                for t in (src.channel(j) for src in self._src))
         if out is None:
             return n.add_(f).div_(2).numpy()
         return torch.add(n, f, out=torch.from_numpy(out).view(n.shape)).div_(2).numpy()
-
-    def _channel_f(self, j: int) -> torch.Tensor:
-        f = self._torch[1]
-        return f.channel(j) if isinstance(f, TurnedBack) else f[j]
 
     @property
     def is_dense(self) -> bool:
@@ -288,8 +325,8 @@ class LazyHeatmaps:
             if blocks is not None:  # a tile's window is the union of its blocks' windows
                 per_pass = [_tiles_of_blocks(m, TILE // BOUND_BLOCK) for m in blocks]
             else:
-                per_pass = [tile_window_max(_as_torch(t).numpy(), self.shape[1:])
-                            for t in self._torch]
+                per_pass = [tile_window_max(src.whole().numpy(), self.shape[1:])
+                            for src in self._src]
             self._bounds = _upper(*per_pass)
         return self._bounds
 
@@ -299,9 +336,8 @@ class LazyHeatmaps:
         if self.shape[1] % b or self.shape[2] % b:
             return None
         if b not in self._block_src_max:
-            self._block_src_max[b] = [
-                src.window_reduce(b // 2, np.maximum) if isinstance(src, TurnedBack)
-                else window_reduce(src, b // 2, np.maximum) for src in self._src]
+            self._block_src_max[b] = [src.window_reduce(b // 2, np.maximum)
+                                      for src in self._src]
         return self._block_src_max[b]
 
     def ensure(self, js: np.ndarray, ty: np.ndarray, tx: np.ndarray) -> None:
@@ -332,10 +368,7 @@ class LazyHeatmaps:
 
     def _compute(self, js, r0, c0, hc: int, wc: int, oy: int, ox: int) -> None:
         # crops [n, hc, wc] as rows of a window view (much faster than per-pixel indices)
-        crops = np.concatenate([
-            src.crops(js, r0, c0, hc, wc) if isinstance(src, TurnedBack)
-            else sliding_window_view(src, (hc, wc), axis=(1, 2))[js, r0, c0]
-            for src in self._src])
+        crops = np.concatenate([src.crops(js, r0, c0, hc, wc) for src in self._src])
         up = F.interpolate(torch.from_numpy(crops)[:, None], size=(2 * hc, 2 * wc),
                            mode="bilinear", align_corners=False)[:, 0]
         n = len(js)
@@ -416,8 +449,8 @@ class LazyHeatmaps:
         return self._dense.ravel()[np.asarray(j) * (self.shape[1] * self.shape[2]) + flat]
 
     def above_or_low(self, j, flat: np.ndarray, threshold: float) -> np.ndarray:
-        """Exact values of joint(s) ``j`` where they may exceed ``threshold``, ``-inf`` where they cannot
-        (tiles never computed): enough to compare against values above the threshold."""
+        """Exact values of joint(s) ``j`` where they may exceed ``threshold``, ``-inf`` where
+        they cannot (tiles never computed): enough to compare against values above it."""
         self.prepare(threshold)
         flat = np.asarray(flat, dtype=np.intp)
         if self._dense is not None:
@@ -495,19 +528,15 @@ def local_max_mask(det_j: np.ndarray, ys: np.ndarray, xs: np.ndarray, pad: int) 
 def local_max_mask_sparse(values, shape, ys: np.ndarray, xs: np.ndarray, pad: int):
     """:func:`local_max_mask` through ``values(sel, flat)`` (the values of points ``sel`` at
     flat indices broadcast with them: for the few candidates of tiled heatmaps, whose values
-    are known only where they matter).  The 4 nearest neighbours first, for every point:
-    they reject most; the rest of the window only for the points left."""
+    are known only where they matter; :func:`_window_rings`: nearest neighbours first)."""
     h, w = shape
     v = values(np.arange(ys.size), ys * w + xs)
-    d = np.arange(-pad, pad + 1)
-    dy, dx = np.repeat(d, d.size), np.tile(d, d.size)
-    near = np.abs(dy) + np.abs(dx) == 1
     keep = np.ones(ys.size, dtype=bool)
-    for ring in (near, ~near & ((dy != 0) | (dx != 0))):
+    for dy, dx in _window_rings(pad):
         sel = np.flatnonzero(keep)
         if not sel.size:
             break
-        ny, nx = ys[sel][None] + dy[ring][:, None], xs[sel][None] + dx[ring][:, None]
+        ny, nx = ys[sel][None] + dy[:, None], xs[sel][None] + dx[:, None]
         ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
         nb = values(sel, np.where(ok, ny * w + nx, 0))
         keep[sel] = ~(ok & (nb > v[sel][None])).any(axis=0)

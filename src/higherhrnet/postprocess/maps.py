@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .heatmap_tiles import block_reduce, dense_peaks
+from .heatmap_tiles import block_reduce, copy_into, dense_peaks
 
 
 class Heatmaps(Protocol):
@@ -91,10 +91,7 @@ class DenseHeatmaps:
         return out
 
     def joint_map(self, j: int, out: np.ndarray | None = None) -> np.ndarray:
-        if out is None:
-            return self.det[j]
-        out.reshape(self.det.shape[1:])[...] = self.det[j]
-        return out.reshape(self.det.shape[1:])
+        return self.det[j] if out is None else copy_into(out, self.det[j])
 
     def materialize(self) -> np.ndarray:
         return self.det

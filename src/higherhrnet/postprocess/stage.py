@@ -1,9 +1,10 @@
 """The postprocess stage for one shard: raw outputs of both passes -> COCO keypoint results.
 
 For every manifest entry it loads ``<stem>_0.npy`` (``[1,2J,H/4,W/4]``) and ``<stem>_1.npy``
-(``[1,J,H/2,W/2]``; J = 17 for COCO models, 14 for CrowdPose ones) from the normal-input dump folder and the flipped-input one, checks
-them, aggregates the flip test, groups people, maps them back to the image and collects
-the results.  Bad input (each a :class:`WorkflowError` naming the files):
+(``[1,J,H/2,W/2]``; J = 17 for COCO models, 14 for CrowdPose ones) from the normal-input
+dump folder and the flipped-input one, checks them, aggregates the flip test, groups people,
+maps them back to the image and collects the results.  Bad input (each a
+:class:`WorkflowError` naming the files):
 
 * manifest stems without an output file: all of them are listed, nothing is written;
 * an array of the wrong shape (file, expected and actual shape) or not floating point;
@@ -17,7 +18,6 @@ the results.  Bad input (each a :class:`WorkflowError` naming the files):
 from __future__ import annotations
 
 import shlex
-
 import sys
 import time
 from pathlib import Path
@@ -67,8 +67,8 @@ def damaged(path: Path, problem: str) -> WorkflowError:
     that shard's inference for a missing folder)."""
     folder = Path(path).parent
     return WorkflowError(f"{path}: {problem}; a damaged inference output: delete its folder "
-                         f"(rm -r {shlex.quote(str(folder))}) and run the workflow again, which re-runs that "
-                         "inference")
+                         f"(rm -r {shlex.quote(str(folder))}) and run the workflow again, "
+                         "which re-runs that inference")
 
 
 def load_output(path: Path, shape: tuple[int, ...]) -> np.ndarray:

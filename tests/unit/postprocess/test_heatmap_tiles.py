@@ -123,9 +123,9 @@ def test_tile_bounds_from_block_bounds_equal_the_tile_windows(hw):
 
 @pytest.mark.parametrize("hw,hb", [((40, 64), 4), ((37, 50), 5), ((33, 45), 4)])
 def test_turned_back_reads_equal_the_flipped_and_permuted_copy(hw, hb):
-    """A flipped pass read through TurnedBack (points, crops, channels, window reductions,
-    the mirrored windows and the fallback for widths that are not a multiple) equals
-    ``flip(raw[flip_index], width)`` made as a copy."""
+    """A flipped pass read through TurnedBack (where points are stored, crops, channels,
+    window reductions: the mirrored windows and the fallback for widths that are not a
+    multiple) equals ``flip(raw[flip_index], width)`` made as a copy."""
     from higherhrnet.postprocess.heatmap_tiles import TurnedBack, window_reduce
     rng = np.random.default_rng(hw[1])
     raw = torch.from_numpy(rng.normal(0, 2, (5, *hw)).astype(np.float32))
@@ -136,7 +136,9 @@ def test_turned_back_reads_equal_the_flipped_and_permuted_copy(hw, hb):
     for j in range(5):
         np.testing.assert_array_equal(turned.channel(j).numpy(), copy[j])
     ch, ys, xs = rng.integers(0, 5, 200), rng.integers(0, hw[0], 200), rng.integers(0, hw[1], 200)
-    np.testing.assert_array_equal(turned.at(ch, ys, xs), copy[ch, ys, xs])
+    base, cols = turned.locate(ch, xs)  # where (ch, y, x) is stored
+    np.testing.assert_array_equal(turned.values.reshape(-1)[base + ys * hw[1] + cols],
+                                  copy[ch, ys, xs])
     js, r0 = rng.integers(0, 5, 30), rng.integers(0, hw[0] - 9, 30)
     c0 = rng.integers(0, hw[1] - 7, 30)
     want = np.stack([copy[j, r: r + 9, c: c + 7] for j, r, c in zip(js, r0, c0)])

@@ -91,8 +91,9 @@ def test_rounded_bounds_hold_the_references_rounding():
                                                np.broadcast_to(prev, (t.nb, 2)))
             k = np.round((((block_tags - prev) ** 2).sum(-1)) ** 0.5)
             assert (low[:, None] <= k).all() and (k <= high[:, None]).all()
+            prev_all = np.broadcast_to(prev, (t.nb, 2))
             rlow, rhigh = search._rounded_bounds(t.rcx[regions], t.rcy[regions],
-                                                 t.rradius[regions], np.broadcast_to(prev, (t.nb, 2)))
+                                                 t.rradius[regions], prev_all)
             assert (rlow[:, None] <= k).all() and (k <= rhigh[:, None]).all()
 
 

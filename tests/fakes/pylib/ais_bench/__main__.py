@@ -129,6 +129,7 @@ def main() -> int:
     # process holds is refused, and every run records the device it ran on
     state = os.environ.get("FAKE_NPU_STATE")
     if state:
+        # fact ("Devices of a node"): --device is an index into ASCEND_RT_VISIBLE_DEVICES
         physical = visible[int(a.device)] if visible else str(int(a.device))
         os.makedirs(state, exist_ok=True)
         held = os.open(os.path.join(state, f"npu{physical}.lock"), os.O_RDWR | os.O_CREAT)
